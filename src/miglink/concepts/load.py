@@ -1,0 +1,117 @@
+"""Load and validate concept-set files (YAML, or ATLAS concept-set JSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from miglink.concepts.model import ConceptSet, ConceptSetFile, ConceptSetItem
+from miglink.errors import MiglinkError
+
+DEFAULT_FILES = (
+    "conditions.yaml",
+    "negative_controls.yaml",
+    "drugs.yaml",
+    "labs_observations.yaml",
+)
+
+
+def _default_paths() -> list[Path]:
+    base = resources.files("miglink") / "data" / "concept_sets"
+    return [Path(str(base / name)) for name in DEFAULT_FILES]
+
+
+def load_concept_sets(paths: Iterable[str | Path] | None = None) -> dict[str, ConceptSet]:
+    """Read concept sets from YAML files (default: the protocol's bundled sets).
+
+    ATLAS concept-set JSON files (``.json``) are imported as one set each, named after the file.
+    Duplicate ids across files are an error.
+    """
+    files = [Path(p) for p in paths] if paths is not None else _default_paths()
+    out: dict[str, ConceptSet] = {}
+    for f in files:
+        if not f.exists():
+            raise MiglinkError(f"concept-set file not found: {f}")
+        sets = _read_atlas_json(f) if f.suffix.lower() == ".json" else _read_yaml(f)
+        for cs in sets:
+            if cs.id in out:
+                raise MiglinkError(f"concept set {cs.id!r} is defined twice (second time in {f})")
+            out[cs.id] = cs
+    return out
+
+
+def _read_yaml(path: Path) -> list[ConceptSet]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise MiglinkError(f"concept-set file {path} is not valid YAML: {e}") from None
+    try:
+        return ConceptSetFile.model_validate(raw).concept_sets
+    except ValidationError as e:
+        raise MiglinkError(f"concept-set file {path} is invalid: {_first_error(e)}") from None
+
+
+_ATLAS_VOCAB = {
+    "ICD10CM": "ICD10CM",
+    "ICD9CM": "ICD9CM",
+    "SNOMED": "SNOMED",
+    "RxNorm": "RxNorm",
+    "ATC": "ATC",
+    "LOINC": "LOINC",
+    "NDC": "NDC",
+}
+
+
+def _read_atlas_json(path: Path) -> list[ConceptSet]:
+    """ATLAS exports ``{"items": [{"concept": {...CONCEPT_ID...}, "isExcluded", "includeDescendants"}]}``.
+
+    Items are kept by standard concept id (ATLAS sets are defined on concept ids), with the
+    vocabulary/code as a fallback where the concept is non-standard.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise MiglinkError(f"ATLAS concept-set file {path} is not valid JSON: {e}") from None
+    if isinstance(raw, dict) and "expression" in raw:
+        name = raw.get("name") or path.stem
+        raw = raw["expression"]
+    else:
+        name = path.stem
+    items_raw = raw.get("items") if isinstance(raw, dict) else None
+    if not items_raw:
+        raise MiglinkError(f"ATLAS concept-set file {path} has no 'items'")
+    items: list[ConceptSetItem] = []
+    domain = "condition"
+    for i, it in enumerate(items_raw):
+        c = it.get("concept", {})
+        cid = c.get("CONCEPT_ID", c.get("conceptId"))
+        if cid is None:
+            raise MiglinkError(f"ATLAS concept-set file {path}: item {i} has no CONCEPT_ID")
+        dom = str(c.get("DOMAIN_ID", c.get("domainId", "Condition"))).lower()
+        if dom in ("condition", "drug", "measurement", "observation"):
+            domain = dom
+        items.append(
+            ConceptSetItem(
+                concept_id=int(cid),
+                descendants=bool(it.get("includeDescendants", False)),
+                exclude=bool(it.get("isExcluded", False)),
+            )
+        )
+    sid = "".join(ch if ch.isalnum() else "_" for ch in path.stem.lower()).strip("_")
+    if not sid or not sid[0].isalpha():
+        sid = f"atlas_{sid}"
+    role = {"drug": "drug", "measurement": "lab", "observation": "family_history"}.get(
+        domain, "outcome"
+    )
+    return [ConceptSet(id=sid, name=str(name), domain=domain, role=role, items=tuple(items))]
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"])
+    return f"{loc}: {err['msg']} ({len(e.errors())} problem(s) in all)"

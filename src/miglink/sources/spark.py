@@ -1,0 +1,26 @@
+"""A local Spark session with sensible settings for tests and single-machine use."""
+
+from __future__ import annotations
+
+import os
+
+
+def local_spark_session(cores: int = 2, shuffle_partitions: int = 4, app_name: str = "miglink"):
+    """Create (or get) a ``local[cores]`` SparkSession with the UI and console progress off.
+
+    Settings follow STACK.md: small shuffle partition count, loopback address, no UI.
+    """
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "4g")
+        .config("spark.sql.ansi.enabled", "false")
+        .getOrCreate()
+    )

@@ -1,0 +1,32 @@
+"""Shared fixtures: the path to ../shared/data and one Spark session per test run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"shared datasets not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local[2] Spark session with the settings measured in STACK.md."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark tests need Java (OpenJDK 17); none found on PATH or JAVA_HOME")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from miglink.sources.spark import local_spark_session
+
+    session = local_spark_session()
+    yield session
+    session.stop()
