@@ -1,0 +1,77 @@
+"""The ``miglink`` command: one Typer app; user errors become one line and exit code 2."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+
+import typer
+
+from miglink import __version__
+from miglink.errors import MiglinkError
+
+app = typer.Typer(
+    name="miglink",
+    help="Test the claimed links between migraine and autoimmune disease on health-record data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: Command modules, each exposing register(app). Order is the order in --help.
+COMMAND_MODULES = ("check", "concepts", "synth", "run", "report_cmd", "pool")
+
+_state = {"debug": False}
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    _state["debug"] = debug
+    if version:
+        typer.echo(f"miglink {__version__}")
+        raise typer.Exit(0)
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _mod = importlib.import_module(f"miglink.cli.{_name}")
+    except ModuleNotFoundError as _e:  # a command module not yet present in this checkout
+        if _e.name != f"miglink.cli.{_name}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user errors into one line and exit code 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="miglink", standalone_mode=True)
+    except SystemExit as e:  # normal exit, or the CLI library's own usage error (code 2)
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    except MiglinkError as e:
+        if debug:
+            traceback.print_exc()
+        typer.echo(f"miglink: error: {e}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        typer.echo("miglink: interrupted", err=True)
+        return 130
+    except Exception as e:  # noqa: BLE001 - last resort: never a bare traceback without --debug
+        if debug:
+            traceback.print_exc()
+        typer.echo(
+            f"miglink: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
+            err=True,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
