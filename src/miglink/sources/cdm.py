@@ -1,0 +1,361 @@
+"""Open an OMOP CDM from files, a DuckDB file, a URL, an Ibis backend or a Spark session.
+
+Every source ends up as a :class:`Cdm`: an Ibis backend plus the typed table layer, so the
+rest of the program never knows which engine or file format it reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from miglink.errors import MiglinkError, MissingTableError
+from miglink.sources import _compat  # noqa: F401  (ibis 12 / duckdb 2 shim)
+from miglink.sources.files import TableFile, discover, unzip_to_cache
+from miglink.sources.schema import cdm_schema
+from miglink.sources.typed import cast_failure_counts, column_map, missing_columns, typed_table
+
+ENGINES = ("duckdb", "spark")
+
+
+class Cdm:
+    """An OMOP CDM seen through the typed table layer (see :meth:`table`)."""
+
+    def __init__(
+        self,
+        backend: Any,
+        engine: str,
+        description: str,
+        raw: dict[str, ir.Table | Callable[[], ir.Table]],
+        fingerprint_source: Callable[[], str],
+        *,
+        materialise: bool = False,
+        loader: Cdm | None = None,
+    ) -> None:
+        self.backend = backend
+        self.engine = engine
+        self.description = description
+        self._raw = raw
+        self._fingerprint_source = fingerprint_source
+        self._materialise = materialise
+        self._loader = loader  # the DuckDB reader a Spark copy was made from
+        self._typed: dict[str, ir.Table] = {}
+        self._counts: dict[str, int] = {}
+        self._cast_failures: dict[str, dict[str, int]] = {}
+        self._fingerprint: str | None = None
+
+    # -- tables -----------------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        """Canonical names of the tables present (schema tables and any others found)."""
+        return sorted(self._raw)
+
+    def has(self, name: str) -> bool:
+        return name.lower() in self._raw
+
+    def raw_columns(self, name: str) -> list[str]:
+        """Lower-case column names as found in the source (before the typed layer)."""
+        if self._loader is not None:
+            return self._loader.raw_columns(name)
+        return list(column_map(self._raw_table(name), name))
+
+    def missing_required_columns(self, name: str) -> list[str]:
+        if self._loader is not None:
+            return self._loader.missing_required_columns(name)
+        spec = cdm_schema().get(name)
+        return missing_columns(self._raw_table(name), spec) if spec else []
+
+    def _raw_table(self, name: str) -> ir.Table:
+        name = name.lower()
+        if name not in self._raw:
+            raise MissingTableError(f"table '{name}' is absent from {self.description}", table=name)
+        t = self._raw[name]
+        if callable(t) and not isinstance(t, ir.Table):  # opened on first use
+            t = self._raw[name] = t()
+        return t
+
+    def table(self, name: str) -> ir.Table:
+        """The typed table: lower-case columns of cdm_schema.csv only, cast to declared types.
+
+        Optional columns absent from the data are typed NULLs; a missing required column
+        raises MiglinkError naming it.
+        """
+        name = name.lower()
+        if name in self._typed:
+            return self._typed[name]
+        raw = self._raw_table(name)
+        spec = cdm_schema().get(name)
+        if spec is None:  # a table the study does not use: lower-case names, untyped
+            cols = column_map(raw, name)
+            t = raw.select(**{k: raw[v] for k, v in cols.items()})
+        else:
+            t = typed_table(raw, spec)
+        if self._materialise:
+            t = self._materialise_table(name, t)
+        self._typed[name] = t
+        return t
+
+    def _materialise_table(self, name: str, expr: ir.Table) -> ir.Table:
+        import duckdb
+
+        target = f"cdm_{name}"
+        try:
+            self.backend.create_table(target, expr, overwrite=True)
+        except duckdb.Error as e:
+            raise MiglinkError(
+                f"table '{name}' could not be read from {self.description}: {_first_line(e)}",
+                table=name,
+            ) from None
+        return self.backend.table(target)
+
+    def row_count(self, name: str) -> int:
+        name = name.lower()
+        if name not in self._counts:
+            self._counts[name] = int(self.table(name).count().to_pyarrow().as_py())
+        return self._counts[name]
+
+    def cast_failures(self, name: str) -> dict[str, int]:
+        """Per column, the number of values that could not be cast to the declared type."""
+        name = name.lower()
+        if self._loader is not None:
+            return self._loader.cast_failures(name)
+        if name not in self._cast_failures:
+            spec = cdm_schema().get(name)
+            if spec is None:
+                return {}
+            try:
+                self._cast_failures[name] = cast_failure_counts(self._raw_table(name), spec)
+            except Exception as e:  # noqa: BLE001 - the engine's parse error becomes a user error
+                raise MiglinkError(
+                    f"table '{name}' could not be read from {self.description}: {_first_line(e)}",
+                    table=name,
+                ) from None
+        return self._cast_failures[name]
+
+    def fingerprint(self) -> str:
+        """A stable hash of the source: file names, sizes and mtimes, or table row counts."""
+        if self._fingerprint is None:
+            self._fingerprint = hashlib.sha256(self._fingerprint_source().encode()).hexdigest()[:16]
+        return self._fingerprint
+
+    def __repr__(self) -> str:
+        return f"Cdm(engine={self.engine!r}, {self.description}, tables={len(self._raw)})"
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+# -- opening ----------------------------------------------------------------------------------
+def open_cdm(data: Any, engine: str = "duckdb", *, cache_dir: str | Path | None = None) -> Cdm:
+    """Open an OMOP CDM.
+
+    ``data`` is a folder of CSV / TSV / Parquet files (any case, ``2b_`` prefix allowed), a
+    ``.zip`` of such files, a ``.duckdb`` file, a connection URL, an Ibis backend or a
+    SparkSession. With ``engine="spark"`` a folder is read by DuckDB into the typed form,
+    written as Parquet under ``cache_dir`` and read by Spark, so both engines see identical
+    values.
+    """
+    if engine not in ENGINES:
+        raise MiglinkError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if _is_spark_session(data):
+        return _from_backend(ibis.pyspark.connect(data), "spark", "a Spark session's catalog")
+    if isinstance(data, ibis.BaseBackend):
+        return _from_backend(data, data.name, f"an Ibis {data.name} connection")
+    if isinstance(data, str) and "://" in data and not Path(data).exists():
+        try:
+            backend = ibis.connect(data)
+        except Exception as e:  # noqa: BLE001 - any driver error is a user error here
+            raise MiglinkError(f"cannot connect to {_redact(data)}: {_first_line(e)}") from None
+        return _from_backend(backend, backend.name, f"database {_redact(data)}")
+    path = Path(data)
+    if not path.exists():
+        raise MiglinkError(f"data source not found: {path}")
+    if engine == "spark":
+        return _spark_from_files(path, cache_dir)
+    return _duckdb_from_path(path, cache_dir)
+
+
+def _duckdb_from_path(path: Path, cache_dir: str | Path | None) -> Cdm:
+    if path.is_file() and path.suffix.lower() in (".duckdb", ".db", ".ddb"):
+        return _from_duckdb_file(path)
+    if path.is_file() and path.suffix.lower() == ".zip":
+        folder = unzip_to_cache(path, Path(cache_dir) if cache_dir else None)
+        return _from_folder(folder, f"OMOP CDM zip '{path.name}'", _file_fingerprint(path))
+    if path.is_dir():
+        converted = _convert_if_needed(path, cache_dir)
+        if converted is not None:
+            cdm = _from_duckdb_file(Path(converted))
+            cdm.description = f"'{path.name}' (converted to OMOP)"
+            return cdm
+        zips = sorted(p for p in path.iterdir() if p.suffix.lower() == ".zip")
+        found = discover(path)
+        if not found and len(zips) == 1:
+            return _duckdb_from_path(zips[0], cache_dir)
+        if not found and len(zips) > 1:
+            names = ", ".join(z.name for z in zips)
+            raise MiglinkError(f"folder {path} holds several zips ({names}); name one with --data")
+        return _from_folder(path, f"OMOP CDM folder '{path.name}'", None)
+    raise MiglinkError(
+        f"cannot read {path}: expected a folder of CSV / Parquet files, a .zip or a .duckdb file"
+    )
+
+
+def _convert_if_needed(path: Path, cache_dir: str | Path | None) -> Path | None:
+    try:
+        from miglink.sources.convert import convert_if_needed  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    base = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "miglink"
+    return convert_if_needed(path, base)
+
+
+def _file_fingerprint(*paths: Path) -> str:
+    parts = []
+    for p in paths:
+        st = p.stat()
+        parts.append(f"{p.name}|{st.st_size}|{st.st_mtime_ns}")
+    return "\n".join(parts)
+
+
+def _from_folder(folder: Path, description: str, fingerprint: str | None) -> Cdm:
+    found = discover(folder)
+    if not found:
+        raise MiglinkError(f"no CDM table files (.csv, .csv.gz, .parquet) found in {folder}")
+    con = ibis.duckdb.connect()
+    raw: dict[str, Callable[[], ir.Table]] = {
+        name: (lambda tf=tf: _read_file(con, tf)) for name, tf in found.items()
+    }
+    kinds = sorted({tf.format for tf in found.values()})
+    desc = f"{description} ({'/'.join(k.upper() for k in kinds)}, {len(found)} tables)"
+    fp_text = fingerprint or _file_fingerprint(*[found[k].path for k in sorted(found)])
+    materialise = any(tf.format == "csv" for tf in found.values())
+    return Cdm(con, "duckdb", desc, raw, lambda: fp_text, materialise=materialise)
+
+
+def _read_file(con: Any, tf: TableFile) -> ir.Table:
+    import duckdb
+
+    try:
+        if tf.format == "parquet":
+            return con.read_parquet(str(tf.path), table_name=f"raw_{tf.table}")
+        return con.read_csv(
+            str(tf.path), table_name=f"raw_{tf.table}", all_varchar=True, header=True
+        )
+    except duckdb.Error as e:
+        raise MiglinkError(
+            f"table '{tf.table}' could not be read from {tf.path.name}: {_first_line(e)}",
+            table=tf.table,
+        ) from None
+
+
+def _from_duckdb_file(path: Path) -> Cdm:
+    import duckdb
+
+    try:
+        con = ibis.duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as e:
+        raise MiglinkError(f"cannot open DuckDB file {path}: {_first_line(e)}") from None
+    rows = con.con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = current_database() order by table_schema = 'main' desc, 1, 2"
+    ).fetchall()
+    by_schema: dict[str, list[str]] = {}
+    for schema, name in rows:
+        by_schema.setdefault(schema, []).append(name)
+    # The CDM is the schema holding a person table ('main' first).
+    chosen = next(
+        (s for s, names in by_schema.items() if any(n.lower() == "person" for n in names)),
+        next(iter(by_schema), None),
+    )
+    raw = {}
+    for name in by_schema.get(chosen, []):
+        canon = name.lower()
+        raw.setdefault(canon, con.table(name, database=chosen))
+    st = path.stat()
+    fp = f"{path.name}|{st.st_size}|{st.st_mtime_ns}"
+    return Cdm(con, "duckdb", f"DuckDB file '{path.name}'", raw, lambda: fp)
+
+
+def _from_backend(backend: Any, engine: str, description: str) -> Cdm:
+    if engine == "pyspark":
+        engine = "spark"
+    names = _list_tables(backend)
+    raw = {}
+    for name in names:
+        canon = name.lower()
+        if canon.startswith("2b_"):
+            canon = canon[3:]
+        raw.setdefault(canon, backend.table(name))
+    if not raw:
+        raise MiglinkError(f"{description} has no tables")
+
+    def fp() -> str:
+        parts = [f"{n}|{int(raw[n].count().to_pyarrow().as_py())}" for n in sorted(raw)]
+        return f"{engine}\n" + "\n".join(parts)
+
+    return Cdm(backend, engine, description, raw, fp)
+
+
+def _list_tables(backend: Any) -> list[str]:
+    if backend.name == "pyspark":
+        return [t.name for t in backend._session.catalog.listTables()]
+    return list(backend.list_tables())
+
+
+def _is_spark_session(obj: Any) -> bool:
+    cls = type(obj)
+    return cls.__name__ == "SparkSession" and cls.__module__.startswith("pyspark")
+
+
+def _redact(url: str) -> str:
+    """A URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def _spark_from_files(path: Path, cache_dir: str | Path | None) -> Cdm:
+    """Read with DuckDB into the typed form, write Parquet, read that with Spark."""
+    from miglink.io import atomic_dir
+    from miglink.sources.spark import local_spark_session
+
+    loader = _duckdb_from_path(path, cache_dir)
+    base = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "miglink"
+    target = base / f"spark-parquet-{loader.fingerprint()}"
+    schema = cdm_schema()
+    present = [n for n in loader.tables() if n in schema]
+    usable = [n for n in present if not loader.missing_required_columns(n)]
+    if not target.is_dir():
+        with atomic_dir(target) as tmp:
+            for name in usable:
+                loader.backend.to_parquet(loader.table(name), str(tmp / f"{name}.parquet"))
+    session = local_spark_session()
+    con = ibis.pyspark.connect(session)
+    raw = {}
+    for name in usable:
+        raw[name] = con.read_parquet(
+            str(target / f"{name}.parquet"), table_name=f"miglink_{loader.fingerprint()}_{name}"
+        )
+    cdm = Cdm(
+        con,
+        "spark",
+        loader.description,
+        raw,
+        loader._fingerprint_source,
+        loader=loader,
+    )
+    # Tables whose required columns are missing stay visible so checks report them.
+    for name in present:
+        if name not in raw:
+            cdm._raw[name] = loader._raw_table(name)
+    return cdm
