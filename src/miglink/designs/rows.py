@@ -1,0 +1,73 @@
+"""Build rows of the results table (schema: src/miglink/data/results_schema.csv)."""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+
+
+@cache
+def results_columns() -> list[str]:
+    path = resources.files("miglink") / "data" / "results_schema.csv"
+    with path.open("r", encoding="utf-8") as f:
+        return pd.read_csv(f)["column"].tolist()
+
+
+def analysis_id(design: str, exposure: str, outcome: str, extra: str = "") -> str:
+    tail = f"__{extra}" if extra else ""
+    return f"{design.lower()}__{exposure}__{outcome}{tail}"
+
+
+def make_row(
+    *,
+    design: str,
+    exposure: str,
+    outcome: str,
+    measure: str,
+    method: str,
+    est: Any = None,
+    role: str = "secondary",
+    stratum: str = "all",
+    analysis: str | None = None,
+    **fields: Any,
+) -> dict:
+    """One results row; ``est`` is a stats Estimate (or None when not estimable)."""
+    row: dict[str, Any] = {c: None for c in results_columns()}
+    row.update(
+        design=design,
+        exposure=exposure,
+        outcome=outcome,
+        measure=measure,
+        method=method,
+        role=role,
+        stratum=stratum,
+        analysis=analysis or analysis_id(design, exposure, outcome),
+        diagnostics_pass=None,
+        diagnostics="",
+        note="",
+    )
+    if est is not None:
+        row.update(
+            estimate=est.estimate,
+            log_estimate=est.log_estimate,
+            se_log=est.se_log,
+            ci_low=est.ci_low,
+            ci_high=est.ci_high,
+            p_value=est.p_value,
+        )
+        note = (est.extra or {}).get("note")
+        if note:
+            row["note"] = str(note)
+    row.update(fields)
+    return row
+
+
+def finite(x: Any) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,84 @@
+"""Shared helpers: exposure flags and stratified 2x2 counts from the feature tables."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+STRATA = ["sex", "age_band", "util_q", "obs_band"]
+
+
+def with_flag(persons: ir.Table, conditions: ir.Table, set_id: str, name: str) -> ir.Table:
+    """Add a 0/1 column ``name``: the person has the concept set (any time)."""
+    if set_id == "female":
+        return persons.mutate(**{name: (persons.sex == "F").cast("int64")})
+    c = conditions.filter(conditions.set_id == set_id).select(pid=conditions.person_id)
+    j = persons.left_join(c, persons.person_id == c.pid)
+    return j.mutate(**{name: j.pid.notnull().cast("int64")}).drop("pid")
+
+
+def stratified_counts(
+    persons: ir.Table,
+    conditions: ir.Table,
+    exposure_col: str,
+    outcomes: list[str],
+    strata: list[str] = STRATA,
+) -> pd.DataFrame:
+    """2x2 counts of exposure x outcome for every outcome and stratum, in two engine queries.
+
+    Returns columns outcome, *strata, a (exposed cases), b (exposed non-cases), c (unexposed
+    cases), d (unexposed non-cases). Strata with no persons in an arm keep zeros.
+    """
+    totals = (
+        persons.group_by([*strata, exposure_col])
+        .aggregate(n=persons.person_id.count())
+        .execute()
+    )
+    oc = conditions.filter(conditions.set_id.isin(outcomes)).select(
+        pid=conditions.person_id, outcome=conditions.set_id
+    )
+    j = persons.join(oc, persons.person_id == oc.pid)
+    cases = j.group_by(["outcome", *strata, exposure_col]).aggregate(k=j.person_id.count()).execute()
+    return assemble_2x2(totals, cases, exposure_col, outcomes, strata)
+
+
+def assemble_2x2(
+    totals: pd.DataFrame,
+    cases: pd.DataFrame,
+    exposure_col: str,
+    outcomes: list[str],
+    strata: list[str],
+) -> pd.DataFrame:
+    """Combine per-stratum totals and case counts into a, b, c, d per outcome and stratum."""
+    t = totals.pivot_table(index=strata, columns=exposure_col, values="n", aggfunc="sum", fill_value=0)
+    t = t.reindex(columns=[0, 1], fill_value=0).rename(columns={1: "n1", 0: "n0"}).reset_index()
+    frames = []
+    for o in outcomes:
+        k = cases[cases["outcome"] == o]
+        kp = (
+            k.pivot_table(index=strata, columns=exposure_col, values="k", aggfunc="sum", fill_value=0)
+            .reindex(columns=[0, 1], fill_value=0)
+            .rename(columns={1: "k1", 0: "k0"})
+            .reset_index()
+            if not k.empty
+            else pd.DataFrame(columns=[*strata, "k0", "k1"])
+        )
+        m = t.merge(kp, on=strata, how="left").fillna({"k0": 0, "k1": 0})
+        m["outcome"] = o
+        frames.append(m)
+    if not frames:
+        return pd.DataFrame(columns=["outcome", *strata, "a", "b", "c", "d"])
+    df = pd.concat(frames, ignore_index=True)
+    out = pd.DataFrame({"outcome": df["outcome"]})
+    for s in strata:
+        out[s] = df[s]
+    out["a"] = df["k1"].astype("int64")
+    out["b"] = (df["n1"] - df["k1"]).astype("int64")
+    out["c"] = df["k0"].astype("int64")
+    out["d"] = (df["n0"] - df["k0"]).astype("int64")
+    return out
+
+
+def literal_table(rows: list[dict]) -> ir.Table:
+    return ibis.memtable(pd.DataFrame(rows))

@@ -1,0 +1,259 @@
+"""Build the compact feature tables every design reads.
+
+One scan per fact table joined to the resolved concept ids yields, per person and concept set, the
+first date, the second distinct date and the number of distinct dates; plus person covariates (sex,
+birth year, observation span, utilisation) and, for the phenome background, the first date of every
+standard condition concept. Designs never touch the CDM again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from miglink.claims.model import Settings, Study
+from miglink.concepts.model import ConceptSet
+from miglink.errors import MiglinkError
+
+#: Derived condition sets built from the study's autoimmune lists.
+ANY_AUTOIMMUNE = "any_autoimmune"
+CNS_AUTOIMMUNE = "cns_autoimmune"
+NON_CNS_AUTOIMMUNE = "non_cns_autoimmune"
+
+FEMALE, MALE = 8532, 8507
+
+
+@dataclass
+class FeatureTables:
+    """The study's only view of the data (ibis expressions, cached in the engine)."""
+
+    persons: ir.Table
+    conditions: ir.Table
+    visits_by_year: ir.Table
+    phenome: ir.Table | None
+    drugs: ir.Table | None
+    measurements: ir.Table | None
+    observations: ir.Table | None
+    util_cutpoints: list[float]
+    resolution: dict[str, tuple[str, ...]]
+    resolved_ids: dict[str, frozenset[int]]
+    settings: Settings
+    available: dict[str, bool] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def derived_groups(study: Study) -> dict[str, list[str]]:
+    """Map each derived set id to its member concept sets."""
+    cns = list(study.nervous_system_autoimmune)
+    return {
+        ANY_AUTOIMMUNE: list(study.autoimmune),
+        CNS_AUTOIMMUNE: cns,
+        NON_CNS_AUTOIMMUNE: [s for s in study.autoimmune if s not in cns],
+    }
+
+
+def _first_dates(records: ir.Table, min_dates: int) -> ir.Table:
+    """Per person and set: first, second distinct date and number of distinct dates.
+
+    With ``min_dates == 2`` the phenotype date is the second distinct date (sensitivity analysis:
+    two records on distinct dates) and persons with one date drop out.
+    """
+    d = records.select("person_id", "set_id", "event_date").distinct()
+    w = ibis.window(group_by=[d.person_id, d.set_id], order_by=d.event_date)
+    d = d.mutate(rn=ibis.row_number().over(w))
+    agg = d.group_by(["person_id", "set_id"]).aggregate(
+        first_date=d.event_date.min(),
+        second_date=d.event_date.min(where=d.rn == 1),  # row_number starts at 0 in ibis
+        n_dates=d.event_date.count(),
+    )
+    if min_dates >= 2:
+        agg = agg.filter(agg.n_dates >= 2).mutate(first_date=agg.second_date)
+    return agg.mutate(first_day=agg.first_date.epoch_days().cast("int64"))
+
+
+def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTables:
+    """Resolve the study's concept sets and build the feature tables (cached in the engine)."""
+    from miglink.concepts.match import records_in_sets
+    from miglink.concepts.resolve import resolve_concept_sets
+
+    st = study.settings
+    resolved = resolve_concept_sets(cdm, sets)
+    by_domain: dict[str, dict] = {}
+    for sid, rs in resolved.items():
+        by_domain.setdefault(rs.domain, {})[sid] = rs
+
+    notes: list[str] = []
+    available = {t: cdm.has(t) for t in ("visit_occurrence", "drug_exposure", "measurement", "observation", "death")}
+
+    # --- conditions: one scan, plus the derived (composite) sets at record level -------------
+    cond = records_in_sets(cdm, "condition", by_domain.get("condition", {}))
+    groups = derived_groups(study)
+    gmap = pd.DataFrame(
+        [(member, gid) for gid, members in groups.items() for member in members],
+        columns=["member", "group_id"],
+    )
+    g = ibis.memtable(gmap)
+    derived = cond.join(g, cond.set_id == g.member).select(
+        person_id=cond.person_id, set_id=g.group_id, event_date=cond.event_date
+    )
+    base = cond.select("person_id", "set_id", "event_date")
+    conditions = _first_dates(base.union(derived), st.phenotype_min_dates).cache()
+
+    # --- persons -----------------------------------------------------------------------------
+    persons, visits_by_year, cut = _persons(cdm, st, available, notes)
+
+    # --- phenome background: first date of every standard condition concept -------------------
+    co = cdm.table("condition_occurrence")
+    ph = co.filter(co.condition_concept_id.notnull() & (co.condition_concept_id != 0))
+    phenome = (
+        ph.group_by(person_id=ph.person_id, concept_id=ph.condition_concept_id)
+        .aggregate(first_date=ph.condition_start_date.min())
+        .cache()
+    )
+
+    drugs = measurements = observations = None
+    if available["drug_exposure"] and by_domain.get("drug"):
+        dr = records_in_sets(cdm, "drug", by_domain["drug"])
+        drugs = dr.select(
+            "person_id",
+            "set_id",
+            start_day=dr.event_date.epoch_days().cast("int64"),
+            end_day=dr.end_date.epoch_days().cast("int64"),
+        ).cache()
+    elif not available["drug_exposure"]:
+        notes.append("drug_exposure table absent: drug designs (D5) cannot run")
+    if available["measurement"] and by_domain.get("measurement"):
+        m = records_in_sets(cdm, "measurement", by_domain["measurement"])
+        m = m.filter(m.value_as_number.notnull() & (m.value_as_number > 0))
+        m = m.mutate(lv=m.value_as_number.ln())
+        measurements = (
+            m.group_by(["person_id", "set_id"])
+            .aggregate(n=m.lv.count(), mean_log=m.lv.mean())
+            .cache()
+        )
+    elif not available["measurement"]:
+        notes.append("measurement table absent: biomarker design (D6) cannot run")
+    if available["observation"] and by_domain.get("observation"):
+        o = records_in_sets(cdm, "observation", by_domain["observation"])
+        observations = _first_dates(o.select("person_id", "set_id", "event_date"), 1).cache()
+    elif not available["observation"]:
+        notes.append("observation table absent: family-history design (D7) cannot run")
+
+    return FeatureTables(
+        persons=persons,
+        conditions=conditions,
+        visits_by_year=visits_by_year,
+        phenome=phenome,
+        drugs=drugs,
+        measurements=measurements,
+        observations=observations,
+        util_cutpoints=cut,
+        resolution={sid: rs.paths for sid, rs in resolved.items()},
+        resolved_ids={sid: rs.concept_ids for sid, rs in resolved.items()},
+        settings=st,
+        available=available,
+        notes=notes,
+    )
+
+
+def _persons(cdm, st: Settings, available: dict[str, bool], notes: list[str]):
+    p = cdm.table("person")
+    op = cdm.table("observation_period")
+    obs = op.group_by("person_id").aggregate(
+        obs_start=op.observation_period_start_date.min(),
+        obs_end=op.observation_period_end_date.max(),
+    )
+    # utilisation: distinct visit days inside observation (fallback: distinct condition days)
+    if available["visit_occurrence"]:
+        v = cdm.table("visit_occurrence")
+        vd = v.select(person_id=v.person_id, day=v.visit_start_date).distinct()
+    else:
+        co = cdm.table("condition_occurrence")
+        vd = co.select(person_id=co.person_id, day=co.condition_start_date).distinct()
+        notes.append("visit_occurrence absent: utilisation counted from distinct condition dates")
+    vd = vd.filter(vd.day.notnull())
+    vd = vd.join(obs, "person_id").filter(lambda t: (t.day >= t.obs_start) & (t.day <= t.obs_end))
+    visits = vd.group_by("person_id").aggregate(visit_days=vd.day.count())
+    visits_by_year = (
+        vd.group_by(person_id=vd.person_id, year=vd.day.year().cast("int64"))
+        .aggregate(visit_days=vd.day.count())
+        .cache()
+    )
+    if available["death"]:
+        de = cdm.table("death")
+        death = de.group_by("person_id").aggregate(death_date=de.death_date.min())
+    else:
+        death = None
+
+    q = p.select(
+        "person_id",
+        sex=ibis.cases(
+            (p.gender_concept_id == FEMALE, "F"), (p.gender_concept_id == MALE, "M"), else_="U"
+        ),
+        birth_year=p.year_of_birth.cast("int64"),
+    )
+    q = q.join(obs, "person_id")
+    q = q.left_join(visits, "person_id").drop("person_id_right")
+    if death is not None:
+        q = q.left_join(death, "person_id").drop("person_id_right")
+    else:
+        q = q.mutate(death_date=ibis.null().cast("date"))
+    q = q.mutate(
+        visit_days=q.visit_days.fill_null(0),
+        obs_start_day=q.obs_start.epoch_days().cast("int64"),
+        obs_end_day=q.obs_end.epoch_days().cast("int64"),
+        death_day=q.death_date.epoch_days().cast("int64"),
+    )
+    q = q.mutate(obs_years=((q.obs_end_day - q.obs_start_day + 1) / 365.25))
+    q = q.mutate(util_rate=q.visit_days / q.obs_years)
+    q = q.mutate(age_end=(q.obs_end.year().cast("int64") - q.birth_year))
+    q = q.filter(q.obs_end_day >= q.obs_start_day).cache()
+
+    cut = _quantile_cutpoints(q, st.utilisation_quantiles)
+    util_q = ibis.literal(1)
+    for c in cut:
+        util_q = util_q + (q.util_rate > c).cast("int64")
+    bands = st.observation_bands_years
+    obs_band = ibis.literal(0)
+    for b in bands:
+        obs_band = obs_band + (q.obs_years >= b).cast("int64")
+    width, top = st.age_band_years, st.age_band_top
+    age = q.age_end.clip(lower=0, upper=top)
+    age_lo = (age // width) * width
+    q = q.mutate(
+        util_q=util_q.cast("int64"),
+        obs_band=obs_band.cast("int64"),
+        age_band=age_lo.cast("int64"),
+    )
+    return q.cache(), visits_by_year, cut
+
+
+def _quantile_cutpoints(q: ir.Table, k: int) -> list[float]:
+    """Exact quantile cut points of utilisation, computed from a small grouped distribution so that
+    every engine gives the same numbers (rounded to 0.01 visit days per year)."""
+    if k <= 1:
+        return []
+    r = q.mutate(u=(q.util_rate * 100).round().cast("int64"))
+    dist = r.group_by("u").aggregate(n=r.person_id.count()).execute().sort_values("u")
+    if dist.empty:
+        raise MiglinkError("no persons with an observation period", table="observation_period")
+    cum = np.cumsum(dist["n"].to_numpy()) / dist["n"].sum()
+    vals = dist["u"].to_numpy() / 100.0
+    cuts = []
+    for i in range(1, k):
+        idx = int(np.searchsorted(cum, i / k))
+        cuts.append(float(vals[min(idx, len(vals) - 1)]))
+    return sorted(set(cuts))
+
+
+def age_band_label(lo: int, width: int, top: int) -> str:
+    return f"{top}+" if lo >= top else f"{lo}-{lo + width - 1}"
+
+
+def today_epoch_day() -> int:
+    return (_dt.date.today() - _dt.date(1970, 1, 1)).days

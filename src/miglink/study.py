@@ -1,0 +1,505 @@
+"""Run the whole pre-specified study: data -> features -> designs -> calibration -> verdicts -> artefacts.
+
+``run_study`` is the public Python API under ``miglink run``; it returns the results table (a pandas
+DataFrame, one row per estimate, columns in data/results_schema.csv) and, when ``out`` is given,
+writes every artefact through the single minimum-cell gate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from miglink.claims.model import Study, load_study
+from miglink.claims.verdicts import (
+    NOT_ANALYSED,
+    claim_verdict,
+    diagnose,
+    hypothesis_verdict,
+)
+from miglink.concepts import load_concept_sets
+from miglink.errors import MiglinkError
+from miglink.features.build import (
+    ANY_AUTOIMMUNE,
+    CNS_AUTOIMMUNE,
+    NON_CNS_AUTOIMMUNE,
+    FeatureTables,
+    build_features,
+)
+
+Progress = Callable[[str], None]
+DERIVED = {ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, NON_CNS_AUTOIMMUNE, "female", "immunomodulators"}
+
+
+@dataclass
+class StudyRun:
+    """Everything a run produces before gating: the tables the artefacts are rendered from."""
+
+    results: pd.DataFrame
+    claims: list[dict]
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    prevalence: pd.DataFrame = field(default_factory=pd.DataFrame)
+    attrition: pd.DataFrame = field(default_factory=pd.DataFrame)
+    calibration: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    data_quality: dict = field(default_factory=dict)
+    resolution: dict = field(default_factory=dict)
+
+
+def run_study(
+    data,
+    out: str | Path | None = None,
+    *,
+    study: str | Path | None = None,
+    engine: str = "duckdb",
+    min_cell: int = 5,
+    progress: Progress | None = None,
+    report: bool = True,
+) -> pd.DataFrame:
+    """Run the study on ``data`` (an OMOP / FHIR / MEDS source) and return the results table.
+
+    With ``out``, writes results.{parquet,csv,json}, claims.json, curves/prevalence/attrition
+    parquet, calibration.json, run.json, run.log and report.html (all gated, written atomically).
+    """
+    from miglink.sources import open_cdm
+
+    if engine not in ("duckdb", "spark"):
+        raise MiglinkError(f"unknown engine {engine!r}: choose 'duckdb' or 'spark'")
+    if min_cell < 1:
+        raise MiglinkError(f"--min-cell must be at least 1, got {min_cell}")
+    study_obj, study_hash = load_study(study)
+    t0 = time.perf_counter()
+    cdm = open_cdm(data, engine=engine)
+    run = execute(cdm, study_obj, progress=progress, study_path=study)
+    run.timings["total"] = time.perf_counter() - t0
+    if out is not None:
+        from miglink.outputs import write_run
+
+        write_run(
+            run,
+            Path(out),
+            study=study_obj,
+            study_hash=study_hash,
+            data_description=cdm.description,
+            engine=engine,
+            min_cell=min_cell,
+            report=report,
+        )
+    return run.results
+
+
+def _stage(progress: Progress | None, timings: dict, name: str, t: float) -> float:
+    now = time.perf_counter()
+    timings[name] = round(now - t, 3)
+    if progress:
+        progress(name)
+    return now
+
+
+def check_sets(study: Study, sets: dict) -> None:
+    """Every concept-set id the study names must exist."""
+    named = set(study.negative_controls) | set(study.autoimmune) | set(study.d1_outcomes)
+    named |= set(study.nervous_system_autoimmune) | {study.settings.index_set}
+    for _, h in study.hypotheses():
+        named |= {h.exposure, h.outcome}
+    missing = sorted(n for n in named if n not in sets and n not in DERIVED)
+    if missing:
+        raise MiglinkError(f"the study names concept sets that are not defined: {', '.join(missing)}")
+
+
+def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=None) -> StudyRun:
+    """Run every design on an opened CDM; no artefacts are written here."""
+    from miglink.designs import d1_prevalence, d3_modification, d8_specificity, d9_order
+    from miglink.designs.d2_cohort import cohort_counts
+    from miglink.designs.d2_estimate import d2_rows
+    from miglink.designs.rows import make_row
+    from miglink.sources.checks import run_checks
+
+    timings: dict = {}
+    t = time.perf_counter()
+    st = study.settings
+    extra = [Path(study_path).parent / f for f in study.concept_set_files] if study_path else []
+    sets = load_concept_sets()
+    if extra:
+        sets.update(load_concept_sets(extra))
+    check_sets(study, sets)
+
+    dq = run_checks(cdm)
+    if dq.fatal:
+        f = dq.fatal[0]
+        raise MiglinkError(
+            f"data-quality check failed: {f.message} (table {f.table}, column {f.column}, "
+            f"{f.n_rows} rows); run 'miglink check' for all findings",
+            table=f.table,
+            column=f.column,
+            n_rows=f.n_rows,
+        )
+    t = _stage(progress, timings, "check", t)
+
+    ft = build_features(cdm, study, sets)
+    t = _stage(progress, timings, "features", t)
+
+    idx = st.index_set
+    ncs = list(study.negative_controls)
+    ai = list(study.autoimmune)
+    hyp_pairs = {(h.design, h.exposure, h.outcome, h.subgroup, h.contrast): (c, h) for c, h in study.hypotheses()}
+    primary_d1 = {h.outcome for _, h in study.hypotheses() if h.design == "D1" and h.exposure == idx}
+    rows: list[dict] = []
+
+    # --- D1 -----------------------------------------------------------------------------------
+    d1_out = list(dict.fromkeys(ai + [ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, NON_CNS_AUTOIMMUNE] + list(study.d1_outcomes)))
+    roles = {o: ("primary" if o in primary_d1 else "secondary") for o in d1_out}
+    roles.update({o: "negative_control" for o in ncs})
+    d1_rows, _ = d1_prevalence.run_d1(ft, idx, d1_out + ncs, roles)
+    rows += d1_rows
+    t = _stage(progress, timings, "D1 prevalence", t)
+
+    # --- D2 -----------------------------------------------------------------------------------
+    fwd = [(idx, o) for o in ai + [ANY_AUTOIMMUNE, CNS_AUTOIMMUNE]] + [(idx, n) for n in ncs]
+    rev = [(a, idx) for a in ai + [ANY_AUTOIMMUNE]] + [(n, idx) for n in ncs]
+    d2_primary = {(h.exposure, h.outcome) for _, h in study.hypotheses() if h.design == "D2"}
+    d2_roles = {p: ("primary" if p in d2_primary else "secondary") for p in fwd + rev}
+    d2_roles.update({(idx, n): "negative_control" for n in ncs})
+    d2_roles.update({(n, idx): "negative_control" for n in ncs})
+    cc = cohort_counts(ft, fwd + rev, balance_set=None)
+    r2, curves = d2_rows(cc, fwd + rev, d2_roles, st.max_smd, st.km_horizon_years)
+    for r in r2:
+        r["direction"] = "forward" if r["exposure"] == idx else "reverse"
+    rows += r2
+    attrition = cc.attrition.rename(columns={"index_set": "analysis"})
+    attrition["analysis"] = "d2__" + attrition["analysis"].astype(str)
+    t = _stage(progress, timings, "D2 cohorts", t)
+
+    # --- calibration of D1 and D2 -------------------------------------------------------------
+    calibration = _calibrate(rows, st, ncs)
+    t = _stage(progress, timings, "calibration", t)
+
+    # --- D1 contrast: CNS vs non-CNS (ratio of calibrated-free MH ORs) --------------------------
+    from miglink.stats.twobytwo import ratio_of_estimates
+
+    def _est(row):
+        from miglink.designs.d3_modification import _as_est
+
+        return _as_est(row)
+
+    def _find(design, exp, out, method=None, role=None):
+        for r in rows:
+            if r["design"] == design and r["exposure"] == exp and r["outcome"] == out and r.get("stratum", "all") == "all":
+                if method and r["method"] != method:
+                    continue
+                if role and r["role"] != role:
+                    continue
+                return r
+        return None
+
+    extra_rows: list[dict] = []
+    for (design, exp, out, sub, con), (claim, h) in hyp_pairs.items():
+        an = f"{h.id}"
+        if design == "D1" and con == "cns_vs_non_cns":
+            a, b = _find("D1", exp, CNS_AUTOIMMUNE, "mantel_haenszel"), _find("D1", exp, NON_CNS_AUTOIMMUNE, "mantel_haenszel")
+            if a and b:
+                e = ratio_of_estimates(_est(a), _est(b))
+                extra_rows.append(make_row(design="D1", exposure=exp, outcome=out, measure="ROR", method="ratio_of_mh_odds_ratios", est=e, role="primary", stratum="CNS vs non-CNS autoimmune", analysis=an))
+        elif design == "D3":
+            if con == "female_excess":
+                extra_rows += d3_modification.female_excess(ft, out, "primary", an)
+            elif con == "count":
+                extra_rows += d3_modification.count_persons(ft, exp, "descriptive", an)
+            elif sub:
+                extra_rows += d3_modification.modification(ft, exp, out, sub, "primary", an)
+        elif design == "D8" and con == "dose_response":
+            extra_rows += d8_specificity.dose_response(ft, ai, out, "primary", an)
+        elif design == "D9":
+            extra_rows += d9_order.temporal_order(ft, exp, out, "descriptive", an)
+    t = _stage(progress, timings, "D3/D8/D9", t)
+
+    # D8 phenome background
+    spec = [(c, h) for c, h in study.hypotheses() if h.design == "D8" and h.contrast == "phenome_percentile"]
+    if spec and ft.phenome is not None:
+        extra_rows += _phenome_rows(ft, study, rows, spec, calibration)
+        t = _stage(progress, timings, "D8 phenome", t)
+    rows += extra_rows
+
+    results = pd.DataFrame(rows)
+    results = _diagnostics(results, st)
+    results, claims = _verdicts(results, study, ft)
+    prevalence = _prevalence(ft, [idx, ANY_AUTOIMMUNE] + ai)
+    t = _stage(progress, timings, "verdicts", t)
+    return StudyRun(
+        results=results,
+        claims=claims,
+        curves=curves,
+        prevalence=prevalence,
+        attrition=attrition,
+        calibration=calibration,
+        timings=timings,
+        notes=ft.notes,
+        data_quality=dq.to_dict(10**9) if hasattr(dq, "to_dict") else {},
+        resolution={k: list(v) for k, v in ft.resolution.items()},
+    )
+
+
+def _null_rows(rows: list[dict], design: str, direction: str | None) -> list[dict]:
+    out = []
+    for r in rows:
+        if r["design"] != design or r["role"] != "negative_control":
+            continue
+        if design == "D2" and r.get("direction") != direction:
+            continue
+        if design == "D1" and r["method"] != "mantel_haenszel":
+            continue
+        out.append(r)
+    return out
+
+
+def _calibrate(rows: list[dict], st, ncs: list[str]) -> dict:
+    """Fit the empirical null per design (and D2 direction) and calibrate every MH / HR row."""
+    from miglink.stats.calibration import calibrate, fit_null
+
+    info: dict = {}
+    groups = [("D1", None, "D1"), ("D2", "forward", "D2 forward"), ("D2", "reverse", "D2 reverse")]
+    for design, direction, key in groups:
+        ctrl = [
+            r
+            for r in _null_rows(rows, design, direction)
+            if _finite(r.get("log_estimate")) and _finite(r.get("se_log")) and r["se_log"] > 0
+        ]
+        null = None
+        if len(ctrl) >= st.min_negative_controls:
+            null = fit_null(
+                np.array([r["log_estimate"] for r in ctrl]), np.array([r["se_log"] for r in ctrl])
+            )
+        info[key] = (
+            {"mean": null.mean, "sd": null.sd, "ease": null.ease, "n_controls": len(ctrl)}
+            if null is not None
+            else {"mean": None, "sd": None, "ease": None, "n_controls": len(ctrl)}
+        )
+        info[key]["controls"] = [
+            {"outcome": r["outcome"] if design == "D1" or direction == "forward" else r["exposure"], "log_estimate": r["log_estimate"], "se_log": r["se_log"]}
+            for r in ctrl
+        ]
+        if null is None:
+            continue
+        target = [
+            r
+            for r in rows
+            if r["design"] == design
+            and (design != "D2" or r.get("direction") == direction)
+            and (design != "D1" or r["method"] == "mantel_haenszel")
+            and _finite(r.get("log_estimate"))
+            and _finite(r.get("se_log"))
+        ]
+        if not target:
+            continue
+        cal = calibrate(
+            np.array([r["log_estimate"] for r in target]), np.array([r["se_log"] for r in target]), null
+        )
+        cal_p, lo, hi, ce = (np.asarray(x, dtype=float) for x in cal)
+        for i, r in enumerate(target):
+            r["cal_p_value"], r["cal_ci_low"], r["cal_ci_high"], r["cal_estimate"] = (
+                float(cal_p[i]),
+                float(lo[i]),
+                float(hi[i]),
+                float(ce[i]),
+            )
+    return info
+
+
+def _phenome_rows(ft: FeatureTables, study: Study, rows: list[dict], spec, calibration: dict) -> list[dict]:
+    from miglink.designs.d8_specificity import percentile_of, phenome_ors
+    from miglink.designs.rows import make_row
+    from miglink.stats.calibration import calibrate, fit_null
+
+    idx = study.settings.index_set
+    exclude: set[int] = set()
+    for sid, ids in ft.resolved_ids.items():
+        if sid == idx or sid.startswith("migraine") or sid in study.autoimmune or sid in study.negative_controls:
+            exclude |= set(ids)
+    bg = phenome_ors(ft, idx, exclude, study.settings.phenome_min_persons)
+    out = []
+    bg_log = bg["log_or"].to_numpy() if len(bg) else np.array([])
+    null = fit_null(bg_log, bg["se"].to_numpy()) if len(bg) >= study.settings.min_negative_controls else None
+    calibration["D8 phenome"] = {
+        "mean": null.mean if null else None,
+        "sd": null.sd if null else None,
+        "ease": null.ease if null else None,
+        "n_controls": int(len(bg)),
+        "controls": [],
+    }
+    for claim, h in spec:
+        base = next(
+            (r for r in rows if r["design"] == "D1" and r["exposure"] == h.exposure and r["outcome"] == h.outcome and r["method"] == "mantel_haenszel"),
+            None,
+        )
+        if base is None or not _finite(base.get("log_estimate")):
+            continue
+        pct = percentile_of(base["log_estimate"], bg_log)
+        row = make_row(
+            design="D8",
+            exposure=h.exposure,
+            outcome=h.outcome,
+            measure="OR",
+            method="phenome_background_calibrated",
+            role="primary",
+            stratum=f"percentile {pct:.1f} of {len(bg)} condition concepts",
+            analysis=h.id,
+            estimate=base["estimate"],
+            log_estimate=base["log_estimate"],
+            se_log=base["se_log"],
+            ci_low=base["ci_low"],
+            ci_high=base["ci_high"],
+            p_value=base["p_value"],
+            n_exposed=base["n_exposed"],
+            n_unexposed=base["n_unexposed"],
+            events_exposed=base["events_exposed"],
+            events_unexposed=base["events_unexposed"],
+            mdrr=base["mdrr"],
+            note=f"phenome percentile {pct:.1f}; calibrated against the phenome background",
+        )
+        row["phenome_percentile"] = pct
+        if null is not None:
+            cp, lo, hi, ce = calibrate(np.array([base["log_estimate"]]), np.array([base["se_log"]]), null)
+            row.update(cal_p_value=float(np.asarray(cp)[0]), cal_ci_low=float(np.asarray(lo)[0]), cal_ci_high=float(np.asarray(hi)[0]), cal_estimate=float(np.asarray(ce)[0]))
+        out.append(row)
+    return out
+
+
+def _finite(x) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
+    recs = results.to_dict("records")
+    for r in recs:
+        if r.get("mdrr") is None or not _finite(r.get("mdrr")):
+            if _finite(r.get("se_log")) and r.get("measure") in ("ROR", "OR", "HR", "IRR", "RGM"):
+                r["mdrr"] = float(math.exp(2.8016 * float(r["se_log"])))
+        cal_expected = (r["design"] in ("D1", "D2") and r["method"] in ("mantel_haenszel", "poisson_matched_strata")) or r["method"] == "phenome_background_calibrated"
+        if r["role"] == "descriptive" or r["measure"] in ("count", "share", "prevalence"):
+            r["diagnostics_pass"] = None
+            r["diagnostics"] = ""
+            continue
+        fails = diagnose(r, st, cal_expected)
+        r["diagnostics_pass"] = not fails
+        r["diagnostics"] = ";".join(fails)
+    return pd.DataFrame(recs)
+
+
+def _verdicts(results: pd.DataFrame, study: Study, ft: FeatureTables):
+    """Attach hypothesis and claim verdicts; return the results and the claims list."""
+    st = study.settings
+    results = results.copy()
+    results["claim"] = None
+    results["hypothesis"] = None
+    results["expected"] = None
+    results["verdict"] = None
+    claims = []
+    not_impl = {"D4", "D5", "D6", "D7"}
+    for claim in sorted(study.claims, key=lambda c: c.id):
+        hyps = []
+        for h in claim.hypotheses:
+            key_rows = _key_rows(results, h, st.index_set)
+            if h.design in not_impl and key_rows.empty:
+                v = NOT_ANALYSED
+                analysis = None
+            elif key_rows.empty:
+                v = NOT_ANALYSED
+                analysis = None
+            else:
+                i = key_rows.index[0]
+                row = results.loc[i].to_dict()
+                v = hypothesis_verdict(row, h.expected, st)
+                analysis = row["analysis"]
+                results.loc[i, "claim"] = claim.id
+                results.loc[i, "hypothesis"] = h.id
+                results.loc[i, "expected"] = h.expected
+                results.loc[i, "verdict"] = v
+            hyps.append(
+                {
+                    "id": h.id,
+                    "text": h.text,
+                    "design": h.design,
+                    "exposure": h.exposure,
+                    "outcome": h.outcome,
+                    "expected": h.expected,
+                    "verdict": v,
+                    "analysis": analysis,
+                }
+            )
+        cv = claim_verdict(claim, [x["verdict"] for x in hyps])
+        claims.append(
+            {
+                "id": claim.id,
+                "title": claim.title,
+                "statement": claim.statement,
+                "rule": claim.rule,
+                "verdict": cv,
+                "summary": _summary(claim, hyps, results),
+                "hypotheses": hyps,
+            }
+        )
+    return results, claims
+
+
+def _key_rows(results: pd.DataFrame, h, idx: str) -> pd.DataFrame:
+    r = results
+    if h.design == "D1" and h.contrast is None:
+        return r[(r.design == "D1") & (r.exposure == h.exposure) & (r.outcome == h.outcome) & (r.method == "mantel_haenszel") & (r.stratum == "all")]
+    if h.design == "D2":
+        return r[(r.design == "D2") & (r.exposure == h.exposure) & (r.outcome == h.outcome)]
+    sel = r[(r.analysis == h.id) & (r.role.isin(["primary", "descriptive"]))]
+    return sel.head(1)
+
+
+def _summary(claim, hyps: list[dict], results: pd.DataFrame) -> str:
+    parts = []
+    for h in hyps:
+        if not h["analysis"]:
+            parts.append(f"{h['id']}: {h['verdict']}")
+            continue
+        row = results[(results.analysis == h["analysis"]) & (results.hypothesis == h["id"])]
+        if row.empty:
+            continue
+        r = row.iloc[0]
+        if _finite(r.get("cal_ci_low")):
+            parts.append(
+                f"{h['id']}: {r['measure']} {r['estimate']:.2f} (calibrated 95% CI {r['cal_ci_low']:.2f}-{r['cal_ci_high']:.2f}) {h['verdict']}"
+            )
+        elif _finite(r.get("ci_low")):
+            parts.append(
+                f"{h['id']}: {r['measure']} {r['estimate']:.2f} (95% CI {r['ci_low']:.2f}-{r['ci_high']:.2f}) {h['verdict'] or 'descriptive'}"
+            )
+        else:
+            parts.append(f"{h['id']}: {h['verdict'] or 'descriptive'}")
+    return "; ".join(parts)
+
+
+def _prevalence(ft: FeatureTables, sets: list[str]) -> pd.DataFrame:
+    P = ft.persons
+    tot = P.group_by(["sex", "age_band"]).aggregate(n_persons=P.person_id.count()).execute()
+    C = ft.conditions.filter(ft.conditions.set_id.isin(sets))
+    ps = P.select(ppid=P.person_id, sex=P.sex, age_band=P.age_band)
+    j = C.join(ps, C.person_id == ps.ppid)
+    cases = j.group_by(["set_id", "sex", "age_band"]).aggregate(n_cases=j.person_id.count()).execute()
+    frames = []
+    for s in sets:
+        m = tot.merge(cases[cases.set_id == s], on=["sex", "age_band"], how="left")
+        m["set_id"] = s
+        m["n_cases"] = m["n_cases"].fillna(0).astype(int)
+        frames.append(m)
+    df = pd.concat(frames, ignore_index=True)
+    w, top = ft.settings.age_band_years, ft.settings.age_band_top
+    df["age_band"] = [f"{top}+" if a >= top else f"{a}-{a + w - 1}" for a in df["age_band"].astype(int)]
+    df["prevalence"] = df["n_cases"] / df["n_persons"]
+    return df[["set_id", "sex", "age_band", "n_persons", "n_cases", "prevalence"]]
+
