@@ -1,0 +1,61 @@
+"""Minimum detectable relative risk: the verdict rule needs to know what the data could show.
+
+All three use the normal approximation of OHDSI CohortMethod's ``computeMdrr``:
+MDRR = exp(sqrt((z_{1-α/2} + z_{power})² / (p (1 − p) E))), where p is the exposed share and
+E the number of informative events (Schoenfeld 1983 for the log hazard ratio).
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy.stats import norm
+
+
+def _mdrr(p: float, events: float, alpha: float, power: float) -> float:
+    if not (0 < p < 1) or not events > 0:
+        return float("inf")
+    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
+    return math.exp(math.sqrt(z**2 / (p * (1 - p) * events)))
+
+
+def mdrr_cohort(
+    n_exposed: float,
+    n_unexposed: float,
+    total_events: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> float:
+    """MDRR of a cohort comparison (hazard or rate ratio); inf when nothing is detectable."""
+    total = n_exposed + n_unexposed
+    return _mdrr(n_exposed / total if total > 0 else 0.0, total_events, alpha, power)
+
+
+def mdrr_odds_ratio(
+    n_exposed: float,
+    n_unexposed: float,
+    n_cases: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> float:
+    """MDRR of a prevalence odds ratio: the cohort formula with cases as events.
+
+    Valid when the outcome is rare (OR ≈ RR); for a common outcome it is optimistic.
+    """
+    return mdrr_cohort(n_exposed, n_unexposed, n_cases, alpha, power)
+
+
+def mdrr_sccs(
+    n_events: float,
+    exposed_time_share: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> float:
+    """MDRR of a self-controlled case series from the events and the exposed share of time.
+
+    Under the null an event falls in exposed time with probability p = exposed share, so the
+    log IRR has variance ≈ 1 / (E p (1 − p)) (the SCCS package's ``computeMdrr`` refines
+    this with a binomial / signed-root method; this normal form is slightly optimistic for
+    very small p).
+    """
+    return _mdrr(exposed_time_share, n_events, alpha, power)
