@@ -74,10 +74,15 @@ def test_references_resolve_across_styles():
 def test_person_id_numeric_identifier_or_stable_hash():
     mimic = {
         "id": "u1",
-        "identifier": [{"system": "http://mimic.mit.edu/fhir/mimic/identifier/patient", "value": "10007795"}],
+        "identifier": [
+            {"system": "http://mimic.mit.edu/fhir/mimic/identifier/patient", "value": "10007795"}
+        ],
     }
     assert person_id_for(mimic) == (10007795, "10007795")
-    synthea = {"id": "129c6ac7", "identifier": [{"system": "http://hl7.org/fhir/sid/us-ssn", "value": "999945397"}]}
+    synthea = {
+        "id": "129c6ac7",
+        "identifier": [{"system": "http://hl7.org/fhir/sid/us-ssn", "value": "999945397"}],
+    }
     pid, source = person_id_for(synthea)
     assert pid == stable_person_id("129c6ac7") and source == "129c6ac7"
     assert 0 < pid < 2**63
@@ -92,12 +97,27 @@ def test_codings_and_medication_fields():
             {"system": "http://example.org", "code": "X"},
         ]
     }
-    assert mapped_codings(cc, ("ICD10CM", "SNOMED")) == [("SNOMED", "37796009"), ("ICD10CM", "G43909")]
+    assert mapped_codings(cc, ("ICD10CM", "SNOMED")) == [
+        ("SNOMED", "37796009"),
+        ("ICD10CM", "G43909"),
+    ]
     med = {
         "coding": [
-            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "310965", "display": "Ibuprofen 200 MG Oral Tablet"}
+            {
+                "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                "code": "310965",
+                "display": "Ibuprofen 200 MG Oral Tablet",
+            }
         ]
     }
     assert medication_fields(med)[:3] == ("Ibuprofen 200 MG Oral Tablet", "310965", None)
-    mimic = {"coding": [{"system": MIMIC + "mimic-medication-formulary-drug-cd", "code": "ALBU100"}]}
-    assert medication_fields(mimic) == (None, None, None, MIMIC + "mimic-medication-formulary-drug-cd", "ALBU100")
+    mimic = {
+        "coding": [{"system": MIMIC + "mimic-medication-formulary-drug-cd", "code": "ALBU100"}]
+    }
+    assert medication_fields(mimic) == (
+        None,
+        None,
+        None,
+        MIMIC + "mimic-medication-formulary-drug-cd",
+        "ALBU100",
+    )

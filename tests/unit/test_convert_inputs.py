@@ -24,7 +24,12 @@ def _bundle(pid: str, gender: str, birth: str, codes: list[tuple[str, str, str]]
     entries = [
         {
             "fullUrl": f"urn:uuid:{pid}",
-            "resource": {"resourceType": "Patient", "id": pid, "gender": gender, "birthDate": birth},
+            "resource": {
+                "resourceType": "Patient",
+                "id": pid,
+                "gender": gender,
+                "birthDate": birth,
+            },
             "request": {"method": "POST", "url": "Patient"},
         },
         {
@@ -34,7 +39,10 @@ def _bundle(pid: str, gender: str, birth: str, codes: list[tuple[str, str, str]]
                 "id": f"enc-{pid}",
                 "class": {"code": "AMB"},
                 "subject": {"reference": f"urn:uuid:{pid}"},
-                "period": {"start": "2020-01-02T10:00:00+01:00", "end": "2020-01-02T11:00:00+01:00"},
+                "period": {
+                    "start": "2020-01-02T10:00:00+01:00",
+                    "end": "2020-01-02T11:00:00+01:00",
+                },
             },
         },
     ]
@@ -60,7 +68,13 @@ def _bundle(pid: str, gender: str, birth: str, codes: list[tuple[str, str, str]]
                 "subject": {"reference": f"urn:uuid:{pid}"},
                 "authoredOn": "2020-02-01",
                 "medicationCodeableConcept": {
-                    "coding": [{"system": RXNORM, "code": "198013", "display": "Naproxen 500 MG Oral Tablet"}]
+                    "coding": [
+                        {
+                            "system": RXNORM,
+                            "code": "198013",
+                            "display": "Naproxen 500 MG Oral Tablet",
+                        }
+                    ]
                 },
             }
         }
@@ -75,9 +89,13 @@ def _tables(db: Path) -> duckdb.DuckDBPyConnection:
 def test_bundle_folder_converts(tmp_path: Path):
     src = tmp_path / "fhir"
     src.mkdir()
-    (src / "a.json").write_text(json.dumps(_bundle("p1", "female", "1980-05-17", [(ICD10, "G43.109", "2019-03-04")])))
+    (src / "a.json").write_text(
+        json.dumps(_bundle("p1", "female", "1980-05-17", [(ICD10, "G43.109", "2019-03-04")]))
+    )
     (src / "b.json").write_text(
-        json.dumps(_bundle("p2", "male", "1975", [(ICD10, "M35.00", None), ("http://x.org", "Z", None)]))
+        json.dumps(
+            _bundle("p2", "male", "1975", [(ICD10, "M35.00", None), ("http://x.org", "Z", None)])
+        )
     )
     assert detect_format(src) == "fhir"
     db = convert_if_needed(src, tmp_path / "cache")
@@ -107,7 +125,9 @@ def test_bundle_folder_converts(tmp_path: Path):
     (src / "c.json").write_text(json.dumps(_bundle("p3", "other", "1990-01-01", [])))
     db2 = convert_if_needed(src, tmp_path / "cache")
     assert db2 != db
-    assert _tables(db2).execute("SELECT count(*) FROM person WHERE gender_concept_id = 0").fetchone() == (1,)
+    assert _tables(db2).execute(
+        "SELECT count(*) FROM person WHERE gender_concept_id = 0"
+    ).fetchone() == (1,)
 
 
 def test_malformed_ndjson_names_file_line_and_count(tmp_path: Path):
@@ -130,12 +150,19 @@ def test_resource_without_subject_is_an_error(tmp_path: Path):
     src.mkdir()
     rows = [
         {"resourceType": "Patient", "id": "p1"},
-        {"resourceType": "Condition", "id": "c1", "code": {"coding": [{"system": ICD10, "code": "G43.9"}]}},
+        {
+            "resourceType": "Condition",
+            "id": "c1",
+            "code": {"coding": [{"system": ICD10, "code": "G43.9"}]},
+        },
         {"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/p1"}},
         {"resourceType": "Condition", "id": "c3"},
     ]
     (src / "x.ndjson").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    with pytest.raises(MiglinkError, match=r"x\.ndjson: 2 malformed resource\(s\); first at line 2: Condition c1 has no subject"):
+    with pytest.raises(
+        MiglinkError,
+        match=r"x\.ndjson: 2 malformed resource\(s\); first at line 2: Condition c1 has no subject",
+    ):
         convert_if_needed(src, tmp_path / "cache")
 
 
@@ -164,28 +191,54 @@ def test_meds_prefix_codes_and_layout(tmp_path: Path):
         root / "data" / "train" / "0.parquet",
         subject_id=pa.array([7] * 7, pa.int64()),
         time=ts,
-        code=["MEDS_BIRTH", "ICD10CM/G43.909", "SNOMED/24700007", "LOINC/4537-7", "RxNorm/5640",
-              "MEDICATION//START//Ketorolac", "GENDER//M"],
+        code=[
+            "MEDS_BIRTH",
+            "ICD10CM/G43.909",
+            "SNOMED/24700007",
+            "LOINC/4537-7",
+            "RxNorm/5640",
+            "MEDICATION//START//Ketorolac",
+            "GENDER//M",
+        ],
         numeric_value=pa.array([None, None, None, 31.0, None, None, None], pa.float32()),
     )
     assert detect_format(root) == "meds"
     con = _tables(convert_if_needed(root, tmp_path / "cache"))
-    assert con.execute("SELECT person_id, gender_concept_id, year_of_birth FROM person").fetchall() == [(7, 8507, 1970)]
-    assert sorted(r[0] for r in con.execute("SELECT condition_source_value FROM condition_occurrence").fetchall()) == ["24700007", "G43909"]
-    assert con.execute("SELECT measurement_source_value, value_as_number FROM measurement").fetchall() == [("4537-7", 31.0)]
-    assert sorted(r[0] for r in con.execute("SELECT drug_source_value FROM drug_exposure").fetchall()) == ["35827", "5640"]
+    assert con.execute(
+        "SELECT person_id, gender_concept_id, year_of_birth FROM person"
+    ).fetchall() == [(7, 8507, 1970)]
+    assert sorted(
+        r[0]
+        for r in con.execute("SELECT condition_source_value FROM condition_occurrence").fetchall()
+    ) == ["24700007", "G43909"]
+    assert con.execute(
+        "SELECT measurement_source_value, value_as_number FROM measurement"
+    ).fetchall() == [("4537-7", 31.0)]
+    assert sorted(
+        r[0] for r in con.execute("SELECT drug_source_value FROM drug_exposure").fetchall()
+    ) == ["35827", "5640"]
 
 
 def test_meds_shard_errors_name_file_column_and_rows(tmp_path: Path):
     root = tmp_path / "meds"
-    _meds_shard(root / "data" / "0.parquet", subject_id=pa.array([1, None, None], pa.int64()),
-                time=pa.array([None, None, None], pa.timestamp("us")), code=["MEDS_BIRTH", "A", "B"])
-    with pytest.raises(MiglinkError, match=r"0\.parquet: 2 row\(s\) with no subject_id; first at row 2") as e:
+    _meds_shard(
+        root / "data" / "0.parquet",
+        subject_id=pa.array([1, None, None], pa.int64()),
+        time=pa.array([None, None, None], pa.timestamp("us")),
+        code=["MEDS_BIRTH", "A", "B"],
+    )
+    with pytest.raises(
+        MiglinkError, match=r"0\.parquet: 2 row\(s\) with no subject_id; first at row 2"
+    ) as e:
         convert_if_needed(root, tmp_path / "cache")
     assert e.value.n_rows == 2 and e.value.column == "subject_id"
 
-    _meds_shard(root / "data" / "0.parquet", subject_id=pa.array([1, 2], pa.int64()), code=["A", "B"],
-                time=pa.array([None, None], pa.timestamp("us")))
+    _meds_shard(
+        root / "data" / "0.parquet",
+        subject_id=pa.array([1, 2], pa.int64()),
+        code=["A", "B"],
+        time=pa.array([None, None], pa.timestamp("us")),
+    )
     _meds_shard(root / "data" / "1.parquet", subject_id=pa.array([1], pa.int64()), code=["A"])
     with pytest.raises(MiglinkError, match=r"1\.parquet: column 'time' is missing \(1 rows") as e:
         convert_if_needed(root, tmp_path / "cache")

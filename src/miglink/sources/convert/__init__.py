@@ -26,7 +26,7 @@ _MEDS_COLUMNS = {"subject_id", "time", "code"}
 
 
 def detect_format(path: Path) -> str:
-    """"fhir" | "meds" | "omop" | "unknown", from the folder's files (cheap: names, parquet
+    """ "fhir" | "meds" | "omop" | "unknown", from the folder's files (cheap: names, parquet
     schemas and the first bytes of JSON files; nothing is parsed in full)."""
     path = Path(path)
     if not path.exists():
@@ -117,7 +117,9 @@ def convert_if_needed(path: Path, cache_dir: Path | None) -> Path | None:
     fmt = detect_format(path)
     if fmt not in ("fhir", "meds"):
         return None
-    cache = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "miglink-cache"
+    cache = (
+        Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "miglink-cache"
+    )
     cache.mkdir(parents=True, exist_ok=True)
     out = cache / f"{fmt}-{fingerprint(path, fmt)}.duckdb"
     if out.is_file():
@@ -143,6 +145,3 @@ def clear_cache(cache_dir: Path) -> None:
         p.with_suffix(".json").unlink(missing_ok=True)
     if Path(cache_dir).is_dir() and not any(Path(cache_dir).iterdir()):
         shutil.rmtree(cache_dir, ignore_errors=True)
-
-
-

@@ -126,7 +126,9 @@ def fhir_files(root: Path) -> list[Path]:
         name = p.name.lower()
         if name in ("log.ndjson", "log.ndjson.gz"):
             continue
-        if name.endswith((".ndjson", ".ndjson.gz")) or (name.endswith(".json") and _is_fhir_json(p)):
+        if name.endswith((".ndjson", ".ndjson.gz")) or (
+            name.endswith(".json") and _is_fhir_json(p)
+        ):
             out.append(p)
     return out
 
@@ -283,7 +285,9 @@ def person_id_for(patient: dict) -> tuple[int, str]:
     return stable_person_id(patient["id"]), patient["id"]
 
 
-def medication_fields(cc: object) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+def medication_fields(
+    cc: object,
+) -> tuple[str | None, str | None, str | None, str | None, str | None]:
     """(name, rxnorm, ndc, key_system, key_code) from a medication CodeableConcept. The name comes
     from MIMIC's medication-name coding, the text, or a display; key_* is the first other coding,
     used to look the name up among Medication resources (MIMIC formulary codes)."""
@@ -379,7 +383,9 @@ def _condition(res: dict, st: Stager, counts: Counter) -> None:
 def _medication(res: dict, st: Stager) -> None:
     if not res.get("id"):
         raise _Malformed("Medication has no id")
-    mix = [ref_id(i.get("itemReference")) for i in res.get("ingredient") or [] if isinstance(i, dict)]
+    mix = [
+        ref_id(i.get("itemReference")) for i in res.get("ingredient") or [] if isinstance(i, dict)
+    ]
     mix = [m for m in mix if m]
     if mix:
         for m in mix:
@@ -413,7 +419,10 @@ def _drug(res: dict, st: Stager, counts: Counter) -> None:
         "dateAsserted",
     )
     end = None
-    for holder in (res.get("effectivePeriod"), (res.get("dispenseRequest") or {}).get("validityPeriod")):
+    for holder in (
+        res.get("effectivePeriod"),
+        (res.get("dispenseRequest") or {}).get("validityPeriod"),
+    ):
         if isinstance(holder, dict):
             start = start or parse_date(holder.get("start"))
             end = end or parse_date(holder.get("end"))
