@@ -1,0 +1,128 @@
+"""Read a run (or pooled) result directory into memory for rendering.
+
+The report is a rendering of these artefacts only: it never touches the data. Every file except
+results and claims is optional; an absent or empty one becomes an empty frame or dict, which the
+report shows as "not available".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from miglink.errors import MiglinkError
+
+#: Numeric columns of the results table (counts stay as they are: they may hold "<5").
+FLOAT_COLUMNS = (
+    "person_years_exposed",
+    "person_years_unexposed",
+    "estimate",
+    "log_estimate",
+    "se_log",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "cal_ci_low",
+    "cal_ci_high",
+    "cal_p_value",
+    "cal_estimate",
+    "mdrr",
+    "max_smd",
+)
+
+
+@dataclass
+class RunArtefacts:
+    """Everything a run directory holds, already gated for privacy by the writer."""
+
+    run_dir: Path
+    results: pd.DataFrame
+    claims: list[dict[str, Any]]
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    prevalence: pd.DataFrame = field(default_factory=pd.DataFrame)
+    attrition: pd.DataFrame = field(default_factory=pd.DataFrame)
+    calibration: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise MiglinkError(f"{path.name} in {path.parent} is not valid JSON: {e}") from None
+
+
+def _read_table(run_dir: Path, stem: str) -> pd.DataFrame:
+    """parquet if present, else CSV, else an empty frame."""
+    pq, csv = run_dir / f"{stem}.parquet", run_dir / f"{stem}.csv"
+    if pq.exists():
+        return pd.read_parquet(pq)
+    if csv.exists():
+        return pd.read_csv(csv, keep_default_na=True)
+    return pd.DataFrame()
+
+
+def _require(df: pd.DataFrame, table: str, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise MiglinkError(
+            f"{table} lacks column(s) {missing} ({len(df)} rows); it was not written by this "
+            "version of miglink",
+            table=table,
+            column=missing[0],
+            n_rows=len(df),
+        )
+
+
+def load_run(run_dir: str | Path) -> RunArtefacts:
+    """Load the artefacts of ``run_dir``; only results and claims.json are required."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise MiglinkError(f"result directory not found: {run_dir}")
+    if not any((run_dir / f"results.{ext}").exists() for ext in ("parquet", "csv")):
+        raise MiglinkError(f"no results.parquet or results.csv in {run_dir}", table="results")
+    results = _read_table(run_dir, "results")
+    _require(
+        results,
+        "results",
+        ("claim", "hypothesis", "analysis", "design", "role", "exposure", "outcome", "measure"),
+    )
+    for col in FLOAT_COLUMNS:
+        if col in results.columns:
+            results[col] = pd.to_numeric(results[col], errors="coerce")
+    claims_path = run_dir / "claims.json"
+    if not claims_path.exists():
+        raise MiglinkError(f"no claims.json in {run_dir}", table="claims")
+    claims = _read_json(claims_path).get("claims", [])
+
+    curves = _read_table(run_dir, "curves")
+    if not curves.empty:
+        _require(curves, "curves", ("analysis", "group", "time", "survival"))
+    prevalence = _read_table(run_dir, "prevalence")
+    if not prevalence.empty:
+        _require(prevalence, "prevalence", ("set_id", "sex", "age_band", "prevalence"))
+        prevalence["prevalence"] = pd.to_numeric(prevalence["prevalence"], errors="coerce")
+    attrition = _read_table(run_dir, "attrition")
+    if not attrition.empty:
+        _require(attrition, "attrition", ("analysis", "step", "description", "n"))
+
+    calibration: dict[str, dict[str, Any]] = {}
+    if (run_dir / "calibration.json").exists():
+        calibration = _read_json(run_dir / "calibration.json") or {}
+    run: dict[str, Any] = {}
+    if (run_dir / "run.json").exists():
+        run = _read_json(run_dir / "run.json") or {}
+    return RunArtefacts(
+        run_dir=run_dir,
+        results=results,
+        claims=claims,
+        curves=curves,
+        prevalence=prevalence,
+        attrition=attrition,
+        calibration=calibration,
+        run=run,
+    )

@@ -1,0 +1,100 @@
+"""Number and label formatting shared by the report's tables and charts.
+
+Counts arrive already gated (ints or the label "<5"); they are shown as given, never re-derived.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DESIGN_NAMES = {
+    "D1": "prevalence association",
+    "D2": "bidirectional incident matched cohort",
+    "D3": "effect modification",
+    "D4": "subtypes and vascular outcomes",
+    "D5": "self-controlled case series / new users",
+    "D6": "biomarkers",
+    "D7": "family history",
+    "D8": "composite and specificity",
+    "D9": "temporal order",
+}
+
+MEASURE_NAMES = {
+    "OR": "odds ratio",
+    "HR": "hazard ratio",
+    "IRR": "incidence rate ratio",
+    "RR": "risk ratio",
+    "RGM": "ratio of geometric means",
+    "ROR": "ratio of odds ratios",
+    "share": "share",
+}
+
+VERDICTS = ("supported", "contradicted", "no evidence", "inconclusive", "not analysed")
+
+
+def is_num(x: Any) -> bool:
+    try:
+        return x is not None and not isinstance(x, str) and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def num(x: Any, digits: int = 2) -> str:
+    """A float with ``digits`` decimals, or an en dash when missing."""
+    if not is_num(x):
+        return "–"
+    v = float(x)
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def ci(est: Any, lo: Any, hi: Any, digits: int = 2) -> str:
+    """ "1.45 (1.10–1.91)"; the interval is left out when not available."""
+    if not is_num(est):
+        return "–"
+    if is_num(lo) and is_num(hi):
+        return f"{num(est, digits)} ({num(lo, digits)}–{num(hi, digits)})"
+    return num(est, digits)
+
+
+def interval(lo: Any, hi: Any, digits: int = 2) -> str:
+    if is_num(lo) and is_num(hi):
+        return f"{num(lo, digits)}–{num(hi, digits)}"
+    return "–"
+
+
+def pval(p: Any) -> str:
+    if not is_num(p):
+        return "–"
+    p = float(p)
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3f}"
+
+
+def count(v: Any) -> str:
+    """A gated count: "<5" stays, integers get thousands separators, missing is an en dash."""
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        t = v.strip()
+        try:
+            v = float(t)
+        except ValueError:
+            return t or "–"
+    if not is_num(v):
+        return "–"
+    f = float(v)
+    return f"{int(f):,}" if f == int(f) else f"{f:,.1f}"
+
+
+def slug(text: Any) -> str:
+    """CSS-safe class fragment ("no evidence" -> "no-evidence")."""
+    return "".join(c if c.isalnum() else "-" for c in str(text).strip().lower()) or "none"
+
+
+def verdict_of(v: Any) -> str:
+    text = str(v).strip().lower() if v is not None and v == v else ""
+    return text if text in VERDICTS else "not analysed"

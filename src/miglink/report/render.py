@@ -1,0 +1,418 @@
+"""Render report.html from a result directory's artefacts.
+
+The report is one self-contained HTML file: CSS inline, charts as inline SVG, no script, and a
+Content-Security-Policy that forbids every network request, so it opens offline and can be
+mailed or archived as is. A pooled result directory renders the same way.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from miglink.io import write_text
+from miglink.report import charts, fmt
+from miglink.report.artefacts import RunArtefacts, load_run
+from miglink.report.literature import comparable, published_for
+
+#: Our cross-sectional designs: an association without time order matches published estimates
+#: of either direction.
+CROSS_SECTIONAL_DESIGNS = {"D1", "D3", "D6", "D7", "D8"}
+
+#: Designs whose estimates are calibrated against negative controls (PROTOCOL.md).
+CALIBRATED_DESIGNS = ("D1", "D2")
+
+
+def render_report(run_dir: Path, out_path: Path | None = None) -> Path:
+    """Write ``report.html`` (default ``run_dir/report.html``) atomically; return its path."""
+    run_dir = Path(run_dir)
+    art = load_run(run_dir)
+    html = render_html(art)
+    return write_text(Path(out_path) if out_path else run_dir / "report.html", html)
+
+
+def render_html(art: RunArtefacts) -> str:
+    """The report's HTML text for loaded artefacts."""
+    env = Environment(
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=fmt.num, ci=fmt.ci, pval=fmt.pval, count=fmt.count, slug=fmt.slug)
+    templates = resources.files("miglink.report") / "templates"
+    template = env.from_string((templates / "report.html.j2").read_text(encoding="utf-8"))
+    css = (templates / "report.css").read_text(encoding="utf-8")
+    return template.render(css=Markup(css), **build_context(art))
+
+
+# ---------------------------------------------------------------------------------------------
+# context
+
+
+def _label(set_id: Any) -> str:
+    return str(set_id).replace("_", " ") if set_id is not None else ""
+
+
+def _key_row(results: pd.DataFrame, hyp: dict[str, Any]) -> pd.Series | None:
+    """The results row that carries a hypothesis: its named analysis, stratum "all" first."""
+    r = results
+    if hyp.get("analysis"):
+        sel = r[r["analysis"] == hyp["analysis"]]
+    else:
+        sel = r[(r["hypothesis"] == hyp.get("id")) & (r["role"] == "primary")]
+    if sel.empty:
+        return None
+    if "stratum" in sel.columns and (sel["stratum"] == "all").any():
+        sel = sel[sel["stratum"] == "all"]
+    return sel.iloc[0]
+
+
+def _get(row: pd.Series | None, col: str) -> Any:
+    if row is None or col not in row.index:
+        return None
+    v = row[col]
+    return None if (v is not None and not isinstance(v, str) and pd.isna(v)) else v
+
+
+def _published(hyp: dict[str, Any], row: pd.Series | None, claim_id: int) -> dict[str, Any]:
+    """Published estimates for the hypothesis's pair, split into comparable and other."""
+    measure = _get(row, "measure") or ""
+    design = hyp.get("design") or _get(row, "design") or ""
+    pub = published_for(
+        str(hyp.get("exposure", "")),
+        str(hyp.get("outcome", "")),
+        claim_id,
+        any_direction=design in CROSS_SECTIONAL_DESIGNS,
+    )
+    # Published estimates proper before derived ones, migraine before broader "headache".
+    pub = (
+        pub.assign(
+            _rank=pub["derived"].astype(int) * 2 + (pub["phenotype"] == "headache").astype(int)
+        )
+        .sort_values("_rank", kind="stable")
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
+    same = comparable(pub, measure) if measure else pub.iloc[0:0]
+    items = []
+    for i, p in pub.iterrows():
+        items.append(
+            {
+                "comparable": i in same.index,
+                "measure": p["measure"],
+                "family": p["family"],
+                "derived": bool(p["derived"]),
+                "estimate": fmt.ci(p["estimate"], p["ci_low"], p["ci_high"]),
+                "design": p.get("design", ""),
+                "population": p.get("population", ""),
+                "direction": p["direction"],
+                "phenotype": _label(p["phenotype"]),
+                "condition": p["condition"],
+                "short": p["short"],
+                "citation": p["citation"],
+                "key": f"{p['citation']}|{p['direction']}|{p['measure']}|{p['estimate']}",
+                "url": p.get("url", "") if str(p.get("url", "")).startswith("https://") else "",
+            }
+        )
+    return {"items": items, "same": same, "n_other": len(items) - len(same)}
+
+
+def _claim_published(hyps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A claim's published rows, each once, with the hypotheses it stands beside."""
+    seen: dict[str, dict[str, Any]] = {}
+    for h in hyps:
+        for item in h["published"]["items"]:
+            entry = seen.setdefault(item["key"], dict(item, hypotheses=[]))
+            entry["hypotheses"].append(h["id"])
+            entry["comparable"] = entry["comparable"] or item["comparable"]
+    return sorted(seen.values(), key=lambda e: (not e["comparable"], e["derived"]))
+
+
+def _forest_rows(hyps: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for h in hyps:
+        r = h["row"]
+        m = _get(r, "measure")
+        if r is None or m == "share" or not fmt.is_num(_get(r, "estimate")):
+            continue
+        head = f"{h['id']} · {m}"
+        rows.append(
+            {
+                "label": f"{head} · this study",
+                "kind": "this study",
+                "estimate": _get(r, "estimate"),
+                "ci_low": _get(r, "ci_low"),
+                "ci_high": _get(r, "ci_high"),
+            }
+        )
+        if fmt.is_num(_get(r, "cal_ci_low")):
+            cal_est = _get(r, "cal_estimate")
+            rows.append(
+                {
+                    "label": f"{head} · calibrated",
+                    "kind": "calibrated",
+                    "estimate": cal_est if fmt.is_num(cal_est) else _get(r, "estimate"),
+                    "ci_low": _get(r, "cal_ci_low"),
+                    "ci_high": _get(r, "cal_ci_high"),
+                }
+            )
+        seen: set[str] = set()
+        for _, p in h["published"]["same"].iterrows():
+            label = f"{head} · {p['short']}"
+            k = 2
+            while label in seen:
+                label, k = f"{head} · {p['short']} ({k})", k + 1
+            seen.add(label)
+            rows.append(
+                {
+                    "label": label,
+                    "kind": "published",
+                    "estimate": p["estimate"],
+                    "ci_low": p["ci_low"],
+                    "ci_high": p["ci_high"],
+                }
+            )
+    return pd.DataFrame(rows, columns=["label", "kind", "estimate", "ci_low", "ci_high"])
+
+
+def _row_view(r: pd.Series) -> dict[str, Any]:
+    diag_pass = _get(r, "diagnostics_pass")
+    return {
+        "analysis": _get(r, "analysis") or "",
+        "hypothesis": _get(r, "hypothesis") or "",
+        "design": _get(r, "design") or "",
+        "role": _get(r, "role") or "",
+        "stratum": _get(r, "stratum") or "all",
+        "measure": _get(r, "measure") or "",
+        "method": _get(r, "method") or "",
+        "pair": f"{_label(_get(r, 'exposure'))} → {_label(_get(r, 'outcome'))}",
+        "n_exposed": fmt.count(_get(r, "n_exposed")),
+        "n_unexposed": fmt.count(_get(r, "n_unexposed")),
+        "events_exposed": fmt.count(_get(r, "events_exposed")),
+        "events_unexposed": fmt.count(_get(r, "events_unexposed")),
+        "estimate": fmt.ci(_get(r, "estimate"), _get(r, "ci_low"), _get(r, "ci_high")),
+        "p": fmt.pval(_get(r, "p_value")),
+        "calibrated": fmt.ci(
+            _get(r, "cal_estimate") if fmt.is_num(_get(r, "cal_estimate")) else _get(r, "estimate"),
+            _get(r, "cal_ci_low"),
+            _get(r, "cal_ci_high"),
+        )
+        if fmt.is_num(_get(r, "cal_ci_low"))
+        else "–",
+        "cal_p": fmt.pval(_get(r, "cal_p_value")),
+        "mdrr": fmt.num(_get(r, "mdrr")),
+        "max_smd": fmt.num(_get(r, "max_smd"), 3),
+        "diag": "pass"
+        if diag_pass is True or str(diag_pass).lower() == "true"
+        else ("fail" if diag_pass is not None else "n/a"),
+        "diagnostics": _get(r, "diagnostics") or "",
+        "verdict": fmt.verdict_of(_get(r, "verdict")) if _get(r, "verdict") else "",
+        "note": _get(r, "note") or "",
+    }
+
+
+def _attrition(att: pd.DataFrame, analyses: list[str]) -> list[dict[str, Any]]:
+    if att.empty:
+        return []
+    out = []
+    for a in analyses:
+        sel = att[att["analysis"] == a].sort_values("step")
+        if sel.empty:
+            continue
+        out.append(
+            {
+                "analysis": a,
+                "steps": [
+                    {"step": s.step, "description": s.description, "n": fmt.count(s.n)}
+                    for s in sel.itertuples()
+                ],
+            }
+        )
+    return out
+
+
+def _km(curves: pd.DataFrame, analyses: list[str]) -> list[dict[str, Any]]:
+    if curves.empty:
+        return []
+    out = []
+    for a in analyses:
+        c = curves[curves["analysis"] == a]
+        if c.empty:
+            continue
+        header, rows = charts.at_risk_table(c)
+        out.append(
+            {
+                "analysis": a,
+                "svg": Markup(charts.km(c, title=a) or ""),
+                "at_risk_header": header,
+                "at_risk": rows,
+            }
+        )
+    return out
+
+
+def _hyp_methods(h: dict[str, Any]) -> str:
+    r = h["row"]
+    design = h.get("design") or _get(r, "design") or ""
+    measure = _get(r, "measure")
+    method = _get(r, "method")
+    parts = [
+        f"{h['id']}: design {design} ({fmt.DESIGN_NAMES.get(design, 'unknown design')}), "
+        f"exposure {_label(h.get('exposure'))}, outcome {_label(h.get('outcome'))}"
+    ]
+    if measure:
+        parts.append(
+            f"measure {fmt.MEASURE_NAMES.get(measure, measure)}"
+            + (f" by {str(method).replace('_', ' ')}" if method else "")
+        )
+    expected = h.get("expected") or _get(r, "expected")
+    if expected:
+        parts.append(f"predicted {expected}")
+    if design in CALIBRATED_DESIGNS:
+        parts.append("confidence interval calibrated against the negative controls")
+    return "; ".join(parts) + "."
+
+
+def _calibration_views(art: RunArtefacts) -> dict[str, dict[str, Any]]:
+    res = art.results
+    ncs = res[res["role"] == "negative_control"]
+    views: dict[str, dict[str, Any]] = {}
+    designs = sorted(set(ncs["design"].dropna()) | set(art.calibration))
+    for d in designs:
+        cal = art.calibration.get(d, {}) or {}
+        controls = ncs[ncs["design"] == d]
+        mean, sd = cal.get("mean"), cal.get("sd")
+        title = (
+            f"{d}: empirical null mean {fmt.num(mean)}, sd {fmt.num(sd)} (log scale)"
+            if fmt.is_num(mean)
+            else f"{d}: negative controls (no fitted null)"
+        )
+        svg = charts.calibration(
+            controls,
+            float(mean) if fmt.is_num(mean) else None,
+            float(sd) if fmt.is_num(sd) else None,
+            title=title,
+        )
+        views[d] = {
+            "design": d,
+            "svg": Markup(svg) if svg else None,
+            "mean": fmt.num(mean, 3),
+            "sd": fmt.num(sd, 3),
+            "ease": fmt.num(cal.get("ease"), 3),
+            "n_controls": fmt.count(cal.get("n_controls", len(controls))),
+        }
+    return views
+
+
+def _flatten(d: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(d, dict):
+        out: list[tuple[str, str]] = []
+        for k, v in d.items():
+            out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    return [(prefix, ", ".join(map(str, d)) if isinstance(d, list) else str(d))]
+
+
+def _markdown(text: str) -> Markup:
+    """Markdown-ish methods text to HTML, raw HTML escaped (the text is data, not markup)."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False})
+    return Markup(md.render(text or ""))
+
+
+def build_context(art: RunArtefacts) -> dict[str, Any]:
+    """Everything the template needs, as plain values and pre-rendered SVG."""
+    res = art.results
+    run = art.run or {}
+    calib = _calibration_views(art)
+    methods = run.get("methods", "")
+    methods_per_claim = methods if isinstance(methods, dict) else {}
+
+    claims = []
+    for c in sorted(art.claims, key=lambda c: int(c.get("id", 0))):
+        cid = int(c.get("id", 0))
+        hyps = []
+        for h in c.get("hypotheses", []):
+            row = _key_row(res, h)
+            hv = dict(h)
+            hv["row"] = row
+            hv["view"] = _row_view(row) if row is not None else None
+            hv["verdict"] = fmt.verdict_of(h.get("verdict") or _get(row, "verdict"))
+            hv["published"] = _published(h, row, cid)
+            hv["methods"] = _hyp_methods(hv)
+            hyps.append(hv)
+        published = _claim_published(hyps)
+        claim_rows = res[
+            (res["claim"].astype(str) == str(cid)) & (res["role"] != "negative_control")
+        ]
+        analyses = list(dict.fromkeys(claim_rows["analysis"].astype(str)))
+        designs = sorted(
+            set(claim_rows["design"].dropna()) | {h.get("design") for h in hyps} - {None}
+        )
+        sets = []
+        for h in hyps:
+            sets += [h.get("exposure"), h.get("outcome")]
+        sets = [s for s in dict.fromkeys(sets) if s]
+        prev_svg = charts.prevalence(art.prevalence, sets, {s: _label(s) for s in sets})
+        verdict = fmt.verdict_of(c.get("verdict"))
+        estimated = [h for h in hyps if fmt.is_num(_get(h["row"], "estimate"))]
+        key = next((h for h in estimated if h["verdict"] == verdict), None) or next(
+            iter(estimated), None
+        )
+        claims.append(
+            {
+                "id": cid,
+                "title": c.get("title", f"Claim {cid}"),
+                "statement": c.get("statement", ""),
+                "verdict": verdict,
+                "rule": c.get("rule", ""),
+                "summary": c.get("summary", ""),
+                "hypotheses": hyps,
+                "published": published,
+                "key": key,
+                "forest": Markup(charts.forest(_forest_rows(hyps)) or ""),
+                "km": _km(art.curves, analyses),
+                "prevalence": Markup(prev_svg) if prev_svg else None,
+                "calibration": [calib[d] for d in designs if d in calib],
+                "attrition": _attrition(art.attrition, analyses),
+                "rows": [_row_view(r) for _, r in claim_rows.iterrows()],
+                "methods": _markdown(methods_per_claim.get(str(cid), ""))
+                if methods_per_claim.get(str(cid))
+                else None,
+            }
+        )
+
+    dq = run.get("data_quality", {}) or {}
+    pooled = run.get("pooled")
+    ncs = res[res["role"] == "negative_control"]
+    counts = {v: sum(1 for c in claims if c["verdict"] == v) for v in fmt.VERDICTS}
+    return {
+        "title": (run.get("study") or {}).get("name") or "miglink study",
+        "study_hash": (run.get("study") or {}).get("hash", ""),
+        "data_source": run.get("data_source", ""),
+        "miglink_version": run.get("miglink_version", ""),
+        "pooled": pooled,
+        "claims": claims,
+        "verdict_counts": counts,
+        "n_estimates": int((res["role"] != "negative_control").sum()),
+        "n_negative_controls": int(len(ncs)),
+        "calibration": list(calib.values()),
+        "dq_fatal": [str(x) for x in dq.get("fatal", []) or []],
+        "dq_warnings": [
+            {k: w.get(k, "") for k in ("check", "table", "column", "message")}
+            | {"n_rows": fmt.count(w.get("n_rows"))}
+            for w in dq.get("warnings", []) or []
+        ],
+        "dq_available": bool(dq),
+        "versions": sorted((run.get("versions") or {}).items()),
+        "parameters": _flatten(run.get("parameters") or {}),
+        "timings": [(k, fmt.num(v, 1)) for k, v in (run.get("timings") or {}).items()],
+        "methods": _markdown(methods) if isinstance(methods, str) and methods else None,
+    }
