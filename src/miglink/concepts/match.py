@@ -1,0 +1,129 @@
+"""Find the records of a domain that belong to resolved concept sets: one scan, equality joins.
+
+A record matches a set when its concept id is one of the set's standard ids (and not excluded)
+or when its normalised source value matches one of the set's patterns. Prefix patterns are
+joined on ``substr(value, 0, L)`` - one equality join per distinct prefix length - rather
+than LIKE, so the plan is a hash join on DuckDB and Spark alike. Source values only meet
+ICD patterns when they look like codes of that vocabulary, so an NDC or SNOMED code never
+matches an ICD-9 prefix by accident.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from miglink.concepts.resolve import ICD, ResolvedSet
+from miglink.errors import MiglinkError
+from miglink.sources.schema import DOMAIN_TABLES
+
+#: Normalised values that look like ICD-9-CM codes (dots removed): 3-5 digits, V + 2-4 digits,
+#: E + 3-4 digits. Checked before ICD-10-CM, so 'V123' counts as ICD-9-CM.
+ICD9_LIKE = r"^([0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})$"
+#: ICD-10-CM: a letter, a digit, then up to 5 more letters or digits (<= 7 characters).
+ICD10_LIKE = r"^[A-Z][0-9][0-9A-Z]{1,5}$"
+
+OUTPUT = ("person_id", "set_id", "event_date", "concept_id")
+
+
+def normalised_source(value: ir.StringValue) -> ir.StringValue:
+    """Upper case, dots and spaces removed (MIMIC pads with trailing spaces)."""
+    return value.strip().upper().replace(".", "").replace(" ", "")
+
+
+def _facts(cdm, domain: str) -> ir.Table:
+    table, concept_col, source_col, date_col = DOMAIN_TABLES[domain]
+    t = cdm.table(table)
+    cols = {
+        "person_id": t.person_id,
+        "event_date": t[date_col],
+        "concept_id": t[concept_col],
+        "sv": normalised_source(t[source_col]),
+    }
+    if domain == "measurement":
+        cols["value_as_number"] = t.value_as_number.cast("float64")
+    if domain == "drug":
+        start = t.drug_exposure_start_date
+        supplied = ibis.cases(
+            (t.days_supply >= 1, start + (t.days_supply - 1).as_interval("D")), else_=None
+        )
+        cols["end_date"] = ibis.coalesce(t.drug_exposure_end_date, supplied, start).cast("date")
+    f = t.select(**cols)
+    return f.mutate(
+        kind=ibis.cases(
+            (f.sv.re_search(ICD9_LIKE), "ICD9CM"),
+            (f.sv.re_search(ICD10_LIKE), "ICD10CM"),
+            else_="OTHER",
+        )
+    )
+
+
+def records_in_sets(cdm, domain: str, resolved: dict[str, ResolvedSet]) -> ir.Table:
+    """One row per (matching record, set): person_id, set_id, event_date, concept_id (+ extras).
+
+    Extras: ``value_as_number`` for measurement, ``end_date`` for drug (end date, else start +
+    days_supply - 1, else start). Raises MissingTableError if the domain's table is absent.
+    """
+    if domain not in DOMAIN_TABLES:
+        raise MiglinkError(f"unknown domain {domain!r}: use one of {', '.join(DOMAIN_TABLES)}")
+    sets = [r for r in resolved.values() if r.domain == domain]
+    facts = _facts(cdm, domain)
+    extra = [c for c in ("value_as_number", "end_date") if c in facts.columns]
+    out_cols = [*OUTPUT, *extra]
+
+    id_rows = [(cid, s.id) for s in sets for cid in sorted(s.concept_ids)]
+    branches: list[ir.Table] = []
+    id_map = None
+    if id_rows:
+        id_map = ibis.memtable(
+            {"m_concept_id": [r[0] for r in id_rows], "set_id": [r[1] for r in id_rows]},
+            schema={"m_concept_id": "int64", "set_id": "string"},
+        )
+        j = facts.join(id_map, facts.concept_id == id_map.m_concept_id)
+        branches.append(j.select(*out_cols))
+
+    # Source-value patterns grouped by (kind, prefix length or exact).
+    groups: dict[tuple[str, int | None], list[tuple[str, str]]] = {}
+    for s in sets:
+        for p in s.source_patterns:
+            kind = p.vocabulary if p.vocabulary in ICD else "OTHER"
+            key = (kind, len(p.code) if p.prefix else None)
+            groups.setdefault(key, []).append((p.code, s.id))
+    excluded_rows = [(cid, s.id) for s in sets for cid in sorted(s.excluded_concept_ids)]
+    for (kind, length), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        pt = ibis.memtable(
+            {"p_code": [r[0] for r in rows], "set_id": [r[1] for r in rows]},
+            schema={"p_code": "string", "set_id": "string"},
+        )
+        f = facts.filter(facts.kind == kind) if kind != "OTHER" else facts
+        key = f.sv.substr(0, length) if length is not None else f.sv
+        if length is not None:
+            f = f.filter(f.sv.length() >= length)
+            key = f.sv.substr(0, length)
+        j = f.join(pt, key == pt.p_code)
+        if id_map is not None:  # already matched through its concept id: keep one row
+            j = j.anti_join(
+                id_map, [j.concept_id == id_map.m_concept_id, j.set_id == id_map.set_id]
+            )
+        branches.append(j.select(*out_cols))
+
+    if not branches:
+        return _empty(facts, out_cols)
+    result = branches[0] if len(branches) == 1 else ibis.union(*branches, distinct=False)
+    if excluded_rows:
+        ex = ibis.memtable(
+            {
+                "x_concept_id": [r[0] for r in excluded_rows],
+                "x_set_id": [r[1] for r in excluded_rows],
+            },
+            schema={"x_concept_id": "int64", "x_set_id": "string"},
+        )
+        result = result.anti_join(
+            ex, [result.concept_id == ex.x_concept_id, result.set_id == ex.x_set_id]
+        )
+    return result.select(*out_cols)
+
+
+def _empty(facts: ir.Table, cols: list[str]) -> ir.Table:
+    t = facts.mutate(set_id=ibis.literal("", "string"))
+    return t.filter(ibis.literal(False)).select(*cols)

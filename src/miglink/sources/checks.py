@@ -1,0 +1,427 @@
+"""Data-quality checks in the spirit of OHDSI's DataQualityDashboard (`miglink check`).
+
+Fatal findings stop the study (exit code 2): the data cannot be analysed as they are. Warnings
+are counted and shown, because the data stay usable but the counts say where they are weak.
+Every check is an aggregate over the engine (one or two queries per table), never a list of
+records, so nothing here can carry a person id. Raw counts stay in the objects; rendering
+(:meth:`CheckReport.to_dict`, :meth:`CheckReport.to_frame`) gates them with the minimum cell
+count.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import asdict, dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from miglink.errors import MiglinkError
+from miglink.privacy import DEFAULT_MIN_CELL, gate_count, is_small
+from miglink.sources.schema import cdm_schema
+
+#: Event tables: (table, date column, concept column or None).
+EVENT_TABLES: tuple[tuple[str, str, str | None], ...] = (
+    ("observation_period", "observation_period_start_date", None),
+    ("visit_occurrence", "visit_start_date", "visit_concept_id"),
+    ("condition_occurrence", "condition_start_date", "condition_concept_id"),
+    ("drug_exposure", "drug_exposure_start_date", "drug_concept_id"),
+    ("measurement", "measurement_date", "measurement_concept_id"),
+    ("observation", "observation_date", "observation_concept_id"),
+    ("death", "death_date", None),
+)
+
+#: Records up to this many days after death are tolerated (post-mortem results, billing lag).
+DEATH_GRACE_DAYS = 60
+#: Oldest plausible age at the end of observation.
+MAX_AGE = 120
+#: Tables whose emptiness is fatal.
+MUST_HAVE_ROWS = ("person", "observation_period")
+
+_NEEDED_BY = {
+    "visit_occurrence": "healthcare-utilisation strata use visit counts",
+    "drug_exposure": "drug analyses (claim 7, self-controlled case series) need it",
+    "measurement": "CRP / ESR analyses (claim 1) need it",
+    "observation": "family-history analyses (claim 2) need it",
+    "death": "censoring at death and the after-death check need it",
+    "concept": "concept sets fall back to source-value codes without it",
+    "concept_ancestor": "concept sets are not expanded to descendant concepts without it",
+    "concept_relationship": "source codes cannot be mapped to standard concepts without it",
+}
+
+
+@dataclass
+class Finding:
+    check: str
+    table: str | None
+    column: str | None
+    n_rows: int | None
+    message: str  # what is wrong, without the count (the count is gated when rendered)
+    severity: str = "warning"  # "fatal" | "warning"
+    share: float | None = None  # n_rows / rows of the table
+
+    def text(self, min_cell: int = DEFAULT_MIN_CELL) -> str:
+        """One line naming table, column and (gated) number of rows."""
+        where = self.table or "-"
+        if self.column:
+            where += f".{self.column}"
+        count = "" if self.n_rows is None else f"{gate_count(self.n_rows, min_cell)} rows: "
+        return f"{where}: {count}{self.message}"
+
+
+@dataclass
+class CheckReport:
+    source: str
+    engine: str
+    fatal: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    tables: dict[str, int] = field(default_factory=dict)  # row counts of schema tables present
+
+    @property
+    def ok(self) -> bool:
+        return not self.fatal
+
+    def add(self, f: Finding) -> None:
+        (self.fatal if f.severity == "fatal" else self.warnings).append(f)
+
+    def findings(self) -> list[Finding]:
+        return [*self.fatal, *self.warnings]
+
+    def to_frame(self, min_cell: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
+        """One row per finding, counts gated (small counts become '<min_cell')."""
+        rows = [_gated(f, min_cell) for f in self.findings()]
+        cols = ["severity", "check", "table", "column", "n_rows", "share", "message"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def to_dict(self, min_cell: int = DEFAULT_MIN_CELL) -> dict:
+        return {
+            "source": self.source,
+            "engine": self.engine,
+            "ok": self.ok,
+            "min_cell": min_cell,
+            "tables": {k: gate_count(v, min_cell) for k, v in self.tables.items()},
+            "fatal": [_gated(f, min_cell) for f in self.fatal],
+            "warnings": [_gated(f, min_cell) for f in self.warnings],
+        }
+
+
+def _gated(f: Finding, min_cell: int) -> dict:
+    d = asdict(f)
+    d["n_rows"] = gate_count(f.n_rows, min_cell)
+    if f.n_rows is not None and is_small(f.n_rows, min_cell):
+        d["share"] = None  # a share next to a known total would reveal the small count
+    d["text"] = f.text(min_cell)
+    return d
+
+
+def _int(expr: ir.Value) -> int:
+    v = expr.to_pyarrow().as_py()
+    return int(v or 0)
+
+
+def _row(t: ir.Table, **aggs: ir.Value) -> dict[str, int]:
+    r = t.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+    return {k: int(v or 0) for k, v in r.items()}
+
+
+def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
+    """Run every check on ``cdm``; never raises for a data problem (it becomes a finding)."""
+    today = today or _dt.date.today()
+    rep = CheckReport(source=cdm.description, engine=cdm.engine)
+    schema = cdm_schema()
+    usable: dict[str, ir.Table] = {}
+
+    # 1. Structure: tables, columns, readability, types.
+    for name, spec in schema.items():
+        if not cdm.has(name):
+            if spec.required:
+                rep.add(
+                    Finding("required_table", name, None, None, "required table is absent", "fatal")
+                )
+            else:
+                rep.add(
+                    Finding(
+                        "absent_table",
+                        name,
+                        None,
+                        None,
+                        f"optional table is absent: {_NEEDED_BY.get(name, '')}".rstrip(": "),
+                    )
+                )
+            continue
+        try:
+            missing = cdm.missing_required_columns(name)
+            if missing:
+                n = _int(cdm._raw_table(name).count())
+                for col in missing:
+                    rep.add(
+                        Finding(
+                            "required_column", name, col, n, "required column is absent", "fatal"
+                        )
+                    )
+                continue
+            t = cdm.table(name)
+            rep.tables[name] = cdm.row_count(name)
+            failures = cdm.cast_failures(name)
+        except MiglinkError as e:
+            rep.add(Finding("unreadable", name, e.column, e.n_rows, str(e), "fatal"))
+            continue
+        for col, n in failures.items():
+            if n:
+                req = spec.column(col).required
+                rep.add(
+                    Finding(
+                        "type",
+                        name,
+                        col,
+                        n,
+                        f"values are not valid {spec.column(col).type} and were read as missing",
+                        "fatal" if req else "warning",
+                        share=n / max(rep.tables[name], 1),
+                    )
+                )
+        usable[name] = t
+
+    for name in MUST_HAVE_ROWS:
+        if name in usable and rep.tables.get(name, 0) == 0:
+            rep.add(Finding("empty_table", name, None, 0, "table has no rows", "fatal"))
+
+    # 2. Nulls in required columns (null person_id is fatal, others are warnings).
+    for name, t in usable.items():
+        spec = schema[name]
+        req = [c.name for c in spec.columns if c.required]
+        if not req or rep.tables.get(name, 0) == 0:
+            continue
+        counts = _row(t, **{c: t[c].isnull().cast("int64").sum() for c in req})
+        for col, n in counts.items():
+            if n:
+                key = col == "person_id" or (name == "person" and col == "year_of_birth")
+                rep.add(
+                    Finding(
+                        "null_key" if key else "null_required",
+                        name,
+                        col,
+                        n,
+                        "required value is missing"
+                        + (" (records cannot be attributed)" if key else ""),
+                        "fatal" if key else "warning",
+                        share=n / max(rep.tables[name], 1),
+                    )
+                )
+
+    if "person" not in usable:
+        return rep
+    person = usable["person"]
+
+    # 3. Person table: duplicates, implausible birth years.
+    dup = person.group_by("person_id").agg(n=person.count()).filter(lambda d: d.n > 1)
+    n_dup = _int(dup.n.sum())
+    if n_dup:
+        rep.add(
+            Finding(
+                "duplicate_person",
+                "person",
+                "person_id",
+                n_dup,
+                "rows share a person_id with another row",
+                "fatal",
+            )
+        )
+    r = _row(
+        person,
+        future=(person.year_of_birth > today.year).cast("int64").sum(),
+        old=(person.year_of_birth < today.year - 150).cast("int64").sum(),
+    )
+    if r["future"]:
+        rep.add(
+            Finding(
+                "future_date",
+                "person",
+                "year_of_birth",
+                r["future"],
+                f"birth year after {today.year} (dates shifted into the future?)",
+            )
+        )
+    if r["old"]:
+        rep.add(
+            Finding(
+                "implausible_age",
+                "person",
+                "year_of_birth",
+                r["old"],
+                f"birth year before {today.year - 150}",
+            )
+        )
+
+    p1 = (
+        person.filter(person.person_id.notnull())
+        .group_by("person_id")
+        .agg(p_yob=person.year_of_birth.min())
+        .rename(p_person_id="person_id")
+    )
+    death = None
+    if "death" in usable and rep.tables.get("death", 0):
+        d = usable["death"]
+        death = (
+            d.filter(d.person_id.notnull())
+            .group_by("person_id")
+            .agg(d_date=d.death_date.min())
+            .rename(d_person_id="person_id")
+        )
+    op = usable.get("observation_period")
+
+    # 4. Event tables: orphans, before birth, after death, future, concept 0, outside observation.
+    for name, date_col, concept_col in EVENT_TABLES:
+        if name not in usable or rep.tables.get(name, 0) == 0:
+            continue
+        t = usable[name]
+        total = rep.tables[name]
+        e = t.select(
+            e_person_id=t.person_id,
+            e_date=t[date_col],
+            e_concept=t[concept_col] if concept_col else ibis.null("int64"),
+        )
+        j = e.left_join(p1, e.e_person_id == p1.p_person_id).select(
+            "e_person_id", "e_date", "e_concept", "p_person_id", "p_yob"
+        )
+        if death is not None and name != "death":
+            j = j.left_join(death, j.e_person_id == death.d_person_id).select(
+                "e_person_id", "e_date", "e_concept", "p_person_id", "p_yob", "d_date"
+            )
+        aggs = {
+            "orphan": (j.e_person_id.notnull() & j.p_person_id.isnull()).cast("int64").sum(),
+            "before_birth": (j.e_date.year() < j.p_yob).cast("int64").sum(),
+            "future": (j.e_date > ibis.literal(today)).cast("int64").sum(),
+            "zero": ((j.e_concept == 0) | j.e_concept.isnull()).cast("int64").sum(),
+        }
+        if "d_date" in j.columns:
+            grace = j.d_date + ibis.interval(days=DEATH_GRACE_DAYS)
+            aggs["after_death"] = (j.e_date > grace).cast("int64").sum()
+        counts = _row(j, **aggs)
+        _event_findings(rep, name, date_col, concept_col, counts, total, today)
+        if op is not None and name != "observation_period" and rep.tables.get("observation_period"):
+            o = op.select(
+                o_person_id=op.person_id,
+                o_start=op.observation_period_start_date,
+                o_end=op.observation_period_end_date,
+            )
+            ev = e.filter(e.e_date.notnull())
+            outside = ev.anti_join(
+                o, [ev.e_person_id == o.o_person_id, ev.e_date >= o.o_start, ev.e_date <= o.o_end]
+            )
+            n = _int(outside.count())
+            if n:
+                rep.add(
+                    Finding(
+                        "outside_observation",
+                        name,
+                        date_col,
+                        n,
+                        "records fall outside every observation period of their person",
+                        share=n / total,
+                    )
+                )
+
+    # 5. Observation periods: inverted, persons without one, implausible age at the end.
+    if op is not None and rep.tables.get("observation_period"):
+        n = _int(
+            (op.observation_period_end_date < op.observation_period_start_date).cast("int64").sum()
+        )
+        if n:
+            rep.add(
+                Finding(
+                    "inverted_period",
+                    "observation_period",
+                    "observation_period_end_date",
+                    n,
+                    "period ends before it starts",
+                )
+            )
+        no_op = person.anti_join(op, person.person_id == op.person_id)
+        n = _int(no_op.count())
+        if n:
+            rep.add(
+                Finding(
+                    "person_without_observation",
+                    "person",
+                    "person_id",
+                    n,
+                    "persons have no observation period and cannot enter any analysis",
+                    share=n / max(rep.tables["person"], 1),
+                )
+            )
+        last = op.group_by("person_id").agg(o_end=op.observation_period_end_date.max())
+        jj = last.join(p1, last.person_id == p1.p_person_id)
+        n = _int(((jj.o_end.year() - jj.p_yob) > MAX_AGE).cast("int64").sum())
+        if n:
+            rep.add(
+                Finding(
+                    "implausible_age",
+                    "person",
+                    "year_of_birth",
+                    n,
+                    f"persons older than {MAX_AGE} at the end of observation",
+                )
+            )
+    return rep
+
+
+def _event_findings(rep, name, date_col, concept_col, c, total, today) -> None:
+    share = lambda n: n / max(total, 1)  # noqa: E731
+    if c["orphan"]:
+        rep.add(
+            Finding(
+                "orphan_records",
+                name,
+                "person_id",
+                c["orphan"],
+                "records belong to a person_id missing from person",
+                share=share(c["orphan"]),
+            )
+        )
+    if c["before_birth"]:
+        rep.add(
+            Finding(
+                "before_birth",
+                name,
+                date_col,
+                c["before_birth"],
+                "records dated before the person's year of birth",
+                share=share(c["before_birth"]),
+            )
+        )
+    if c.get("after_death"):
+        rep.add(
+            Finding(
+                "after_death",
+                name,
+                date_col,
+                c["after_death"],
+                f"records dated more than {DEATH_GRACE_DAYS} days after death",
+                share=share(c["after_death"]),
+            )
+        )
+    if c["future"]:
+        rep.add(
+            Finding(
+                "future_date",
+                name,
+                date_col,
+                c["future"],
+                f"records dated after {today.isoformat()} (dates shifted into the future?)",
+                share=share(c["future"]),
+            )
+        )
+    if concept_col and c["zero"]:
+        rep.add(
+            Finding(
+                "concept_zero",
+                name,
+                concept_col,
+                c["zero"],
+                "records have concept_id 0 (unmapped) or none; only their source value "
+                "can match a concept set",
+                share=share(c["zero"]),
+            )
+        )
