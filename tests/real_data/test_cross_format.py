@@ -58,7 +58,7 @@ def _pattern(set_id: str) -> re.Pattern:
         code = item.normalized_code
         if item.vocabulary in ("ICD10CM", "ICD9CM"):
             alts.append(
-                re.escape(code).replace("X", "[0-9]") + r"[0-9A-Z]{0,%d}" % max(0, 7 - len(code))
+                re.escape(code).replace("X", "[0-9]") + f"[0-9A-Z]{{0,{max(0, 7 - len(code))}}}"
             )
         else:
             alts.append(re.escape(code))

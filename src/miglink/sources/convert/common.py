@@ -195,7 +195,7 @@ def connect_output(path: Path, temp_dir: Path) -> duckdb.DuckDBPyConnection:
     """Open the output DuckDB file with a memory cap, so large inputs spill to disk instead of
     growing memory."""
     con = duckdb.connect(str(path))
-    con.execute("SET memory_limit = '1GB'")
+    con.execute("SET memory_limit = '256MB'")
     con.execute(f"SET temp_directory = '{temp_dir.as_posix()}'")
     con.execute("SET preserve_insertion_order = false")
     return con
