@@ -7,6 +7,7 @@ writes every artefact through the single minimum-cell gate.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from collections.abc import Callable
@@ -220,6 +221,23 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
             extra_rows += d9_order.temporal_order(ft, exp, out, "descriptive", an)
     t = _stage(progress, timings, "D3/D8/D9", t)
 
+    # D4-D7 (claims 1, 2, 4, 7): each module takes its hypotheses and returns rows keyed by h.id
+    for design, modname in (("D4", "d4_vascular"), ("D5", "d5_drugs"), ("D6", "d6_biomarkers"), ("D7", "d7_family")):
+        hs = [(c, h) for c, h in study.hypotheses() if h.design == design]
+        if not hs:
+            continue
+        try:
+            mod = importlib.import_module(f"miglink.designs.{modname}")
+        except ModuleNotFoundError as e:
+            if e.name != f"miglink.designs.{modname}":
+                raise
+            continue
+        out_rows, out_curves = mod.run(ft, study, hs)
+        extra_rows += out_rows
+        if out_curves is not None and not out_curves.empty:
+            curves = pd.concat([curves, out_curves], ignore_index=True)
+        t = _stage(progress, timings, design, t)
+
     # D8 phenome background
     spec = [(c, h) for c, h in study.hypotheses() if h.design == "D8" and h.contrast == "phenome_percentile"]
     if spec and ft.phenome is not None:
@@ -404,7 +422,7 @@ def _verdicts(results: pd.DataFrame, study: Study, ft: FeatureTables):
     results["expected"] = None
     results["verdict"] = None
     claims = []
-    not_impl = {"D4", "D5", "D6", "D7"}
+    not_impl: set[str] = set()
     for claim in sorted(study.claims, key=lambda c: c.id):
         hyps = []
         for h in claim.hypotheses:

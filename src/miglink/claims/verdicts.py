@@ -44,7 +44,8 @@ def diagnose(row: dict, st: Settings, calibration_expected: bool) -> list[str]:
     mdrr = _f(row.get("mdrr"))
     if math.isfinite(mdrr) and mdrr > st.mdrr_threshold:
         fails.append(f"mdrr>{st.mdrr_threshold:g}")
-    if row.get("balance_fail"):
+    bf = row.get("balance_fail")
+    if isinstance(bf, str) and bf:
         fails.append(f"balance({row['balance_fail']})")
     if calibration_expected and not math.isfinite(_f(row.get("cal_ci_low"))):
         fails.append("no_empirical_null")
@@ -53,6 +54,9 @@ def diagnose(row: dict, st: Settings, calibration_expected: bool) -> list[str]:
 
 def hypothesis_verdict(row: dict | None, expected: str, st: Settings) -> str:
     if row is None:
+        return NOT_ANALYSED
+    reason = row.get("not_analysed_reason")
+    if isinstance(reason, str) and reason:
         return NOT_ANALYSED
     if expected == "descriptive":
         return ""

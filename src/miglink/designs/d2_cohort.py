@@ -228,10 +228,8 @@ def cohort_counts(ft: FeatureTables, pairs: list[tuple[str, str]], balance_set: 
 
     # balance: age at index, sex, prior-year utilisation, any negative-control record before index
     vy = ft.visits_by_year
-    b = members.left_join(
-        vy.select(bpid=vy.person_id, byear=vy.year, bdays=vy.visit_days),
-        (members.member == ibis._.bpid) & (members.year - 1 == ibis._.byear),
-    )
+    vsel = vy.select(bpid=vy.person_id, byear=vy.year, bdays=vy.visit_days)
+    b = members.left_join(vsel, (members.member == vsel.bpid) & (members.year - 1 == vsel.byear))
     b = b.mutate(
         age=(b.year - b.m_birth).cast("float64"),
         visits=b.bdays.fill_null(0).cast("float64"),

@@ -34,6 +34,7 @@ class FeatureTables:
 
     persons: ir.Table
     conditions: ir.Table
+    index_events: ir.Table
     visits_by_year: ir.Table
     phenome: ir.Table | None
     drugs: ir.Table | None
@@ -103,6 +104,11 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
     )
     base = cond.select("person_id", "set_id", "event_date")
     conditions = _first_dates(base.union(derived), st.phenotype_min_dates).cache()
+    # every distinct record day of the index condition (encounters, for the SCCS in D5)
+    ie = cond.filter(cond.set_id == st.index_set)
+    index_events = ie.select(
+        person_id=ie.person_id, day=ie.event_date.epoch_days().cast("int64")
+    ).distinct().cache()
 
     # --- persons -----------------------------------------------------------------------------
     persons, visits_by_year, cut = _persons(cdm, st, available, notes)
@@ -147,6 +153,7 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
     return FeatureTables(
         persons=persons,
         conditions=conditions,
+        index_events=index_events,
         visits_by_year=visits_by_year,
         phenome=phenome,
         drugs=drugs,
