@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from miglink.concepts.resolve import ICD, ResolvedSet
 from miglink.errors import MiglinkError
@@ -127,3 +128,44 @@ def records_in_sets(cdm, domain: str, resolved: dict[str, ResolvedSet]) -> ir.Ta
 def _empty(facts: ir.Table, cols: list[str]) -> ir.Table:
     t = facts.mutate(set_id=ibis.literal("", "string"))
     return t.filter(ibis.literal(False)).select(*cols)
+
+
+def set_counts(cdm, sets: dict, resolved: dict[str, ResolvedSet]) -> pd.DataFrame:
+    """Persons and records per concept set (raw counts: gate them before they leave).
+
+    One :func:`records_in_sets` scan per domain. Columns: set_id, name, domain, role, paths,
+    n_persons, n_records, note (why a set could not be counted, e.g. its table is absent).
+    """
+    counts: dict[str, tuple[int, int]] = {}
+    notes: dict[str, str] = {}
+    for domain in sorted({r.domain for r in resolved.values()}):
+        table = DOMAIN_TABLES[domain][0]
+        if not cdm.has(table):
+            for r in resolved.values():
+                if r.domain == domain:
+                    notes[r.id] = f"table '{table}' is absent"
+            continue
+        recs = records_in_sets(cdm, domain, resolved)
+        agg = recs.group_by("set_id").agg(
+            n_persons=recs.person_id.nunique(), n_records=recs.count()
+        )
+        for row in agg.to_pyarrow().to_pylist():
+            counts[row["set_id"]] = (int(row["n_persons"]), int(row["n_records"]))
+    rows = []
+    for sid, r in resolved.items():
+        cs = sets.get(sid)
+        n_p, n_r = counts.get(sid, (0, 0))
+        note = notes.get(sid, "")
+        rows.append(
+            {
+                "set_id": sid,
+                "name": getattr(cs, "name", sid),
+                "domain": r.domain,
+                "role": getattr(cs, "role", ""),
+                "paths": "+".join(r.paths),
+                "n_persons": None if note else n_p,
+                "n_records": None if note else n_r,
+                "note": note,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -92,7 +92,7 @@ class CheckReport:
         """One row per finding, counts gated (small counts become '<min_cell')."""
         rows = [_gated(f, min_cell) for f in self.findings()]
         cols = ["severity", "check", "table", "column", "n_rows", "share", "message"]
-        return pd.DataFrame(rows, columns=cols)
+        return pd.DataFrame(rows, columns=cols, dtype=object)
 
     def to_dict(self, min_cell: int = DEFAULT_MIN_CELL) -> dict:
         return {

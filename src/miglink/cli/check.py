@@ -1,0 +1,80 @@
+"""``miglink check``: data-quality checks; exit code 2 when a fatal problem is found."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from miglink.privacy import DEFAULT_MIN_CELL, gate_count
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("check")
+    def check(
+        data: str = typer.Option(..., "--data", help="OMOP CDM folder / .zip / .duckdb / URL."),
+        as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+        engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark."),
+        min_cell: int = typer.Option(
+            DEFAULT_MIN_CELL, "--min-cell", help="Counts below this are shown as '<N'."
+        ),
+        cache_dir: Path | None = typer.Option(
+            None, "--cache-dir", help="Where unzipped / converted copies are kept."
+        ),
+    ) -> None:
+        """Check an OMOP CDM for problems that would bias or break the study."""
+        from miglink.sources import open_cdm
+        from miglink.sources.checks import run_checks
+
+        cdm = open_cdm(data, engine, cache_dir=cache_dir)
+        report = run_checks(cdm)
+        if as_json:
+            typer.echo(json.dumps(report.to_dict(min_cell), indent=2, default=str))
+        else:
+            _print(report, min_cell)
+        if report.fatal:
+            for f in report.fatal:
+                typer.echo(f"miglink: error: {f.text(min_cell)}", err=True)
+            raise typer.Exit(2)
+
+
+def _print(report, min_cell: int) -> None:
+    console = Console()
+    console.print(f"[bold]{report.source}[/] ({report.engine})")
+    tables = Table(title="tables", show_edge=False)
+    tables.add_column("table")
+    tables.add_column("rows", justify="right")
+    for name, n in report.tables.items():
+        tables.add_row(name, str(gate_count(n, min_cell)))
+    console.print(tables)
+    d = report.to_dict(min_cell)
+    rows = d["fatal"] + d["warnings"]
+    if not rows:
+        console.print("[green]no problems found[/]")
+        return
+    t = Table(title="findings", show_edge=False)
+    t.add_column("severity")
+    t.add_column("check")
+    t.add_column("where")
+    t.add_column("rows", justify="right")
+    t.add_column("share", justify="right")
+    t.add_column("message", ratio=1)
+    for f in rows:
+        where = (f["table"] or "") + (f".{f['column']}" if f["column"] else "")
+        share = "" if f["share"] is None else f"{f['share']:.1%}"
+        t.add_row(
+            f["severity"],
+            f["check"],
+            where,
+            "" if f["n_rows"] is None else str(f["n_rows"]),
+            share,
+            f["message"],
+            style="bold red" if f["severity"] == "fatal" else None,
+        )
+    console.print(t)
+    n_fatal, n_warn = len(report.fatal), len(report.warnings)
+    colour = "red" if n_fatal else "green"
+    console.print(f"[{colour}]{n_fatal} fatal, {n_warn} warnings[/]")
