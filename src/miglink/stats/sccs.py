@@ -1,0 +1,222 @@
+"""Self-controlled case series (D5): incidence rate ratios within person.
+
+Each case contributes rows per interval of their observation: interval length (days), events
+in it, the exposure window (baseline / pre-exposure / risk) and the age band. The conditional
+Poisson likelihood given each person's total events (Farrington 1995; Whitaker et al. 2006)
+removes every fixed person-level confounder; statsmodels' ``ConditionalPoisson`` fits it
+with log length as offset.
+
+Count-only form: a person's conditional likelihood depends on the data only through the
+events per interval and the interval lengths, so people who share an identical interval
+profile (same windows, age bands and lengths) can be merged by summing their events; the
+fit on those profiles equals the person-level fit exactly (:func:`sccs_from_counts`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from miglink.errors import MiglinkError
+from miglink.stats.estimate import Estimate
+
+
+def _fit(
+    df: pd.DataFrame,
+    group_col: str,
+    length_col: str,
+    events_col: str,
+    window_col: str,
+    age_col: str | None,
+    baseline: str,
+    method: str,
+) -> dict[str, Estimate]:
+    table = f"{method} input"
+    cols = [group_col, length_col, events_col, window_col] + ([age_col] if age_col else [])
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MiglinkError(
+            f"{table}: missing column(s) {', '.join(missing)} ({len(df)} rows)",
+            table=table,
+            column=missing[0],
+            n_rows=len(df),
+        )
+    bad = (df[events_col] < 0) | ((df[events_col] > 0) & (df[length_col] <= 0))
+    if bad.any():
+        raise MiglinkError(
+            f"{table}: {int(bad.sum())} rows have negative events or events in an empty interval",
+            table=table,
+            column=length_col,
+            n_rows=int(bad.sum()),
+        )
+    data = df[df[length_col] > 0].copy()
+    data[window_col] = data[window_col].astype(str)
+    windows = sorted(w for w in data[window_col].unique() if w != baseline)
+    out: dict[str, Estimate] = {}
+    if baseline not in set(data[window_col]):
+        raise MiglinkError(
+            f"{table}: baseline window {baseline!r} not found in column {window_col} ({len(data)} rows)",
+            table=table,
+            column=window_col,
+            n_rows=len(data),
+        )
+    # Only cases inform the conditional likelihood.
+    data = data[data.groupby(group_col, observed=True)[events_col].transform("sum") > 0]
+    # A window or age band without events has coefficient -inf; its rows then drop out of
+    # every denominator, so removing them is exact.
+    factors = [window_col] + ([age_col] if age_col else [])
+    changed = True
+    while changed and len(data):
+        changed = False
+        for f in factors:
+            ev = data.groupby(f, observed=True)[events_col].sum()
+            empty = ev.index[ev == 0]
+            if len(empty):
+                data = data[~data[f].isin(empty)]
+                changed = True
+    base_events = data.loc[data[window_col] == baseline, events_col].sum()
+    present = set(data[window_col])
+    for w in windows:
+        if base_events == 0:
+            out[w] = Estimate.missing(method, "not estimable: no events in the baseline window")
+        elif w not in present:
+            out[w] = Estimate.missing(method, f"not estimable: no events in window {w}")
+    usable = [w for w in windows if w not in out]
+    if not usable:
+        return out
+    x = pd.DataFrame(index=data.index)
+    for w in usable:
+        x[f"window[{w}]"] = (data[window_col] == w).astype(float)
+    if age_col:
+        ages = sorted(data[age_col].astype(str).unique())
+        for a in ages[1:]:
+            x[f"age[{a}]"] = (data[age_col].astype(str) == a).astype(float)
+    params_arr, cov, converged = conditional_poisson(
+        data[events_col].to_numpy(float),
+        x.to_numpy(),
+        data[group_col].to_numpy(),
+        np.log(data[length_col].to_numpy(float)),
+    )
+    params = pd.Series(params_arr, index=x.columns)
+    bse = pd.Series(np.sqrt(np.diag(cov)), index=x.columns)
+    n_cases = int(data[group_col].nunique())
+    for w in usable:
+        term = f"window[{w}]"
+        extra = {
+            "n_cases": n_cases,
+            "events_window": float(data.loc[data[window_col] == w, events_col].sum()),
+            "events_baseline": float(base_events),
+            "converged": converged,
+        }
+        out[w] = Estimate.from_log(float(params[term]), float(bse[term]), method, extra)
+    return {w: out[w] for w in windows}
+
+
+def conditional_poisson(
+    y: np.ndarray,
+    x: np.ndarray,
+    groups: np.ndarray,
+    offset: np.ndarray,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Conditional Poisson MLE by Newton–Raphson: (params, covariance, converged).
+
+    Within a group the counts given their total are multinomial with probabilities
+    ∝ exp(x β + offset). Written out because statsmodels' ``ConditionalPoisson`` (0.15)
+    drops every group whose counts do not vary, which is right for conditional logit but
+    discards informative persons here (e.g. one event in each window of unequal length).
+    Vectorised over groups, so cost is linear in rows.
+    """
+    codes, _ = pd.factorize(groups)
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    totals = np.bincount(codes, weights=y, minlength=n_groups)
+
+    def moments(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        eta = x @ beta + offset
+        top = np.full(n_groups, -np.inf)
+        np.maximum.at(top, codes, eta)
+        ex = np.exp(eta - top[codes])  # softmax within group, shifted for stability
+        pi = ex / np.bincount(codes, weights=ex, minlength=n_groups)[codes]
+        m = np.stack(
+            [
+                np.bincount(codes, weights=pi * x[:, k], minlength=n_groups)
+                for k in range(x.shape[1])
+            ],
+            axis=1,
+        )
+        score = x.T @ y - totals @ m
+        info = (x * (totals[codes] * pi)[:, None]).T @ x - (m * totals[:, None]).T @ m
+        return score, info
+
+    beta = np.zeros(x.shape[1])
+    converged = False
+    for _ in range(max_iter):
+        score, info = moments(beta)
+        step = np.linalg.solve(info, score)
+        beta = beta + step
+        if np.max(np.abs(step)) < tol:
+            converged = True
+            break
+    _, info = moments(beta)
+    return beta, np.linalg.inv(info), converged
+
+
+def sccs_fit(
+    df: pd.DataFrame,
+    person_col: str = "person",
+    length_col: str = "length",
+    events_col: str = "events",
+    window_col: str = "window",
+    age_col: str | None = "age_band",
+    baseline: str = "baseline",
+) -> dict[str, Estimate]:
+    """IRR per non-baseline window (e.g. ``risk``, ``pre_exposure``) vs baseline, age-adjusted.
+
+    One row per person × interval; pass ``age_col=None`` for no age adjustment.
+    """
+    return _fit(df, person_col, length_col, events_col, window_col, age_col, baseline, "sccs")
+
+
+def sccs_patterns(
+    df: pd.DataFrame,
+    person_col: str = "person",
+    length_col: str = "length",
+    events_col: str = "events",
+    window_col: str = "window",
+    age_col: str | None = "age_band",
+) -> pd.DataFrame:
+    """Merge persons with identical interval profiles, summing events (the count-only input).
+
+    Returns columns pattern, window, [age_band,] length, events, n_persons. An engine can
+    build the same table with a per-person profile key and a GROUP BY.
+    """
+    cells = [window_col] + ([age_col] if age_col else [])
+    # Within a person, intervals sharing window and age band have the same covariates and
+    # merge exactly by summing length and events.
+    per_person = df.groupby([person_col, *cells], as_index=False, observed=True)[
+        [length_col, events_col]
+    ].sum()
+    keys = [*cells, length_col]
+    ordered = per_person.sort_values([person_col, *keys])
+    profile = ordered.groupby(person_col, sort=False)[keys].apply(
+        lambda g: "|".join(map(str, g.itertuples(index=False, name=None)))
+    )
+    tagged = ordered.assign(pattern=ordered[person_col].map(profile))
+    out = tagged.groupby(["pattern", *keys], as_index=False, observed=True).agg(
+        events=(events_col, "sum"), n_persons=(person_col, "nunique")
+    )
+    return out
+
+
+def sccs_from_counts(
+    df: pd.DataFrame,
+    pattern_col: str = "pattern",
+    length_col: str = "length",
+    events_col: str = "events",
+    window_col: str = "window",
+    age_col: str | None = "age_band",
+    baseline: str = "baseline",
+) -> dict[str, Estimate]:
+    """SCCS on profiles (see :func:`sccs_patterns`); equal to :func:`sccs_fit` on the persons."""
+    return _fit(df, pattern_col, length_col, events_col, window_col, age_col, baseline, "sccs")
