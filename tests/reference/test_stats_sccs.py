@@ -55,7 +55,7 @@ def _simulated(seed: int = 4, n: int = 120) -> pd.DataFrame:
 def test_sccs_equals_poisson_with_person_fixed_effects():
     # Library reference: unconditional Poisson GLM with one intercept per person gives the
     # same window coefficients as the conditional likelihood (Cameron & Trivedi 2013, §9.2).
-    df = _simulated()
+    df = _simulated(n=60)
     res = sccs_fit(df)
     cases = df[df.groupby("person").events.transform("sum") > 0]
     x = pd.concat(
