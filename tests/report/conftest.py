@@ -392,6 +392,12 @@ def write_fake_run(out: Path, *, pooled: bool = False, optional: bool = True) ->
     return out
 
 
+@pytest.fixture(scope="session")
+def make_run():
+    """The writer itself, for tests that need a variant (pooled, without optional files)."""
+    return write_fake_run
+
+
 @pytest.fixture
 def fake_run(tmp_path: Path) -> Path:
     return write_fake_run(tmp_path / "run")

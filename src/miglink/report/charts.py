@@ -9,8 +9,10 @@ returns an SVG string, or ``None`` when there is nothing to draw (the template t
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
+from functools import lru_cache
 
 import altair as alt
 import numpy as np
@@ -30,41 +32,54 @@ SEX_COLOURS = {"F": "#b2182b", "M": "#2166ac"}
 _ids = itertools.count(1)
 
 
-def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    return (
-        chart.configure(font=FONT, background="white")
-        .configure_axis(
-            labelColor=INK,
-            titleColor=INK,
-            gridColor=GRID,
-            domainColor="#888888",
-            tickColor="#888888",
-            labelFontSize=11,
-            titleFontSize=11,
-            titleFontWeight="normal",
-        )
-        .configure_legend(labelFontSize=11, titleFontSize=11, orient="bottom")
-        .configure_title(fontSize=12, fontWeight="bold", anchor="start", color=INK)
-        .configure_view(stroke=None)
-    )
+#: Vega-Lite config shared by every chart (set on the spec dict: altair's configure_* methods
+#: deep-copy the whole chart, data included, once per call).
+CONFIG = {
+    "font": FONT,
+    "background": "white",
+    "axis": {
+        "labelColor": INK,
+        "titleColor": INK,
+        "gridColor": GRID,
+        "domainColor": "#888888",
+        "tickColor": "#888888",
+        "labelFontSize": 11,
+        "titleFontSize": 11,
+        "titleFontWeight": "normal",
+    },
+    "legend": {"labelFontSize": 11, "titleFontSize": 11, "orient": "bottom"},
+    "title": {"fontSize": 12, "fontWeight": "bold", "anchor": "start", "color": INK},
+    "view": {"stroke": None},
+}
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:
-    """Render to SVG with element ids made unique, so many charts can share one HTML page.
+    """Render a chart to SVG text (identical specs are rendered once per process)."""
+    spec = chart.to_dict(validate=False)
+    spec["config"] = CONFIG
+    return _render(json.dumps(spec, sort_keys=True, default=str))
 
-    vl-convert names clip paths ``clip1``, ``clip2``... in every SVG; inline in one document,
-    the second chart would otherwise clip to the first chart's rectangles.
-    """
+
+@lru_cache(maxsize=256)
+def _render(spec_json: str) -> str:
     import vl_convert as vlc
 
-    svg = vlc.vegalite_to_svg(_config(chart).to_dict())
+    return vlc.vegalite_to_svg(json.loads(spec_json))
+
+
+def embed(svg: str | None) -> str:
+    """Prepare an SVG for one place in the page: unique element ids, width scaled by CSS.
+
+    vl-convert names clip paths ``clip1``, ``clip2``... in every SVG; inline in one document,
+    a second chart would otherwise clip to the first chart's rectangles. Call once per insertion.
+    """
+    if not svg:
+        return ""
     prefix = f"c{next(_ids)}-"
     svg = re.sub(r'id="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', svg)
     svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", svg)
     svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', svg)
-    # Let CSS scale the chart to the column width while keeping its aspect ratio.
-    svg = re.sub(r'^<svg ([^>]*?)width="(\d+)" height="(\d+)"', _responsive, svg, count=1)
-    return svg
+    return re.sub(r'^<svg ([^>]*?)width="(\d+)" height="(\d+)"', _responsive, svg, count=1)
 
 
 def _responsive(m: re.Match) -> str:
@@ -107,13 +122,13 @@ def forest(rows: pd.DataFrame, title: str = "") -> str | None:
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, grid=False))
     x_scale = alt.Scale(type="log", domain=domain, nice=False)
     base = alt.Chart(df)
-    bars = base.mark_rule(strokeWidth=1.6).encode(
+    bars = base.mark_rule(strokeWidth=1.6, clip=True).encode(
         x=alt.X("ci_low:Q", scale=x_scale, title="ratio (log scale)"),
         x2="ci_high:Q",
         y=y,
         color=colour,
     )
-    points = base.mark_point(filled=True, size=55, opacity=1).encode(
+    points = base.mark_point(filled=True, size=55, opacity=1, clip=True).encode(
         x=alt.X("estimate:Q", scale=x_scale),
         y=y,
         color=colour,
@@ -210,35 +225,31 @@ def _band_start(band: str) -> float:
     return float(m.group(1)) if m else float("inf")
 
 
-def prevalence(prev: pd.DataFrame, set_ids: list[str], labels: dict[str, str]) -> str | None:
-    """Age–sex prevalence (%) by 5-year band, one small panel per concept set."""
+def prevalence(prev: pd.DataFrame, set_id: str, label: str) -> str | None:
+    """Age–sex prevalence by 5-year band for one concept set (suppressed cells left out)."""
     if prev is None or prev.empty:
         return None
-    df = prev[prev["set_id"].isin(set_ids)].copy()
+    df = prev[prev["set_id"] == set_id].copy()
     df["prevalence"] = pd.to_numeric(df["prevalence"], errors="coerce")
-    if df["prevalence"].notna().sum() == 0:
-        return None
     bands = sorted(set(df["age_band"].astype(str)), key=_band_start)
-    df["age_band"] = df["age_band"].astype(str)
-    df["set"] = df["set_id"].map(lambda s: labels.get(s, s))
     df = df.dropna(subset=["prevalence"])
+    if df.empty:
+        return None
+    df = df[["sex", "age_band", "prevalence"]].assign(age_band=df["age_band"].astype(str))
     sexes = [s for s in SEX_COLOURS if s in set(df["sex"])]
     colour = alt.Color(
         "sex:N",
-        title="sex",
+        title=None,
         scale=alt.Scale(domain=sexes, range=[SEX_COLOURS[s] for s in sexes]),
+        legend=alt.Legend(orient="top-right", direction="horizontal"),
     )
     base = alt.Chart(df).encode(
         x=alt.X("age_band:O", sort=bands, title="age band", axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("prevalence:Q", title="prevalence", axis=alt.Axis(format="%")),
         color=colour,
     )
-    panel = alt.layer(base.mark_line(strokeWidth=1.5), base.mark_point(filled=True, size=20))
-    chart = panel.properties(width=230, height=140).facet(
-        facet=alt.Facet("set:N", title=None, header=alt.Header(labelFontWeight="bold")),
-        columns=3,
-    )
-    return to_svg(chart.resolve_scale(y="independent"))
+    chart = alt.layer(base.mark_line(strokeWidth=1.5), base.mark_point(filled=True, size=20))
+    return to_svg(chart.properties(width=230, height=130, title=label))
 
 
 def calibration(
@@ -286,7 +297,7 @@ def calibration(
     y_scale = alt.Scale(domain=[se_max, 0.0], nice=False)
     lines_chart = (
         alt.Chart(ln)
-        .mark_line(strokeWidth=1.3)
+        .mark_line(strokeWidth=1.3, clip=True)
         .encode(
             x=alt.X("x:Q", scale=x_scale, title="estimate (log scale)"),
             y=alt.Y("se:Q", scale=y_scale, title="standard error (log scale)"),
@@ -306,7 +317,7 @@ def calibration(
     )
     points = (
         alt.Chart(pts)
-        .mark_point(filled=True, size=36, opacity=0.85, stroke="white", strokeWidth=0.5)
+        .mark_point(filled=True, size=36, opacity=0.85, stroke="white", strokeWidth=0.5, clip=True)
         .encode(
             x=alt.X("estimate:Q", scale=x_scale),
             y=alt.Y("se:Q", scale=y_scale),

@@ -30,6 +30,24 @@ MEASURE_NAMES = {
     "share": "share",
 }
 
+#: Short display names of concept sets whose id does not read well with "_" -> " ".
+SET_LABELS = {
+    "sle": "SLE",
+    "vte": "VTE",
+    "crp": "CRP",
+    "esr": "ESR",
+    "sjogren": "Sjögren's syndrome",
+    "crohn": "Crohn's disease",
+    "coeliac": "coeliac disease",
+    "type1_diabetes": "type 1 diabetes",
+    "cns_autoimmune": "CNS autoimmune disease",
+    "non_cns_autoimmune": "non-CNS autoimmune disease",
+    "any_autoimmune": "any autoimmune disease",
+    "nsaids": "NSAIDs",
+    "tnf_inhibitors": "TNF inhibitors",
+    "antiphospholipid_syndrome": "antiphospholipid syndrome (APS)",
+}
+
 VERDICTS = ("supported", "contradicted", "no evidence", "inconclusive", "not analysed")
 
 
@@ -88,6 +106,13 @@ def count(v: Any) -> str:
         return "–"
     f = float(v)
     return f"{int(f):,}" if f == int(f) else f"{f:,.1f}"
+
+
+def set_label(set_id: Any) -> str:
+    """Readable name of a concept-set id ("multiple_sclerosis" -> "multiple sclerosis")."""
+    if set_id is None or set_id != set_id:
+        return ""
+    return SET_LABELS.get(str(set_id), str(set_id).replace("_", " "))
 
 
 def slug(text: Any) -> str:

@@ -41,8 +41,9 @@ MIGRAINE_SETS = (
 )
 
 #: Published condition (lower-cased, exact) -> our concept-set ids. Conditions not listed here
-#: (MACCE, "major CVD", drug-treated diabetes of any type, antithrombotic response) have no
-#: counterpart among our sets and are never shown beside an estimate.
+#: (MACCE, "major CVD", drug-treated diabetes of any type, antithrombotic response in aPL carriers,
+#: the tertiary female:male ratio of "SLE / Sjogren / Hashimoto") have no counterpart among our
+#: pair estimates and are never shown beside one.
 CONDITION_SETS: dict[str, tuple[str, ...]] = {
     "sle": ("sle",),
     "ms": ("multiple_sclerosis",),
@@ -180,7 +181,7 @@ def _load(path: str) -> pd.DataFrame:
     if not p.exists():
         raise MiglinkError(f"literature file not found: {p}", table="reference_estimates")
     df = pd.read_csv(p, dtype=str, keep_default_na=False)
-    required = {"claim", "condition", "direction", "measure", "estimate", "citation"}
+    required = {"claim", "condition", "direction", "measure", "estimate", "design", "citation"}
     missing = sorted(required - set(df.columns))
     if missing:
         raise MiglinkError(
@@ -196,7 +197,13 @@ def _load(path: str) -> pd.DataFrame:
         _condition_sets(c, d) for c, d in zip(df["condition"], df["direction"], strict=True)
     ]
     df["directions"] = [direction_classes(d) for d in df["direction"]]
-    df["family"] = [measure_family(m) for m in df["measure"]]
+    # Mendelian-randomisation ORs are per unit of genetic liability: not comparable with an
+    # observational OR, so they get a family of their own.
+    mr = (df["design"] + " " + df["direction"]).str.contains(r"mendelian|\bMR\b", case=False)
+    df["family"] = [
+        f"MR {measure_family(m)}" if is_mr else measure_family(m)
+        for m, is_mr in zip(df["measure"], mr, strict=True)
+    ]
     df["derived"] = df["measure"].str.contains("DERIVED", case=False)
     df["phenotype"] = [
         migraine_phenotype(d, m) for d, m in zip(df["direction"], df["measure"], strict=True)

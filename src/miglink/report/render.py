@@ -56,7 +56,7 @@ def render_html(art: RunArtefacts) -> str:
 
 
 def _label(set_id: Any) -> str:
-    return str(set_id).replace("_", " ") if set_id is not None else ""
+    return fmt.set_label(set_id)
 
 
 def _key_row(results: pd.DataFrame, hyp: dict[str, Any]) -> pd.Series | None:
@@ -249,7 +249,7 @@ def _km(curves: pd.DataFrame, analyses: list[str]) -> list[dict[str, Any]]:
         out.append(
             {
                 "analysis": a,
-                "svg": Markup(charts.km(c, title=a) or ""),
+                "svg": Markup(charts.embed(charts.km(c, title=a))),
                 "at_risk_header": header,
                 "at_risk": rows,
             }
@@ -301,7 +301,7 @@ def _calibration_views(art: RunArtefacts) -> dict[str, dict[str, Any]]:
         )
         views[d] = {
             "design": d,
-            "svg": Markup(svg) if svg else None,
+            "svg": svg,
             "mean": fmt.num(mean, 3),
             "sd": fmt.num(sd, 3),
             "ease": fmt.num(cal.get("ease"), 3),
@@ -360,7 +360,11 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
         for h in hyps:
             sets += [h.get("exposure"), h.get("outcome")]
         sets = [s for s in dict.fromkeys(sets) if s]
-        prev_svg = charts.prevalence(art.prevalence, sets, {s: _label(s) for s in sets})
+        prevalence = [
+            Markup(charts.embed(svg))
+            for svg in (charts.prevalence(art.prevalence, s, _label(s)) for s in sets)
+            if svg
+        ]
         verdict = fmt.verdict_of(c.get("verdict"))
         estimated = [h for h in hyps if fmt.is_num(_get(h["row"], "estimate"))]
         key = next((h for h in estimated if h["verdict"] == verdict), None) or next(
@@ -377,10 +381,17 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
                 "hypotheses": hyps,
                 "published": published,
                 "key": key,
-                "forest": Markup(charts.forest(_forest_rows(hyps)) or ""),
+                "forest": Markup(charts.embed(charts.forest(_forest_rows(hyps)))),
                 "km": _km(art.curves, analyses),
-                "prevalence": Markup(prev_svg) if prev_svg else None,
-                "calibration": [calib[d] for d in designs if d in calib],
+                "prevalence": prevalence,
+                "calibration": [
+                    dict(
+                        calib[d],
+                        svg=Markup(charts.embed(calib[d]["svg"])) if calib[d]["svg"] else None,
+                    )
+                    for d in designs
+                    if d in calib
+                ],
                 "attrition": _attrition(art.attrition, analyses),
                 "rows": [_row_view(r) for _, r in claim_rows.iterrows()],
                 "methods": _markdown(methods_per_claim.get(str(cid), ""))
@@ -403,7 +414,7 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
         "verdict_counts": counts,
         "n_estimates": int((res["role"] != "negative_control").sum()),
         "n_negative_controls": int(len(ncs)),
-        "calibration": list(calib.values()),
+        "calibration": [dict(v, svg=None) for v in calib.values()],
         "dq_fatal": [str(x) for x in dq.get("fatal", []) or []],
         "dq_warnings": [
             {k: w.get(k, "") for k in ("check", "table", "column", "message")}
