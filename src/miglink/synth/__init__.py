@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -50,14 +51,27 @@ def generate(
         try:
             for name, table in vocab_mod.tables(voc).items():
                 sink.write(name, table)
-            for ci, pid0 in enumerate(range(0, persons, CHUNK)):
-                n = min(CHUNK, persons - pid0)
-                rng = np.random.default_rng(np.random.SeedSequence([seed, ci]))
-                cols, st, _ = sim.run(rng, n)
-                for k, v in st.arrays.items():
-                    stats.add(k, v)
-                for name, table in builder.build(cols, pid0 + 1).items():
+
+            def write_chunk(cols: dict, pid0: int) -> None:
+                for name, table in builder.build(cols, pid0).items():
                     sink.write(name, table)
+
+            # one writer thread: chunk i is encoded and written while chunk i+1 is simulated
+            # (pyarrow and most numpy work release the GIL); order is kept by waiting.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = None
+                for ci, pid0 in enumerate(range(0, persons, CHUNK)):
+                    n = min(CHUNK, persons - pid0)
+                    rng = np.random.default_rng(np.random.SeedSequence([seed, ci]))
+                    cols, st, _ = sim.run(rng, n)
+                    for k, v in st.arrays.items():
+                        stats.add(k, v)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(write_chunk, cols, pid0 + 1)
+                    del cols
+                if pending is not None:
+                    pending.result()
         finally:
             sink.close()
         truth = build_truth(seed, persons, scen, stats, voc)

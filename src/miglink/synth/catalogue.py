@@ -660,7 +660,7 @@ def background_diseases() -> tuple[Disease, ...]:
                 shape=shape,
                 detect=detect,
                 resolve=None if chronic else float(rng.uniform(0.2, 2.0)),
-                repeat=float(rng.uniform(0.1, 0.5)) if chronic else 0.0,
+                repeat=float(rng.uniform(0.12, 0.55)) if chronic else 0.0,
                 kind="background",
             )
         )

@@ -20,12 +20,13 @@ YEAR = 365.25
 DAY_2000 = 10957  # 2000-01-01
 DAY_2025 = 20089  # 2025-01-01
 AGES = np.arange(0.0, 101.0)  # hazard grid (yearly, piecewise constant hazard)
+S_STRATA = 2 * 10 * 4  # sex x 10-year age band x observation-length band
 NB = 20  # five-year age bands 0-4 ... 95-99 for truth statistics
 KEY = 1 << 15  # day numbers (< 32768 until 2059) packed beside a person index
 RISK_WINDOW_DAYS = 30  # drug risk window = exposure days + 30 days
 
 # latent traits
-SEEK_SD = 0.45  # sd of log healthcare-seeking level (mean of seek is 1)
+SEEK_SD = 0.6  # sd of log healthcare-seeking level (mean of seek is 1)
 SEEK_DETECT_POWER = 1.0  # detection rate is proportional to seek ** this
 IMMUNE_BETA = 0.6  # log hazard ratio of autoimmune onset per sd of the immune factor
 VISIT_RATE = 2.4  # routine visits per person-year at seek 1, middle age
@@ -119,6 +120,9 @@ class ChunkSimulator:
         self.cond_codes = codes
         self.n_codes_c = np.array([len(vocab.disease_codes[d.key]) for d in self.coupled])
         self.first_code_c = np.array([self.code_of[(d.key, 0)] for d in self.coupled])
+        self.i_detect = np.array([d.detect for d in self.indep])
+        self.i_resolve = np.array([np.inf if d.resolve is None else d.resolve for d in self.indep])
+        self.i_repeat = np.array([d.repeat if d.resolve is None else 0.0 for d in self.indep])
         self.n_codes_i = np.array([len(vocab.disease_codes[d.key]) for d in self.indep])
         self.first_code_i = np.array([self.code_of[(d.key, 0)] for d in self.indep])
         self.sub_code = np.array(
@@ -176,45 +180,48 @@ class ChunkSimulator:
 
     # ------------------------------------------------------------------ onsets
     def coupled_onsets(self, rng, p) -> tuple[np.ndarray, np.ndarray]:
-        """True onset ages (inf: none by end of observation), event-driven over persons."""
+        """True onset ages (inf: none by end of observation), event-driven over persons.
+
+        Multipliers change only at onsets, so each round draws, for every person still in the
+        race, the next onset under the current multipliers (memoryless exponential on the
+        cumulative-hazard scale) and keeps the earliest.
+        """
         n = p["sex"].size
         K = len(self.coupled)
         subtype = rng.choice(len(self.sub_share), size=n, p=self.sub_share)
-        onset = np.full((n, K), np.inf)
-        base = np.ones((n, K))
+        onset = np.full((K, n), np.inf)
         zmult = np.exp(IMMUNE_BETA * p["immune"] - IMMUNE_BETA**2 / 2)
-        base[:, self.is_ai] = zmult[:, None]
         t = np.zeros(n)
         active = np.arange(n)
         sex = p["sex"]
+        off = self.grid_c[:, 0, -1] + 1.0  # men's grid shifted above women's (one interp)
+        xs = np.concatenate([AGES, AGES + 200.0])
         while active.size:
-            m = base[active].copy()
             ta = t[active]
             sa = sex[active]
+            m = np.ones((K, active.size))
+            m[self.is_ai] = zmult[active]
             for src, sub, to, hr_f, hr_m, _e in self.effects:
-                on = onset[active, src]
-                has = on <= ta
+                has = onset[src, active] <= ta
                 if sub >= 0:
                     has &= subtype[active] == sub
-                m[:, to] *= np.where(has, np.where(sa == 0, hr_f, hr_m), 1.0)
-            cand = np.full((active.size, K), np.inf)
-            e = rng.exponential(size=(active.size, K))
-            free = np.isinf(onset[active])
+                m[to] *= np.where(has, np.where(sa == 0, hr_f, hr_m), 1.0)
+            e = rng.exponential(size=(K, active.size))
+            cand = np.empty((K, active.size))
+            shift = sa * 200.0
             for k in range(K):
-                for s in (0, 1):
-                    sel = free[:, k] & (sa == s)
-                    if not sel.any():
-                        continue
-                    g = self.grid_c[k, s]
-                    cur = np.interp(ta[sel], AGES, g)
-                    cand[sel, k] = np.interp(cur + e[sel, k] / m[sel, k], g, AGES, right=np.inf)
-            best = np.argmin(cand, axis=1)
-            ba = cand[np.arange(active.size), best]
+                g = np.concatenate([self.grid_c[k, 0], self.grid_c[k, 1] + off[k]])
+                cur = np.interp(ta + shift, xs, g)
+                a = np.interp(cur + e[k] / m[k], g, xs) - shift
+                a[(a >= 100.0) | np.isfinite(onset[k, active])] = np.inf
+                cand[k] = a
+            best = np.argmin(cand, axis=0)
+            ba = cand[best, np.arange(active.size)]
             ok = ba < p["age_end"][active]
-            onset[active[ok], best[ok]] = ba[ok]
+            onset[best[ok], active[ok]] = ba[ok]
             t[active[ok]] = ba[ok]
             active = active[ok]
-        return onset, subtype
+        return np.ascontiguousarray(onset.T), subtype
 
     def independent_onsets(self, rng, p) -> tuple[np.ndarray, np.ndarray]:
         """(person, disease, onset age) for the negative controls and the background.
@@ -234,15 +241,15 @@ class ChunkSimulator:
             owner = np.repeat(who, cnt)
             u = rng.random(owner.size) * np.repeat(H_end, cnt)
             age = np.interp(u, tot, AGES)
-            # which condition: proportional to its hazard at that age
+            # which condition: proportional to its hazard in that year of age (one search over
+            # the per-age CDFs laid end to end, each shifted by its age)
             band = np.clip(age.astype(np.int64), 0, len(AGES) - 2)
             inc = np.diff(g, axis=1)  # (J, A-1)
-            cdf = np.cumsum(inc, axis=0) / inc.sum(axis=0)  # (J, A-1)
-            r = rng.random(owner.size)
-            k = np.zeros(owner.size, dtype=np.int64)
-            for b in np.unique(band):
-                sel = band == b
-                k[sel] = np.minimum(np.searchsorted(cdf[:, b], r[sel]), J - 1)
+            cdf = np.cumsum(inc, axis=0) / inc.sum(axis=0)
+            flat = (cdf + np.arange(cdf.shape[1])[None, :]).T.ravel()
+            r = rng.random(owner.size) * 0.999999
+            k = np.searchsorted(flat, band + r, side="right") - band * J
+            k = np.clip(k, 0, J - 1)
             out_p.append(owner)
             out_k.append(k)
             out_a.append(age)
@@ -257,14 +264,18 @@ class ChunkSimulator:
 
     # ------------------------------------------------------------------ helpers
     def _detect(self, rng, p, who, onset_age, detect, resolve):
-        """Day a condition becomes known (inf: never within observation/resolution)."""
-        start = np.maximum(onset_age, p["age_start"][who])
+        """Day a condition becomes known (inf: never within observation / before it resolves).
+
+        ``detect`` is the diagnosis rate per year at seek 1; ``resolve`` (years, inf for chronic
+        conditions) limits when an acute condition can still be recorded.
+        """
+        resolve = np.inf if resolve is None else resolve
+        a_start = p["age_start"][who]
+        start = np.maximum(onset_age, a_start)
         rate = detect * p["seek"][who] ** SEEK_DETECT_POWER
         t = start + rng.exponential(size=who.size) / rate
-        limit = p["age_end"][who]
-        if resolve is not None:
-            limit = np.minimum(limit, onset_age + resolve)
-            t = np.where(onset_age < p["age_start"][who], np.inf, t)
+        limit = np.minimum(p["age_end"][who], onset_age + resolve)
+        t = np.where(np.isfinite(resolve) & (onset_age < a_start), np.inf, t)
         t = np.where(t <= limit, t, np.inf)
         return np.where(np.isfinite(t), np.ceil(p["birth_day"][who] + t * YEAR), np.inf)
 
@@ -326,11 +337,11 @@ class ChunkSimulator:
 
         def repeats(who, code, visit, prob):
             """Repeat records of chronic conditions at later routine visits."""
-            if prob <= 0 or who.size == 0:
+            if who.size == 0 or np.all(prob <= 0):
                 return
             n_later = np.maximum(v_last[who] - visit, 0)
             owner, vidx = _ranges(visit + 1, n_later)
-            keep = rng.random(owner.size) < prob
+            keep = rng.random(owner.size) < np.broadcast_to(prob, who.shape)[owner]
             owner, vidx = owner[keep], vidx[keep]
             emit(who[owner], code[owner], v_day[vidx], vidx)
 
@@ -369,22 +380,16 @@ class ChunkSimulator:
             if k != 0 and d.resolve is None:
                 repeats(who, code, visit, d.repeat)
 
-        # ---- negative controls and background
+        # ---- negative controls and background, all conditions at once
         rec_i = np.zeros((n, len(self.indep)), dtype=bool)
-        for j, d in enumerate(self.indep):
-            sel = ik == j
-            who = ip[sel]
-            if who.size == 0:
-                continue
-            day = self._detect(rng, p, who, ia[sel], d.detect, d.resolve)
-            visit = snap(who, day)
-            ok = visit >= 0
-            who, visit = who[ok], visit[ok]
-            code = self.first_code_i[j] + rng.integers(0, self.n_codes_i[j], who.size)
-            emit(who, code, v_day[visit], visit)
-            rec_i[who, j] = True
-            if d.resolve is None:
-                repeats(who, code, visit, d.repeat)
+        day = self._detect(rng, p, ip, ia, self.i_detect[ik], self.i_resolve[ik])
+        visit = snap(ip, day)
+        ok = visit >= 0
+        who, kk, visit = ip[ok], ik[ok], visit[ok]
+        code = self.first_code_i[kk] + (rng.random(who.size) * self.n_codes_i[kk]).astype(np.int64)
+        emit(who, code, v_day[visit], visit)
+        rec_i[who, kk] = True
+        repeats(who, code, visit, self.i_repeat[kk])
 
         mig_rec = np.isfinite(dx_day[:, 0])
         mig_who = np.flatnonzero(mig_rec)
@@ -740,19 +745,23 @@ class ChunkSimulator:
             )
 
         # ---- recorded 2x2 against recorded migraine, for every condition set
-        def two_by_two(x):
-            return [
-                np.sum(x & mig_rec),
-                np.sum(x & ~mig_rec),
-                np.sum(~x & mig_rec),
-                np.sum(~x & ~mig_rec),
-            ]
+        # strata of the study's D1: sex x 10-year age band at end x observation length band
+        obs_band = np.searchsorted([3.0, 6.0, 10.0], years, side="right")
+        age_band = np.clip((a1 // 10).astype(np.int64), 0, 9)
+        stratum = (p["sex"] * 10 + age_band) * 4 + obs_band
+        cell_mig = (~mig_rec).astype(np.int64)
+
+        def strat(x):
+            cell = (1 - x.astype(np.int64)) * 2 + cell_mig  # a, b, c, d = (x,m), (x,~m), ...
+            return np.bincount(stratum * 4 + cell, minlength=S_STRATA * 4).reshape(S_STRATA, 4)
 
         for k, d in enumerate(self.coupled):
-            stats.add(f"rec:{d.key}", two_by_two(rec_c[:, k]) + [np.isfinite(onset[:, k]).sum()])
+            stats.add(f"rec:{d.key}", [np.isfinite(onset[:, k]).sum()])
+            stats.add(f"strat:{d.key}", strat(rec_c[:, k]))
         for j, d in enumerate(self.indep):
             if d.kind == "negative_control":
-                stats.add(f"rec:{d.key}", two_by_two(rec_i[:, j]) + [0])
+                stats.add(f"rec:{d.key}", [0])
+                stats.add(f"strat:{d.key}", strat(rec_i[:, j]))
         stats.add("rec:aura", [np.sum(mig_rec & (subtype == self.aura))])
         stats.add(
             "persons",

@@ -73,11 +73,25 @@ def poisson_rr(ev1, pt1, ev0, pt0) -> dict[str, float | None]:
 
 
 def _ratio(a, b, c, d) -> float | None:
-    return (a * d) / (b * c) if min(b, c) > 0 and a * d > 0 else None
+    return float((a * d) / (b * c)) if min(b, c) > 0 and a * d > 0 else None
+
+
+def _mh_or(cells: np.ndarray) -> float | None:
+    """Mantel-Haenszel odds ratio over the sex x age x observation-length strata (statsmodels)."""
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    t = np.asarray(cells, float)
+    keep = (t[:, 0] + t[:, 1] > 0) & (t[:, 2] + t[:, 3] > 0)
+    keep &= (t[:, 0] + t[:, 2] > 0) & (t[:, 1] + t[:, 3] > 0)
+    t = t[keep]
+    n = t.sum(axis=1)
+    if t.size == 0 or (t[:, 0] * t[:, 3] / n).sum() == 0 or (t[:, 1] * t[:, 2] / n).sum() == 0:
+        return None
+    return float(StratifiedTable(t.reshape(-1, 2, 2).transpose(1, 2, 0)).oddsratio_pooled)
 
 
 def _rate_ratio(e1, p1, e0, p0) -> float | None:
-    return (e1 / p1) / (e0 / p0) if min(p1, p0, e0) > 0 else None
+    return float((e1 / p1) / (e0 / p0)) if min(p1, p0, e0) > 0 else None
 
 
 def _marker(st: dict[str, np.ndarray], marker: str, tag: str) -> dict[str, float | None]:
@@ -207,7 +221,8 @@ def build_truth(seed: int, persons: int, scenario: Scenario, stats: Stats, vocab
     recorded = {}
     for key, arr in st.items():
         if key.startswith("rec:") and key != "rec:aura":
-            a, b, c, d, ntrue = arr
+            (ntrue,) = arr
+            a, b, c, d = st[f"strat:{key[4:]}"].sum(axis=0)
             recorded[key[4:]] = {
                 "with_migraine": int(a),
                 "without_migraine": int(b),
@@ -216,6 +231,7 @@ def build_truth(seed: int, persons: int, scenario: Scenario, stats: Stats, vocab
                 "recorded_persons": int(a + b),
                 "true_persons": int(ntrue) if key[4:] in cat.COUPLED_KEYS else None,
                 "crude_or": _ratio(a, b, c, d),
+                "stratified_or": _mh_or(st[f"strat:{key[4:]}"]),
             }
     ncs = [d.key for d in cat.negative_control_diseases()]
     set_ids = {k: v for k, v in vocab.disease_std.items() if not k.startswith(("bg_", "nc_"))}

@@ -286,7 +286,7 @@ class ParquetSink:
                 table.schema,
                 compression="zstd",
                 compression_level=1,
-                use_dictionary=True,
+                use_dictionary=[f.name for f in table.schema if f.type == STR],
                 write_statistics=True,
                 store_schema=True,
             )
