@@ -106,7 +106,7 @@ def test_run_level_sections(rendered):
     sw = html[html.index('id="software"') :]
     assert "statsmodels" in sw and "0.15.0" in sw and "settings.matching_ratio" in sw
     methods = html[html.index('id="methods"') : html.index('id="software"')]
-    assert "<h2>Population</h2>" in methods and "<strong>365 days</strong>" in methods
+    assert "<h4>Population</h4>" in methods and "<strong>365 days</strong>" in methods
 
 
 def test_comparable_published_rows_share_our_measure(context):

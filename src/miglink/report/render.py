@@ -7,6 +7,7 @@ mailed or archived as is. A pooled result directory renders the same way.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -324,7 +325,12 @@ def _markdown(text: str) -> Markup:
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False})
-    return Markup(md.render(text or ""))
+    html = md.render(text or "")
+    # The text's own headings sit below the report's section (h2) and subsection (h3) levels.
+    html = re.sub(
+        r"<(/?)h([1-6])>", lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + 2)}>", html
+    )
+    return Markup(html)
 
 
 def build_context(art: RunArtefacts) -> dict[str, Any]:
