@@ -235,24 +235,73 @@ def _from_folder(folder: Path, description: str, fingerprint: str | None) -> Cdm
     kinds = sorted({tf.format for tf in found.values()})
     desc = f"{description} ({'/'.join(k.upper() for k in kinds)}, {len(found)} tables)"
     fp_text = fingerprint or _file_fingerprint(*[found[k].path for k in sorted(found)])
-    materialise = any(tf.format == "csv" for tf in found.values())
-    return Cdm(con, "duckdb", desc, raw, lambda: fp_text, materialise=materialise)
+    return Cdm(con, "duckdb", desc, raw, lambda: fp_text)
 
 
 def _read_file(con: Any, tf: TableFile) -> ir.Table:
+    """Parquet: a view. CSV: parsed once, as text, into an in-memory table (the typed layer casts
+    it, and cast failures are counted on it without parsing the file again)."""
     import duckdb
 
+    path = str(tf.path).replace("'", "''")
+    name = f"raw_{tf.table}"
     try:
         if tf.format == "parquet":
-            return con.read_parquet(str(tf.path), table_name=f"raw_{tf.table}")
-        return con.read_csv(
-            str(tf.path), table_name=f"raw_{tf.table}", all_varchar=True, header=True
-        )
+            sql = f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{path}')"
+        else:
+            delim, names = check_header(tf)
+            # Columns from the header, all text: a ragged row is then an error, not a new header.
+            cols = ", ".join("'" + n.replace("'", "''") + "': 'VARCHAR'" for n in names)
+            sql = (
+                f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM '
+                f"read_csv('{path}', header = true, delim = '{delim}', quote = '\"', "
+                f"strict_mode = true, columns = {{{cols}}})"
+            )
+        con.con.execute(sql)
     except duckdb.Error as e:
         raise MiglinkError(
             f"table '{tf.table}' could not be read from {tf.path.name}: {_first_line(e)}",
             table=tf.table,
         ) from None
+    return con.table(name)
+
+
+def check_header(tf: TableFile) -> tuple[str, list[str]]:
+    """The file's delimiter (tab or comma, from the header line); refuses two header names
+    equal but for case (DuckDB would silently rename one)."""
+    import csv
+    import gzip
+
+    opener = gzip.open if tf.path.name.lower().endswith(".gz") else open
+    try:
+        with opener(tf.path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+            line = fh.readline()
+    except OSError as e:
+        raise MiglinkError(
+            f"table '{tf.table}' could not be read from {tf.path.name}: {e}", table=tf.table
+        ) from None
+    delim = "\t" if line.count("\t") > line.count(",") else ","
+    raw = [c.strip() for c in next(csv.reader([line.rstrip("\r\n")], delimiter=delim), [])]
+    if raw and raw[0].startswith("\ufeff"):
+        raw[0] = raw[0][1:]
+    raw = [c or f"_unnamed_{i}" for i, c in enumerate(raw)]  # e.g. a trailing delimiter
+    if not raw or all(c.startswith("_unnamed_") for c in raw):
+        raise MiglinkError(
+            f"table '{tf.table}' has an empty or missing header line in {tf.path.name}",
+            table=tf.table,
+        )
+    names = [c.lower() for c in raw]
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise MiglinkError(
+                f"table '{tf.table}' has two columns named '{n}' (differing only in case or "
+                f"spaces) in {tf.path.name}",
+                table=tf.table,
+                column=n,
+            )
+        seen.add(n)
+    return ("\\t" if delim == "\t" else ","), raw
 
 
 def _from_duckdb_file(path: Path) -> Cdm:

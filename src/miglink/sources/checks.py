@@ -246,7 +246,7 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
     if r["old"]:
         rep.add(
             Finding(
-                "implausible_age",
+                "implausible_birth_year",
                 "person",
                 "year_of_birth",
                 r["old"],
