@@ -115,7 +115,11 @@ def test_vocabulary_ids_unique_real_where_known_and_honest():
     concept = t["concept"].to_pandas()
     assert concept.concept_id.is_unique
     ids = dict(
-        zip(zip(concept.vocabulary_id, concept.concept_code), concept.concept_id, strict=True)
+        zip(
+            zip(concept.vocabulary_id, concept.concept_code, strict=True),
+            concept.concept_id,
+            strict=True,
+        )
     )
     # real OMOP ids listed in the concept-set files
     assert ids[("SNOMED", "37796009")] == 318736
