@@ -1,0 +1,202 @@
+"""D6 biomarkers (claim 1): CRP / ESR in people with vs without migraine.
+
+Per person the engine holds the mean of log values of a marker; for people with migraine the mean
+over values on or after their first migraine record (``mean_log_post``), so that values measured
+before the condition existed do not dilute the contrast. The engine returns, per stratum (sex x
+age band x utilisation quintile x observation band) and group, n, sum y and sum y^2 of those
+person means; the ratio of geometric means is exp(beta) of OLS of y on group + stratum, fitted
+exactly on the sums (stats.means). Overall and among people with no recorded autoimmune disease;
+chronic migraine and migraine with aura vs no migraine as secondary contrasts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ibis
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from miglink.designs.d5_common import not_analysed, stratum_label
+from miglink.designs.rows import make_row
+from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
+from miglink.stats.estimate import Estimate
+from miglink.stats.means import ratio_of_geometric_means
+
+SECONDARY_GROUPS = ("chronic_migraine", "migraine_with_aura")
+
+
+def marker_sums(
+    ft: FeatureTables, marker: str, group_set: str, subgroup: str | None
+) -> pd.DataFrame:
+    """Per stratum x group (1: ``group_set``, 0: no migraine at all): n, sum and sum of squares.
+
+    Strata: sex x age band at the person's mean measurement day x utilisation quintile x
+    observation band, and recorded autoimmune disease (0/1) unless the subgroup excludes it.
+    Age is taken at the measurements used (after diagnosis for group 1), so that later values
+    of people with migraine are not compared with earlier values of everyone else.
+    """
+    P = ft.persons
+    M = ft.measurements.filter(ft.measurements.set_id == marker)
+    use_post = "mean_log_post" in M.columns
+    idx = ft.settings.index_set
+    C = ft.conditions
+    g1 = C.filter(C.set_id == group_set).select(g1pid=C.person_id)
+    anym = C.filter(C.set_id == idx).select(mpid=C.person_id)
+    ai = C.filter(C.set_id == ANY_AUTOIMMUNE).select(apid=C.person_id)
+    p = P.select("person_id", "sex", "birth_year", "util_q", "obs_band")
+    p = p.left_join(g1, p.person_id == g1.g1pid).left_join(anym, p.person_id == anym.mpid)
+    p = p.left_join(ai, p.person_id == ai.apid)
+    p = p.mutate(ai=p.apid.notnull().cast("int64"))
+    if subgroup == "no_autoimmune":
+        p = p.filter(p.ai == 0)
+    elif subgroup is not None:
+        raise ValueError(f"unknown D6 subgroup {subgroup!r}")
+    # group 1: has the set; group 0: no migraine record at all; other people with migraine drop out
+    p = p.mutate(grp=ibis.cases((p.g1pid.notnull(), 1), (p.mpid.isnull(), 0), else_=-1))
+    p = p.filter(p.grp >= 0)
+    mm = M.select(
+        mpid2=M.person_id,
+        y_all=M.mean_log,
+        y_post=M.mean_log_post if use_post else M.mean_log,
+        n_post=M.n_post if use_post else M.n,
+        d_all=M.mean_day if use_post else ibis.null().cast("float64"),
+        d_post=M.mean_day_post if use_post else ibis.null().cast("float64"),
+    )
+    j = p.join(mm, p.person_id == mm.mpid2)
+    j = j.mutate(
+        y=ibis.cases((j.grp == 1, j.y_post), else_=j.y_all),
+        mday=ibis.cases((j.grp == 1, j.d_post), else_=j.d_all),
+    )
+    j = j.filter(j.y.notnull() & ((j.grp == 0) | (j.n_post > 0)))
+    st = ft.settings
+    if use_post:
+        age = (j.mday / 365.25 + 1970 - j.birth_year).floor().clip(lower=0, upper=st.age_band_top)
+        j = j.mutate(age_band=((age // st.age_band_years) * st.age_band_years).cast("int64"))
+    else:  # older feature tables: age at the end of observation
+        j = j.join(P.select(apid2=P.person_id, age_band=P.age_band), j.person_id == ibis._.apid2)
+    strata = ["sex", "age_band", "util_q", "obs_band"] + (
+        [] if subgroup == "no_autoimmune" else ["ai"]
+    )
+    j = j.mutate(stratum=stratum_label(j, strata))
+    out = (
+        j.group_by(["stratum", "grp"])
+        .aggregate(n=j.person_id.count(), sum=j.y.sum(), sumsq=(j.y * j.y).sum())
+        .execute()
+        .rename(columns={"grp": "group"})
+    )
+    return out
+
+
+def rgm_absorbed(cells: pd.DataFrame) -> Estimate:
+    """``stats.means.ratio_of_geometric_means`` with the stratum dummies absorbed (same numbers).
+
+    By Frisch-Waugh-Lovell the group coefficient of the weighted cell-mean regression equals
+    the WLS slope after centring group and cell mean within each stratum; residuals are the
+    same, so sigma^2 and the SE follow with the library's N - (1 + strata) degrees of freedom.
+    Used because building one dummy column per stratum costs seconds at ~1,000 strata.
+    Strata holding one group only carry no information on the slope; below 50 strata the
+    library function itself is called. Checked equal in tests/validity/test_claims_1247.py.
+    """
+    c = cells.assign(group=cells["group"].astype(int))
+    c = c.groupby(["stratum", "group"], as_index=False, observed=True)[["n", "sum", "sumsq"]].sum()
+    c = c[c["n"] > 0].reset_index(drop=True)
+    k = c["stratum"].nunique()
+    if k < 50:
+        return ratio_of_geometric_means(c)
+    method = "rgm_ols_sufficient"
+    n = c["n"].to_numpy(float)
+    extra = {
+        "n_group1": float(n[c["group"] == 1].sum()),
+        "n_group0": float(n[c["group"] == 0].sum()),
+    }
+    ybar = c["sum"].to_numpy(float) / n
+    g = c["group"].to_numpy(float)
+    key = c["stratum"].astype(str)
+    w = pd.Series(n).groupby(key.to_numpy()).transform("sum").to_numpy()
+    gm = pd.Series(g * n).groupby(key.to_numpy()).transform("sum").to_numpy() / w
+    ym = pd.Series(ybar * n).groupby(key.to_numpy()).transform("sum").to_numpy() / w
+    gd, yd = g - gm, ybar - ym
+    sxx = float(np.sum(n * gd * gd))
+    df_resid = n.sum() - (k + 1)
+    if not sxx > 1e-12:
+        return Estimate.missing(method, "not estimable: no stratum holds both groups", extra)
+    if df_resid <= 0:
+        return Estimate.missing(method, "not estimable: no residual degrees of freedom", extra)
+    fit = sm.WLS(yd, gd, weights=n).fit()
+    beta = float(np.asarray(fit.params)[0])
+    between = float(np.sum(n * (yd - beta * gd) ** 2))
+    within = float(np.sum(c["sumsq"].to_numpy(float) - c["sum"].to_numpy(float) ** 2 / n))
+    sigma2 = (max(within, 0.0) + between) / df_resid
+    se = math.sqrt(sigma2 / sxx)
+    extra.update({"sigma2": sigma2, "df_resid": float(df_resid), "n_strata": int(k)})
+    if not se > 0:
+        return Estimate.missing(method, "not estimable: zero residual variance", extra)
+    t = stats.t.ppf(0.975, df_resid)
+    return Estimate(
+        estimate=math.exp(beta),
+        log_estimate=beta,
+        se_log=se,
+        ci_low=math.exp(beta - t * se),
+        ci_high=math.exp(beta + t * se),
+        p_value=float(2 * stats.t.sf(abs(beta / se), df_resid)),
+        method=method,
+        extra=extra,
+    )
+
+
+def _row(h, ft, marker, group_set, subgroup, role, stratum) -> dict:
+    sums = marker_sums(ft, marker, group_set, subgroup)
+    est = rgm_absorbed(sums) if len(sums) else None
+    n1 = int(sums.loc[sums["group"] == 1, "n"].sum()) if len(sums) else 0
+    n0 = int(sums.loc[sums["group"] == 0, "n"].sum()) if len(sums) else 0
+    row = make_row(
+        design="D6",
+        exposure=group_set,
+        outcome=marker,
+        measure="RGM",
+        method="rgm_ols_stratum_sums",
+        est=est,
+        role=role,
+        stratum=stratum,
+        analysis=h.id,
+        n_exposed=n1,
+        n_unexposed=n0,
+    )
+    if est is None or not est.estimable:
+        row["note"] = (
+            row["note"] or ""
+        ) + f"; persons with a {marker} value: {n1} with, {n0} without"
+    return row
+
+
+def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None]:
+    """Rows for every D6 hypothesis; the key row is the ratio of geometric means (group vs none)."""
+    rows: list[dict] = []
+    for _claim, h in hyps:
+        if ft.measurements is None:
+            why = (
+                "measurement table absent"
+                if not ft.available.get("measurement")
+                else "no marker concept set resolved"
+            )
+            rows.append(
+                not_analysed(
+                    h, "D6", "RGM", why, f"{why}: claim-1 biomarker design (D6) cannot run"
+                )
+            )
+            continue
+        label = "no autoimmune disease" if h.subgroup == "no_autoimmune" else "all"
+        role = "descriptive" if h.expected == "descriptive" else "primary"
+        if not ft.measurements.filter(ft.measurements.set_id == h.outcome).count().execute():
+            why = f"no {h.outcome} values"
+            rows.append(not_analysed(h, "D6", "RGM", why, f"{why} in the measurement table"))
+            continue
+        rows.append(_row(h, ft, h.outcome, h.exposure, h.subgroup, role, label))
+        if h.subgroup is None:
+            for g in SECONDARY_GROUPS:
+                if g in ft.resolved_ids:
+                    rows.append(_row(h, ft, h.outcome, g, None, "secondary", f"{g} vs no migraine"))
+    return rows, None

@@ -1,0 +1,94 @@
+"""D7 family history (claim 2, the record-based half).
+
+Exposure: a recorded family history (OMOP observation, e.g. family_history_autoimmune); outcome:
+the person's own condition (migraine, or any autoimmune disease). The stratified 2x2 table gives
+the Mantel-Haenszel OR (as D1). Because whether a family history gets recorded depends on how
+much care a person receives, as does the recording of any diagnosis, the same exposure is also
+run against every negative-control outcome; their ORs form an empirical null (Schuemie et al.
+2014) that calibrates the key estimate, and the calibrated CI is what the verdict reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from miglink.designs.d1_prevalence import estimate_2x2
+from miglink.designs.d5_common import not_analysed
+from miglink.designs.rows import finite
+from miglink.designs.strata import stratified_counts, with_flag
+from miglink.features.build import FeatureTables
+from miglink.stats.calibration import calibrate, fit_null
+
+
+def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None]:
+    """Rows per D7 hypothesis: key MH OR (calibrated), crude / logistic sensitivity, NC rows."""
+    rows: list[dict] = []
+    ncs = list(study.negative_controls)
+    for _claim, h in hyps:
+        if ft.observations is None:
+            why = (
+                "observation table absent"
+                if not ft.available.get("observation")
+                else "no family-history concept set resolved"
+            )
+            rows.append(
+                not_analysed(h, "D7", "OR", why, f"{why}: family-history design (D7) cannot run")
+            )
+            continue
+        n_fh = int(ft.observations.filter(ft.observations.set_id == h.exposure).count().execute())
+        if n_fh == 0:
+            why = f"no {h.exposure} records"
+            rows.append(not_analysed(h, "D7", "OR", why, f"{why} in the observation table"))
+            continue
+        p = with_flag(ft.persons, ft.observations, h.exposure, "exposed")
+        counts = stratified_counts(p, ft.conditions, "exposed", [h.outcome, *ncs])
+        role = "descriptive" if h.expected == "descriptive" else "primary"
+        key = estimate_2x2(
+            counts[counts["outcome"] == h.outcome],
+            design="D7",
+            exposure=h.exposure,
+            outcome=h.outcome,
+            role=role,
+            analysis=h.id,
+        )
+        nc_rows = []
+        for nc in ncs:
+            r = estimate_2x2(
+                counts[counts["outcome"] == nc],
+                design="D7",
+                exposure=h.exposure,
+                outcome=nc,
+                role="negative_control",
+                analysis=h.id,
+                stratum=f"negative control {nc}",
+                with_sensitivity=False,
+            )[0]
+            nc_rows.append(r)
+        ok = [
+            r
+            for r in nc_rows
+            if finite(r["log_estimate"]) and finite(r["se_log"]) and r["se_log"] > 0
+        ]
+        main = key[0]
+        if len(ok) >= study.settings.min_negative_controls and finite(main["log_estimate"]):
+            null = fit_null(
+                np.array([r["log_estimate"] for r in ok]), np.array([r["se_log"] for r in ok])
+            )
+            cp, lo, hi, ce = calibrate(
+                np.array([main["log_estimate"]]), np.array([main["se_log"]]), null
+            )
+            main.update(
+                cal_p_value=float(np.asarray(cp)[0]),
+                cal_ci_low=float(np.asarray(lo)[0]),
+                cal_ci_high=float(np.asarray(hi)[0]),
+                cal_estimate=float(np.asarray(ce)[0]),
+            )
+            main["note"] = (
+                f"calibrated on {len(ok)} negative-control outcomes of the same exposure "
+                f"(null mean {null.mean:.3f}, sd {null.sd:.3f})"
+            )
+        else:
+            main["note"] = f"not calibrated: {len(ok)} estimable negative-control outcomes"
+        rows += key + nc_rows
+    return rows, None
