@@ -234,7 +234,7 @@ def test_every_concept_set_resolves_through_the_vocabulary(default_pop):
 def test_same_seed_same_bytes_and_duckdb_format(tmp_path):
     a = generate(3_000, 42, tmp_path / "a")
     b = generate(3_000, 42, tmp_path / "b")
-    c = generate(3_000, 43, tmp_path / "c")
+    generate(3_000, 43, tmp_path / "c")
     assert a == b
 
     def digest(folder):
