@@ -28,8 +28,14 @@ OUTPUT = ("person_id", "set_id", "event_date", "concept_id")
 
 
 def normalised_source(value: ir.StringValue) -> ir.StringValue:
-    """Upper case, dots and spaces removed (MIMIC pads with trailing spaces)."""
-    return value.strip().upper().replace(".", "").replace(" ", "")
+    """Upper case, dots and spaces removed (MIMIC pads with trailing spaces).
+
+    A long all-digit code written as a float ('65363002.0', as in Synthea27Nj's Parquet copy)
+    loses its '.0' first; ICD-9 codes (at most 3 digits before the dot) are not affected.
+    """
+    v = value.strip()
+    v = ibis.cases((v.re_search(r"^[0-9]{6,}\.0$"), v.substr(0, v.length() - 2)), else_=v)
+    return v.upper().replace(".", "").replace(" ", "")
 
 
 def _facts(cdm, domain: str) -> ir.Table:

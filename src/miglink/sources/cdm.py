@@ -311,12 +311,21 @@ def _from_duckdb_file(path: Path) -> Cdm:
         con = ibis.duckdb.connect(str(path), read_only=True)
     except duckdb.Error as e:
         raise MiglinkError(f"cannot open DuckDB file {path}: {_first_line(e)}") from None
+    raw = _duckdb_tables(con)
+    st = path.stat()
+    fp = f"{path.name}|{st.st_size}|{st.st_mtime_ns}"
+    return Cdm(con, "duckdb", f"DuckDB file '{path.name}'", raw, lambda: fp)
+
+
+def _duckdb_tables(con: Any) -> dict[str, ir.Table]:
+    """Tables of the schema holding ``person`` ('main' first), by canonical name."""
     rows = con.con.execute(
-        "select table_schema, table_name from information_schema.tables "
-        "where table_catalog = current_database() order by table_schema = 'main' desc, 1, 2"
+        "select table_catalog, table_schema, table_name from information_schema.tables "
+        "where table_catalog = current_database() order by table_schema = 'main' desc, 2, 3"
     ).fetchall()
     by_schema: dict[str, list[str]] = {}
-    for schema, name in rows:
+    catalog = rows[0][0] if rows else None
+    for _cat, schema, name in rows:
         by_schema.setdefault(schema, []).append(name)
     # The CDM is the schema holding a person table ('main' first).
     chosen = next(
@@ -326,17 +335,17 @@ def _from_duckdb_file(path: Path) -> Cdm:
     raw = {}
     for name in by_schema.get(chosen, []):
         canon = name.lower()
-        raw.setdefault(canon, con.table(name, database=chosen))
-    st = path.stat()
-    fp = f"{path.name}|{st.st_size}|{st.st_mtime_ns}"
-    return Cdm(con, "duckdb", f"DuckDB file '{path.name}'", raw, lambda: fp)
+        if canon.startswith("2b_"):
+            canon = canon[3:]
+        raw.setdefault(canon, con.table(name, database=(catalog, chosen)))
+    return raw
 
 
 def _from_backend(backend: Any, engine: str, description: str) -> Cdm:
     if engine == "pyspark":
         engine = "spark"
-    names = _list_tables(backend)
-    raw = {}
+    names = [] if backend.name == "duckdb" else _list_tables(backend)
+    raw = _duckdb_tables(backend) if backend.name == "duckdb" else {}
     for name in names:
         canon = name.lower()
         if canon.startswith("2b_"):

@@ -43,7 +43,11 @@ def _cast(col: ir.Value, target: str) -> ir.Value:
             return col.strip().substr(0, 10).try_cast("date")
         return col.try_cast("date")
     if target == "string":
-        s = col if src.is_string() else col.cast("string")
+        if src.is_floating():  # a code stored as a double (e.g. Synthea27Nj's Parquet): no '.0'
+            whole = col.notnull() & (col == col.round(0)) & (col.abs() < 1e18)
+            s = ibis.cases((whole, col.cast("int64").cast("string")), else_=col.cast("string"))
+        else:
+            s = col if src.is_string() else col.cast("string")
         # MIMIC-IV's OMOP copy pads source values with trailing spaces.
         return s.strip().nullif("")
     if src.is_string():
