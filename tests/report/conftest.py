@@ -187,24 +187,15 @@ def write_fake_run(out: Path, *, pooled: bool = False, optional: bool = True) ->
             _est_row(c, h, f"{h}__main", d, "primary", e, o, meas, meth, est, se, exp_, v, rng)
         )
         if d in ("D1", "D2") and est is not None:
-            rows.append(
-                _est_row(
-                    c,
-                    h,
-                    f"{h}__two_dates",
-                    d,
-                    "sensitivity",
-                    e,
-                    o,
-                    meas,
-                    meth,
-                    est * 0.95,
-                    se * 1.2,
-                    exp_,
-                    "",
-                    rng,
-                )
-            )
+            # As the engine writes them: a sensitivity method shares the analysis id and carries
+            # neither claim number nor hypothesis.
+            sens = _est_row(None, None, f"{h}__main", d, "sensitivity", e, o, meas, "crude",
+                            est * 0.95, se * 1.2, exp_, None, rng)  # fmt: skip
+            rows.append(sens)
+    # a descriptive share (D9): listed, never drawn on the ratio axis
+    share = _est_row(9, "h9_order", "h9_order", "D9", "descriptive", "migraine",
+                     "any_autoimmune", "share", "binomial", 0.44, 0.05, "descriptive", "", rng)  # fmt: skip
+    rows.append(share | {"cal_ci_low": None, "cal_ci_high": None, "cal_estimate": None})
     for d, (m, s) in CAL.items():
         for nc in NEGATIVE_CONTROLS:
             se = float(rng.uniform(0.08, 0.4))
@@ -212,8 +203,8 @@ def write_fake_run(out: Path, *, pooled: bool = False, optional: bool = True) ->
             meas = "OR" if d == "D1" else "HR"
             rows.append(
                 _est_row(
-                    0,
-                    "",
+                    None,
+                    None,
                     f"nc_{d}_{nc}",
                     d,
                     "negative_control",
@@ -250,6 +241,12 @@ def write_fake_run(out: Path, *, pooled: bool = False, optional: bool = True) ->
             for c, h, d, e, o, _m, _mm, _est, _se, x, v in HYPOTHESES
             if c == cid
         ]
+        if cid == 9:
+            hyps.append(
+                {"id": "h9_order", "text": "Which diagnosis comes first", "design": "D9",
+                 "exposure": "migraine", "outcome": "any_autoimmune", "expected": "descriptive",
+                 "verdict": "", "analysis": "h9_order"}
+            )  # fmt: skip
         claims.append(
             {
                 "id": cid,
@@ -291,6 +288,7 @@ def write_fake_run(out: Path, *, pooled: bool = False, optional: bool = True) ->
             ],
         },
         "study": {"name": "miglink default study (PROTOCOL.md)", "hash": "0123456789abcdef"},
+        "notes": ["D7: no family-history observations in this source"],
         "methods": "## Population\n\nAll persons with **365 days** of prior observation.\n\n"
         "- D1: Mantel–Haenszel OR over sex × age band strata\n"
         "- D2: 1:4 matched cohort, Cox stratified on matched set\n\n"

@@ -184,3 +184,52 @@ def test_results_csv_is_accepted(tmp_path, make_run):
     (run / "results.parquet").unlink()
     html = render_report(run).read_text()
     assert html.count('class="summary-row"') == 9
+
+
+def test_key_row_is_the_hypothesis_row_not_a_sensitivity_row(context):
+    claim3 = next(c for c in context["claims"] if c["id"] == 3)
+    sle = next(h for h in claim3["hypotheses"] if h["id"] == "h3_sle")
+    assert sle["row"]["role"] == "primary" and sle["row"]["method"] == "mantel_haenszel"
+    # the sensitivity row shares the analysis id, has no claim number, and is still listed
+    roles = [(r["analysis"], r["role"]) for r in claim3["rows"]]
+    assert ("h3_sle__main", "sensitivity") in roles
+
+
+def test_shares_are_listed_not_plotted(context):
+    claim9 = next(c for c in context["claims"] if c["id"] == 9)
+    order = next(h for h in claim9["hypotheses"] if h["id"] == "h9_order")
+    assert order["view"]["measure"] == "share" and order["view"]["estimate"].startswith("0.44")
+    rows = _forest_rows(claim9["hypotheses"])
+    assert not rows["label"].str.startswith("h9_order").any()
+    assert rows["label"].str.startswith("h9_migraine_to_ai").any()
+
+
+def test_fatal_findings_and_notes_are_shown(tmp_path, make_run):
+    run = make_run(tmp_path / "run", optional=False)
+    meta = json.loads((run / "run.json").read_text())
+    meta["data_quality"]["fatal"] = [
+        {"check": "person_id_unique", "table": "person", "column": "person_id", "n_rows": 3,
+         "message": "person_id repeated"}
+    ]  # fmt: skip
+    (run / "run.json").write_text(json.dumps(meta))
+    html = render_report(run).read_text()
+    dq = html[html.index('id="data-quality"') : html.index('id="methods"')]
+    assert "person_id_unique" in dq and "person_id repeated" in dq
+    assert '<td class="num">&lt;5</td>' in dq  # 3 rows: gated again by the report
+    assert "D7: no family-history observations in this source" in dq
+
+
+def test_report_gates_ungated_counts_again(tmp_path, make_run):
+    """Defence in depth: a count below the minimum that reached the artefacts is still hidden."""
+    run = make_run(tmp_path / "run")
+    res = pd.read_parquet(run / "results.parquet")
+    res.loc[res["hypothesis"] == "h3_ms", "events_exposed"] = "2"
+    res.to_parquet(run / "results.parquet")
+    att = pd.read_parquet(run / "attrition.parquet")
+    att.loc[0, "n"] = "1"
+    att.to_parquet(run / "attrition.parquet")
+    art = load_run(run)
+    assert set(art.results.loc[art.results["hypothesis"] == "h3_ms", "events_exposed"]) == {"<5"}
+    assert art.attrition.loc[0, "n"] == "<5"
+    prev = art.prevalence
+    assert prev.loc[prev["n_cases"] == "<5", "prevalence"].isna().all()

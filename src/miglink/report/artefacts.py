@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from miglink.errors import MiglinkError
+from miglink.privacy import COUNT_COLUMNS, DEFAULT_MIN_CELL, gate_count, gate_frame
 
 #: Numeric columns of the results table (counts stay as they are: they may hold "<5").
 FLOAT_COLUMNS = (
@@ -47,6 +48,7 @@ class RunArtefacts:
     attrition: pd.DataFrame = field(default_factory=pd.DataFrame)
     calibration: dict[str, dict[str, Any]] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
+    min_cell: int = DEFAULT_MIN_CELL
 
 
 def _read_json(path: Path) -> Any:
@@ -116,6 +118,25 @@ def load_run(run_dir: str | Path) -> RunArtefacts:
     run: dict[str, Any] = {}
     if (run_dir / "run.json").exists():
         run = _read_json(run_dir / "run.json") or {}
+    # The writer gated every artefact already; the report is an artefact too, so it passes its
+    # counts through the same gate once more (a no-op on gated input).
+    min_cell = int((run.get("parameters") or {}).get("min_cell") or DEFAULT_MIN_CELL)
+    results = gate_frame(results, min_cell, COUNT_COLUMNS)
+    if not curves.empty:
+        curves = gate_frame(curves, min_cell, ("at_risk", "events"))
+    if not prevalence.empty:
+        prevalence = gate_frame(prevalence, min_cell, ("n_persons", "n_cases"))
+        hidden = pd.Series(False, index=prevalence.index)
+        for col in ("n_persons", "n_cases"):
+            if col in prevalence.columns:
+                hidden |= prevalence[col].map(lambda v: isinstance(v, str) and v.startswith("<"))
+        prevalence.loc[hidden, "prevalence"] = float("nan")
+    if not attrition.empty:
+        attrition = gate_frame(attrition, min_cell, ("n",))
+    for kind in ("fatal", "warnings"):
+        for finding in (run.get("data_quality") or {}).get(kind, []) or []:
+            if isinstance(finding, dict) and "n_rows" in finding:
+                finding["n_rows"] = gate_count(finding["n_rows"], min_cell)
     return RunArtefacts(
         run_dir=run_dir,
         results=results,
@@ -125,4 +146,5 @@ def load_run(run_dir: str | Path) -> RunArtefacts:
         attrition=attrition,
         calibration=calibration,
         run=run,
+        min_cell=min_cell,
     )

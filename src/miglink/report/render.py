@@ -25,6 +25,9 @@ from miglink.report.literature import comparable, published_for
 #: of either direction.
 CROSS_SECTIONAL_DESIGNS = {"D1", "D3", "D6", "D7", "D8"}
 
+#: Measures drawn on the forest plot's ratio axis (shares, counts and prevalences are listed only).
+RATIO_MEASURES = {"OR", "HR", "IRR", "RR", "RGM", "ROR"}
+
 #: Designs whose estimates are calibrated against negative controls (PROTOCOL.md).
 CALIBRATED_DESIGNS = ("D1", "D2")
 
@@ -61,14 +64,21 @@ def _label(set_id: Any) -> str:
 
 
 def _key_row(results: pd.DataFrame, hyp: dict[str, Any]) -> pd.Series | None:
-    """The results row that carries a hypothesis: its named analysis, stratum "all" first."""
+    """The results row that carries a hypothesis.
+
+    Several rows can share an analysis id (sensitivity methods, strata); the key row is the one
+    naming the hypothesis, else the primary one, with stratum "all" first.
+    """
     r = results
-    if hyp.get("analysis"):
-        sel = r[r["analysis"] == hyp["analysis"]]
-    else:
-        sel = r[(r["hypothesis"] == hyp.get("id")) & (r["role"] == "primary")]
+    sel = r[r["analysis"] == hyp["analysis"]] if hyp.get("analysis") else r.iloc[0:0]
+    if sel.empty:
+        sel = r[r["hypothesis"] == hyp.get("id")]
     if sel.empty:
         return None
+    for mask in (sel["hypothesis"] == hyp.get("id"), sel["role"] == "primary"):
+        if mask.any():
+            sel = sel[mask]
+            break
     if "stratum" in sel.columns and (sel["stratum"] == "all").any():
         sel = sel[sel["stratum"] == "all"]
     return sel.iloc[0]
@@ -140,7 +150,7 @@ def _forest_rows(hyps: list[dict[str, Any]]) -> pd.DataFrame:
     for h in hyps:
         r = h["row"]
         m = _get(r, "measure")
-        if r is None or m == "share" or not fmt.is_num(_get(r, "estimate")):
+        if r is None or m not in RATIO_MEASURES or not fmt.is_num(_get(r, "estimate")):
             continue
         head = f"{h['id']} · {m}"
         rows.append(
@@ -311,6 +321,15 @@ def _calibration_views(art: RunArtefacts) -> dict[str, dict[str, Any]]:
     return views
 
 
+def _finding(f: Any) -> dict[str, str]:
+    """A data-quality finding (a dict with check/table/column/n_rows/message, or plain text)."""
+    if not isinstance(f, dict):
+        return {"check": "", "table": "", "column": "", "n_rows": "–", "message": str(f)}
+    out = {k: str(f.get(k) or "") for k in ("check", "table", "column", "message")}
+    out["n_rows"] = fmt.count(f.get("n_rows"))
+    return out
+
+
 def _flatten(d: Any, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(d, dict):
         out: list[tuple[str, str]] = []
@@ -355,8 +374,14 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
             hv["methods"] = _hyp_methods(hv)
             hyps.append(hv)
         published = _claim_published(hyps)
+        # Rows of the claim: those numbered with it, and every row sharing an analysis with one of
+        # its hypotheses (sensitivity and secondary methods carry no claim number).
+        numbered = pd.to_numeric(res["claim"], errors="coerce") == cid
+        key_analyses = set(res.loc[numbered, "analysis"]) | {
+            h["analysis"] for h in c.get("hypotheses", []) if h.get("analysis")
+        }
         claim_rows = res[
-            (res["claim"].astype(str) == str(cid)) & (res["role"] != "negative_control")
+            (numbered | res["analysis"].isin(key_analyses)) & (res["role"] != "negative_control")
         ]
         analyses = list(dict.fromkeys(claim_rows["analysis"].astype(str)))
         designs = sorted(
@@ -421,12 +446,9 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
         "n_estimates": int((res["role"] != "negative_control").sum()),
         "n_negative_controls": int(len(ncs)),
         "calibration": [dict(v, svg=None) for v in calib.values()],
-        "dq_fatal": [str(x) for x in dq.get("fatal", []) or []],
-        "dq_warnings": [
-            {k: w.get(k, "") for k in ("check", "table", "column", "message")}
-            | {"n_rows": fmt.count(w.get("n_rows"))}
-            for w in dq.get("warnings", []) or []
-        ],
+        "dq_fatal": [_finding(f) for f in dq.get("fatal", []) or []],
+        "dq_warnings": [_finding(w) for w in dq.get("warnings", []) or []],
+        "notes": [str(n) for n in run.get("notes", []) or []],
         "dq_available": bool(dq),
         "versions": sorted((run.get("versions") or {}).items()),
         "parameters": _flatten(run.get("parameters") or {}),
