@@ -1,0 +1,145 @@
+"""SCCS intervals from person-level rows: drug eras, windows, age bands and event counts.
+
+Input is the narrow person-level pull of the people who enter the SCCS (cases with an exposure):
+their observation window, birth year, drug records and event days. Output is one row per person x
+window x age band with its length in days and its number of events, the input of
+``stats.sccs.sccs_fit``. Everything is vectorised (sorted change points and cumulative sums), so
+cost grows with the number of records, not with days of follow-up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+RISK_DAYS = 30  # risk window = era + 30 days
+PRE_DAYS = 30  # pre-exposure window = -30..-1 days before era start
+ERA_GAP_DAYS = 30  # records of one drug set closer than this merge into one era
+_BIG = 1 << 20  # day offset per person in packed keys (days < 2**20 ~ year 4840)
+
+
+def drug_eras(records: pd.DataFrame, gap: int = ERA_GAP_DAYS) -> pd.DataFrame:
+    """Merge a person's records (person, start_day, end_day) into eras with a persistence gap.
+
+    A record without an end day lasts one day. Records whose start is within ``gap`` days of
+    the running end of the current era extend it (as OHDSI drug eras with a 30-day gap).
+    """
+    if records.empty:
+        return pd.DataFrame(columns=["person", "start", "end"])
+    r = records[["person", "start_day", "end_day"]].copy()
+    r["end_day"] = r["end_day"].fillna(r["start_day"])
+    r["end_day"] = np.maximum(r["end_day"].to_numpy(), r["start_day"].to_numpy())
+    r = r.sort_values(["person", "start_day", "end_day"]).reset_index(drop=True)
+    run_end = r.groupby("person")["end_day"].cummax()
+    prev_end = run_end.groupby(r["person"]).shift(1)
+    new = prev_end.isna() | (r["start_day"] > prev_end + gap)
+    era_id = new.cumsum()
+    eras = r.groupby(era_id).agg(
+        person=("person", "first"), start=("start_day", "min"), end=("end_day", "max")
+    )
+    return eras.reset_index(drop=True).astype({"person": "int64", "start": "int64", "end": "int64"})
+
+
+def _age_cut_days(birth_year: np.ndarray, start: np.ndarray, end: np.ndarray, width: int):
+    """Days on which a person enters a new ``width``-year age band inside [start, end].
+
+    Birth date is unknown beyond the year: people are taken as born on 1 July of it.
+    """
+    epoch = np.datetime64("1970-01-01")
+    out_p, out_d = [], []
+    born = (
+        np.array([f"{int(y):04d}-07-01" for y in birth_year], dtype="datetime64[D]") - epoch
+    ).astype(np.int64)
+    a0 = np.floor((start - born) / 365.25 / width).astype(np.int64) + 1
+    a1 = np.floor((end - born) / 365.25 / width).astype(np.int64)
+    n = np.maximum(a1 - a0 + 1, 0)
+    owner = np.repeat(np.arange(len(start)), n)
+    k = np.arange(owner.size) - np.repeat(np.cumsum(n) - n, n) + a0[owner]
+    years = birth_year[owner] + k * width
+    days = (np.array([f"{int(y):04d}-07-01" for y in years], dtype="datetime64[D]") - epoch).astype(
+        np.int64
+    )
+    out_p.append(owner)
+    out_d.append(days)
+    return born, np.concatenate(out_p), np.concatenate(out_d)
+
+
+def sccs_intervals(
+    persons: pd.DataFrame,
+    eras: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    age_width: int = 5,
+    risk_days: int = RISK_DAYS,
+    pre_days: int = PRE_DAYS,
+) -> pd.DataFrame:
+    """Rows person, window (baseline / pre_exposure / risk), age_band, length, events.
+
+    ``persons``: person, start, end (observation window, inclusive days), birth_year.
+    ``eras``: person, start, end (exposure eras). ``events``: person, day.
+    Risk = [era start, era end + risk_days]; pre-exposure = [era start - pre_days, era start - 1];
+    risk wins where windows overlap. Only days inside [start, end] count.
+    """
+    p = persons.sort_values("person").reset_index(drop=True)
+    pid = p["person"].to_numpy(np.int64)
+    pos = {int(x): i for i, x in enumerate(pid)}
+    ps, pe = p["start"].to_numpy(np.int64), p["end"].to_numpy(np.int64)
+    e = eras[eras["person"].isin(pos)]
+    ei = e["person"].map(pos).to_numpy(np.int64)
+    es, ee = e["start"].to_numpy(np.int64), e["end"].to_numpy(np.int64)
+    born, ap, ad = _age_cut_days(p["birth_year"].to_numpy(np.int64), ps, pe, age_width)
+
+    # change points: (person index, day, d_risk, d_pre)
+    pts = [
+        (np.arange(len(p)), ps, 0, 0),
+        (np.arange(len(p)), pe + 1, 0, 0),
+        (ap, ad, 0, 0),
+        (ei, es, 1, 0),
+        (ei, ee + risk_days + 1, -1, 0),
+        (ei, es - pre_days, 0, 1),
+        (ei, es, 0, -1),
+    ]
+    who = np.concatenate([np.asarray(a, np.int64) for a, *_ in pts])
+    day = np.concatenate([np.asarray(b, np.int64) for _, b, *_ in pts])
+    dr = np.concatenate([np.full(len(a), c, np.int64) for a, _, c, _ in pts])
+    dp = np.concatenate([np.full(len(a), d, np.int64) for a, _, _, d in pts])
+    df = pd.DataFrame({"i": who, "day": day, "dr": dr, "dp": dp})
+    df = df.groupby(["i", "day"], as_index=False)[["dr", "dp"]].sum()
+    df["risk"] = df.groupby("i")["dr"].cumsum()
+    df["pre"] = df.groupby("i")["dp"].cumsum()
+    df["next"] = df.groupby("i")["day"].shift(-1)
+    df = df.dropna(subset=["next"])
+    df["next"] = df["next"].astype(np.int64)
+    # clip to observation
+    lo = np.maximum(df["day"].to_numpy(), ps[df["i"].to_numpy()])
+    hi = np.minimum(df["next"].to_numpy(), pe[df["i"].to_numpy()] + 1)
+    df["length"] = hi - lo
+    df["day"] = lo
+    df = df[df["length"] > 0].reset_index(drop=True)
+    df["window"] = np.where(
+        df["risk"] > 0, "risk", np.where(df["pre"] > 0, "pre_exposure", "baseline")
+    )
+    age = np.floor((df["day"].to_numpy() - born[df["i"].to_numpy()]) / 365.25 / age_width).astype(
+        np.int64
+    )
+    df["age_band"] = (np.maximum(age, 0) * age_width).astype(str)
+
+    # events: each event day to the segment holding it
+    ev = events[events["person"].isin(pos)]
+    evi = ev["person"].map(pos).to_numpy(np.int64)
+    evd = ev["day"].to_numpy(np.int64)
+    inside = (evd >= ps[evi]) & (evd <= pe[evi])
+    evi, evd = evi[inside], evd[inside]
+    seg_key = df["i"].to_numpy(np.int64) * _BIG + (
+        df["day"].to_numpy(np.int64) - ps[df["i"].to_numpy()]
+    )
+    ev_key = evi * _BIG + (evd - ps[evi])
+    order = np.argsort(seg_key, kind="stable")
+    j = np.searchsorted(seg_key[order], ev_key, side="right") - 1
+    counts = (
+        np.bincount(order[j], minlength=len(df)) if len(ev_key) else np.zeros(len(df), np.int64)
+    )
+    df["events"] = counts
+    out = df.groupby(["i", "window", "age_band"], as_index=False)[["length", "events"]].sum()
+    out["person"] = pid[out["i"].to_numpy()]
+    return out[["person", "window", "age_band", "length", "events"]]
