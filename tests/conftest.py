@@ -30,3 +30,23 @@ def spark():
     session = local_spark_session()
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def synthetic_cdm(tmp_path_factory) -> Path:
+    """A 30k-person synthetic OMOP CDM (default scenario), generated once per test run."""
+    from miglink.synth import generate
+
+    out = tmp_path_factory.mktemp("synth") / "cdm30k"
+    generate(persons=30_000, seed=11, out=out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(synthetic_cdm, tmp_path_factory) -> Path:
+    """The whole default study run once on the synthetic CDM; returns the run directory."""
+    from miglink.study import run_study
+
+    out = tmp_path_factory.mktemp("runs") / "run30k"
+    run_study(synthetic_cdm, out, min_cell=5)
+    return out

@@ -4,7 +4,7 @@ Hypothesis (PROTOCOL.md, 'Verdicts'):
   supported     the CI excludes the null in the predicted direction and diagnostics pass
   contradicted  the CI excludes the null in the other direction
   no evidence   the CI includes the null while MDRR <= threshold (the data could have shown it)
-  inconclusive  diagnostics fail, or MDRR > threshold
+  inconclusive  diagnostics fail, or the CI includes the null while MDRR > threshold
   not analysed  the design did not run (a table it needs is absent, or not implemented)
 """
 
@@ -41,9 +41,9 @@ def diagnose(row: dict, st: Settings, calibration_expected: bool) -> list[str]:
         math.isfinite(e) and e < st.min_events_for_estimate for e in ev
     ):
         fails.append(f"events<{st.min_events_for_estimate}")
-    mdrr = _f(row.get("mdrr"))
-    if math.isfinite(mdrr) and mdrr > st.mdrr_threshold:
-        fails.append(f"mdrr>{st.mdrr_threshold:g}")
+    # MDRR is reported with every estimate but is not a pass/fail diagnostic: a CI that excludes
+    # the null is evidence whatever the power; power decides only between 'no evidence' and
+    # 'inconclusive' when the CI includes the null (see hypothesis_verdict).
     bf = row.get("balance_fail")
     if isinstance(bf, str) and bf:
         fails.append(f"balance({row['balance_fail']})")
