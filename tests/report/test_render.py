@@ -233,3 +233,11 @@ def test_report_gates_ungated_counts_again(tmp_path, make_run):
     assert art.attrition.loc[0, "n"] == "<5"
     prev = art.prevalence
     assert prev.loc[prev["n_cases"] == "<5", "prevalence"].isna().all()
+
+
+def test_published_row_is_marked_comparable_only_beside_its_own_measure(context):
+    claim3 = next(c for c in context["claims"] if c["id"] == 3)
+    # Kang et al. Headache 2024: RA->migraine aHR 1.2 (1.17-1.26)
+    kang = next(p for p in claim3["published"] if p["short"] == "Kang et al. 2024")
+    beside = {h["id"]: (h["measure"], h["same"]) for h in kang["hypotheses"]}
+    assert beside == {"h3_ra": ("OR", False), "h3_ra_incident": ("HR", True)}

@@ -135,12 +135,19 @@ def _published(hyp: dict[str, Any], row: pd.Series | None, claim_id: int) -> dic
 
 
 def _claim_published(hyps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A claim's published rows, each once, with the hypotheses it stands beside."""
+    """A claim's published rows, each once, with the hypotheses it stands beside.
+
+    Each hypothesis is listed with its own measure and whether the published measure matches it,
+    so an OR listed beside both an OR and an HR hypothesis is marked comparable to the first only.
+    """
     seen: dict[str, dict[str, Any]] = {}
     for h in hyps:
+        measure = _get(h["row"], "measure") or ""
         for item in h["published"]["items"]:
             entry = seen.setdefault(item["key"], dict(item, hypotheses=[]))
-            entry["hypotheses"].append(h["id"])
+            entry["hypotheses"].append(
+                {"id": h["id"], "measure": measure, "same": item["comparable"]}
+            )
             entry["comparable"] = entry["comparable"] or item["comparable"]
     return sorted(seen.values(), key=lambda e: (not e["comparable"], e["derived"]))
 
