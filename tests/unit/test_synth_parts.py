@@ -89,6 +89,10 @@ def test_bad_entry_is_a_miglink_error_naming_entry_and_field(entry, field):
 
 
 def test_scenario_structure_errors(tmp_path):
+    with pytest.raises(MiglinkError, match="same condition"):
+        load_scenario(
+            {"effects": [{"from": "migraine_with_aura", "to": "migraine", "hazard_ratio": 2}]}
+        )
     with pytest.raises(MiglinkError, match="needs one of the fields"):
         load_scenario({"effects": [{"from": "migraine", "to": "sle"}]})
     with pytest.raises(MiglinkError, match="repeats effects"):

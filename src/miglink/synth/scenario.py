@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from miglink.errors import MiglinkError
 from miglink.synth import catalogue as cat
@@ -54,6 +54,13 @@ class HazardEffect(BaseModel):
     @classmethod
     def _to(cls, v: str) -> str:
         return _check_in(v, TO_KEYS, "'to'")
+
+    @model_validator(mode="after")
+    def _not_self(self) -> HazardEffect:
+        base = "migraine" if self.from_.startswith("migraine") else self.from_
+        if base == self.to:
+            raise ValueError(f"'from' {self.from_!r} and 'to' {self.to!r} are the same condition")
+        return self
 
     @property
     def key(self) -> tuple:
