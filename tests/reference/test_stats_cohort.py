@@ -132,3 +132,25 @@ def test_cox_stratified_equals_statsmodels_phreg():
     ).fit()
     assert est.log_estimate == pytest.approx(ph.params[0], abs=1e-5)
     assert est.se_log == pytest.approx(ph.bse[0], rel=1e-4)
+
+
+def test_fast_cox_equals_lifelines_with_two_covariates_and_ties():
+    # Library reference: lifelines CoxPHFitter (Efron ties) stratified on the matched set.
+    from lifelines import CoxPHFitter
+
+    from miglink.stats.coxfast import fit_cox_efron
+
+    rng = np.random.default_rng(8)
+    m = 200
+    s = np.repeat(np.arange(m), 5)
+    x = np.tile([1, 0, 0, 0, 0], m)
+    z = rng.normal(size=len(s))
+    t = np.round(rng.exponential(1 / (0.1 * np.exp(0.4 * x + 0.3 * z))), 0) + 1  # many ties
+    c = rng.integers(1, 20, len(s))
+    df = pd.DataFrame({"t": np.minimum(t, c), "e": (t <= c).astype(int), "x": x, "z": z, "s": s})
+    fit = fit_cox_efron(df.t, df.e, df[["x", "z"]], df.s)
+    cph = CoxPHFitter().fit(df, "t", "e", strata=["s"])
+    assert fit.converged
+    assert fit.params == pytest.approx(cph.params_.to_numpy(), abs=1e-5)
+    assert np.sqrt(np.diag(fit.cov)) == pytest.approx(cph.standard_errors_.to_numpy(), rel=1e-5)
+    assert fit.loglik == pytest.approx(cph.log_likelihood_, abs=1e-6)
