@@ -241,7 +241,7 @@ def prevalence(prev: pd.DataFrame, set_id: str, label: str) -> str | None:
         "sex:N",
         title=None,
         scale=alt.Scale(domain=sexes, range=[SEX_COLOURS[s] for s in sexes]),
-        legend=alt.Legend(orient="top-right", direction="horizontal"),
+        legend=alt.Legend(orient="bottom", direction="horizontal"),
     )
     base = alt.Chart(df).encode(
         x=alt.X("age_band:O", sort=bands, title="age band", axis=alt.Axis(labelAngle=-45)),
