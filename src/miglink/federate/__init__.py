@@ -1,0 +1,1 @@
+"""Federated studies: aggregate-only site files and their pooling (docs/federation.md)."""

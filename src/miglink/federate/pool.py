@@ -1,0 +1,440 @@
+"""``miglink pool SITE.json ...``: pool sites' aggregate results into one run directory.
+
+Every estimate is pooled across the sites that report it (inverse-variance: a fixed effect and a
+random effect — REML by default, DerSimonian–Laird or Paule–Mandel on request, optionally with the
+Hartung–Knapp–Sidik–Jonkman adjustment). The pooled rows then go through the same calibration
+(empirical null per D1, D2 forward, D2 reverse, fitted on the pooled negative controls), the same
+diagnostics and the same verdict rules as a single-site run, and are written in the same results
+schema, so the report renders a pooled study exactly like a local one.
+
+Sites that ran a different study file (another hash) are refused: their estimates answer
+different questions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from miglink.claims.model import Study, load_study
+from miglink.errors import MiglinkError
+from miglink.federate.site import FORMAT, PROPORTION_MEASURES, RATIO_MEASURES
+from miglink.io import atomic_dir, write_json
+from miglink.stats.meta import pool
+
+METHODS = ("REML", "DL", "PM", "FE")
+KEY = (
+    "analysis",
+    "stratum",
+    "method",
+    "design",
+    "exposure",
+    "outcome",
+    "measure",
+    "role",
+    "direction",
+)
+SUMMED = (
+    "n_exposed",
+    "n_unexposed",
+    "events_exposed",
+    "events_unexposed",
+    "n_persons",
+    "n_both",
+    "n_first",
+    "n_cases",
+    "count",
+)
+EVENT_MEASURES = ("OR", "HR", "IRR", "RR")
+
+
+def load_site(path: str | Path) -> dict:
+    """Read and check one site file (a MiglinkError names the file and what is wrong)."""
+    p = Path(path)
+    if not p.exists():
+        raise MiglinkError(f"site file not found: {p}")
+    if p.is_dir():
+        if (p / "site_results.json").exists():
+            p = p / "site_results.json"
+        else:
+            raise MiglinkError(f"{p} is a directory without site_results.json")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise MiglinkError(f"site file {p} is not valid JSON: {e}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise MiglinkError(f"{p} is not a miglink site_results.json file (no 'format: {FORMAT}')")
+    for k in ("study", "estimates", "min_cell"):
+        if k not in data:
+            raise MiglinkError(
+                f"site file {p} lacks '{k}'; it was not written by this version of miglink"
+            )
+    data["_path"] = str(p)
+    return data
+
+
+def check_same_study(sites: list[dict]) -> str:
+    """The common study hash; refuse sites that ran different study files."""
+    hashes = {s["study"].get("hash") for s in sites}
+    if len(hashes) != 1:
+        listing = "; ".join(f"{s['_path']}: study hash {s['study'].get('hash')}" for s in sites)
+        raise MiglinkError(
+            f"site files ran different study files ({len(hashes)} distinct hashes): {listing}. "
+            "Pool only sites that ran the same study file."
+        )
+    return hashes.pop()
+
+
+def _num(x: Any) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def sum_counts(values: list[Any], min_cell: int) -> Any:
+    """Sum of shown counts; with suppressed ones, an honest range label ("12-20"), or None if absent."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    known = [int(v) for v in vals if math.isfinite(_num(v))]
+    n_sup = len(vals) - len(known)
+    if n_sup == 0:
+        return int(sum(known))
+    lo, hi = sum(known) + n_sup, sum(known) + n_sup * (min_cell - 1)
+    return f"<{min_cell}" if hi < min_cell else f"{lo}-{hi}"
+
+
+def _lower(v: Any) -> float:
+    """Lower bound of a summed count (an int, a "lo-hi" range, or "<N")."""
+    if isinstance(v, str):
+        if v.startswith("<"):
+            return 1.0
+        return _num(v.split("-")[0])
+    return _num(v)
+
+
+def _proportion(row: dict) -> None:
+    """Pooled descriptive proportions from summed counts (share / count / prevalence rows)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    m = row["measure"]
+    if m == "prevalence":
+        num, den = row.get("events_exposed"), row.get("n_exposed")
+    else:
+        num, tot = row.get("n_exposed"), row.get("n_unexposed")
+        den = num + tot if isinstance(num, int) and isinstance(tot, int) else None
+    if not (isinstance(num, int) and isinstance(den, int)) or den <= 0:
+        return
+    row["estimate"] = num / den
+    if m == "share":
+        lo, hi = proportion_confint(num, den, alpha=0.05, method="beta")  # Clopper-Pearson
+        row["ci_low"], row["ci_high"] = float(lo), float(hi)
+
+
+def pooled_max_smd(rs: list[dict]) -> float | None:
+    """Size-weighted mean of the sites' largest |SMD| after matching.
+
+    For one covariate, the pooled sample's mean difference is the size-weighted mean of the sites'
+    differences, so (with similar within-site SDs) its |SMD| is at most the weighted mean of the
+    sites' |SMD|s, and so at most this value. The largest site |SMD| would instead fail balance
+    whenever one small site is noisy, though the pooled comparison is balanced.
+    """
+    pairs = []
+    for r in rs:
+        smd = _num(r.get("max_smd"))
+        n = _lower(r.get("n_exposed")) + _lower(r.get("n_unexposed"))
+        if math.isfinite(smd) and math.isfinite(n) and n > 0:
+            pairs.append((smd, n))
+    if not pairs:
+        return None
+    return float(sum(s * n for s, n in pairs) / sum(n for _, n in pairs))
+
+
+def pooled_mdrr(row: dict, rs: list[dict]) -> float | None:
+    """MDRR of the pooled comparison from summed counts, as D1/D2 compute it (stats.power.mdrr_cohort).
+
+    Only for event-based ratios whose sites reported an MDRR; a summed count that is a range uses
+    its lower bound (the conservative, larger MDRR). None lets the SE-based default apply.
+    """
+    from miglink.stats.power import mdrr_cohort
+
+    if row.get("measure") not in EVENT_MEASURES or not any(
+        math.isfinite(_num(r.get("mdrr"))) for r in rs
+    ):
+        return None
+    n1, n0, e1, e0 = (
+        _lower(row.get(k))
+        for k in ("n_exposed", "n_unexposed", "events_exposed", "events_unexposed")
+    )
+    if not all(math.isfinite(v) for v in (n1, n0, e1, e0)):
+        return None
+    return float(mdrr_cohort(n1, n0, e1 + e0))
+
+
+def pool_estimates(
+    sites: list[dict], *, method: str = "REML", hksj: bool = False, max_smd_threshold: float = 0.1
+) -> tuple[list[dict], list[dict]]:
+    """Pool every estimate key across sites; return pooled result rows and per-key heterogeneity."""
+    min_cell = max(int(s["min_cell"]) for s in sites)
+    groups: dict[tuple, list[dict]] = {}
+    for s in sites:
+        for r in s["estimates"]:
+            groups.setdefault(tuple(r.get(k) for k in KEY), []).append(r)
+    rows, het = [], []
+    for key, rs in groups.items():
+        first = rs[0]
+        row: dict[str, Any] = dict(zip(KEY, key, strict=True))
+        for k in SUMMED:
+            row[k] = sum_counts([r.get(k) for r in rs], min_cell)
+        for side in ("exposed", "unexposed"):
+            py = [_num(r.get(f"person_years_{side}")) for r in rs]
+            row[f"person_years_{side}"] = (
+                float(sum(py)) if all(math.isfinite(v) for v in py) else None
+            )
+        row["max_smd"] = pooled_max_smd(rs)
+        row["balance_fail"] = (
+            "pooled_max_smd"
+            if row["max_smd"] is not None and row["max_smd"] > max_smd_threshold
+            else ""
+        )
+        reasons = [r.get("not_analysed_reason") for r in rs]
+        row["not_analysed_reason"] = reasons[0] if all(reasons) else ""
+        row["k_sites"] = len(rs)
+        row["note"] = ""
+        if first.get("measure") in RATIO_MEASURES:
+            y = np.array([_num(r.get("log_estimate")) for r in rs])
+            se = np.array([_num(r.get("se_log")) for r in rs])
+            re = pool(y, se, method=method, hksj=hksj)
+            fe = pool(y, se, method="FE")
+            if re.k > 0:
+                row.update(
+                    estimate=re.estimate,
+                    log_estimate=re.log_estimate,
+                    se_log=re.se_log,
+                    ci_low=re.ci_low,
+                    ci_high=re.ci_high,
+                    p_value=re.p_value,
+                    fe_estimate=fe.estimate,
+                    fe_ci_low=fe.ci_low,
+                    fe_ci_high=fe.ci_high,
+                )
+            row.update(
+                k_pooled=re.k,
+                tau2=re.tau2,
+                i2=re.i2,
+                q=re.q,
+                q_p=re.q_p,
+                pi_low=re.pi_low,
+                pi_high=re.pi_high,
+            )
+            row["mdrr"] = pooled_mdrr(row, rs)
+            row["sites_not_estimable"] = len(rs) - re.k
+            if re.k < len(rs):
+                row["note"] = f"{len(rs) - re.k} of {len(rs)} site(s) had no usable estimate"
+            het.append(
+                {k: row.get(k) for k in ("analysis", "stratum", "method", "measure", "role")}
+                | {
+                    "k_sites": len(rs),
+                    "k_pooled": re.k,
+                    "pool_method": re.method + ("+HKSJ" if hksj else ""),
+                    "estimate": _finite(re.estimate),
+                    "ci_low": _finite(re.ci_low),
+                    "ci_high": _finite(re.ci_high),
+                    "fe_estimate": _finite(fe.estimate),
+                    "fe_ci_low": _finite(fe.ci_low),
+                    "fe_ci_high": _finite(fe.ci_high),
+                    "tau2": _finite(re.tau2),
+                    "i2": _finite(re.i2),
+                    "q": _finite(re.q),
+                    "q_p": _finite(re.q_p),
+                    "pi_low": _finite(re.pi_low),
+                    "pi_high": _finite(re.pi_high),
+                    "profile_fe": profile_pool([r.get("profile") for r in rs], y, se),
+                }
+            )
+        elif first.get("measure") in PROPORTION_MEASURES:
+            _proportion(row)
+        if first.get("method") == "phenome_background_calibrated":
+            pcts = [
+                r.get("phenome_percentile") for r in rs if r.get("phenome_percentile") is not None
+            ]
+            row["not_analysed_reason"] = (
+                "the phenome background is not shared by sites; site percentiles: "
+                + ", ".join(f"{p:.1f}" for p in pcts)
+            )
+        rows.append(row)
+    return rows, het
+
+
+def _finite(x: Any) -> float | None:
+    v = _num(x)
+    return v if math.isfinite(v) else None
+
+
+def profile_pool(profiles: list[dict | None], y: np.ndarray, se: np.ndarray) -> dict | None:
+    """Fixed-effect pooling of likelihood profiles on the shared grid (EvidenceSynthesis' idea).
+
+    Sites without a profile contribute their normal approximation; the maximum of the summed
+    log-likelihood is the estimate and the 95% CI is where it falls 1.92 (χ²₁/2) below it.
+    Only reported when at least one site shared a non-normal profile.
+    """
+    from miglink.federate.site import grid, normal_profile
+
+    if not any(p and p.get("kind") != "normal" for p in profiles):
+        return None
+    b = grid()
+    total = np.zeros_like(b)
+    for p, yi, si in zip(profiles, y, se, strict=True):
+        if p and p.get("log_likelihood"):
+            ll = np.array(
+                [v if v is not None else -np.inf for v in p["log_likelihood"]], dtype=float
+            )
+        elif math.isfinite(yi) and math.isfinite(si) and si > 0:
+            ll = normal_profile(yi, si, b)
+        else:
+            continue
+        total += ll
+    i = int(np.argmax(total))
+    inside = b[total >= total[i] - 1.920729]
+    at_edge = i in (0, len(b) - 1) or inside[0] == b[0] or inside[-1] == b[-1]
+    return {
+        "estimate": float(math.exp(b[i])),
+        "ci_low": float(math.exp(inside[0])),
+        "ci_high": float(math.exp(inside[-1])),
+        "note": "the interval reaches the grid edge" if at_edge else "",
+    }
+
+
+def _study(sites: list[dict], study_path: str | Path | None, study_hash: str) -> Study:
+    if study_path is not None:
+        study, h = load_study(study_path)
+        if h != study_hash:
+            raise MiglinkError(
+                f"study file {study_path} has hash {h}, but the site files ran study hash {study_hash}"
+            )
+        return study
+    definition = sites[0]["study"].get("definition")
+    if not definition:
+        raise MiglinkError(f"{sites[0]['_path']} carries no study definition; pass --study FILE")
+    return Study.model_validate(definition)
+
+
+def pooled_run(sites: list[dict], study: Study, *, method: str = "REML", hksj: bool = False):
+    """A study.StudyRun holding the pooled, calibrated, diagnosed rows with verdicts."""
+    from miglink.study import StudyRun, _calibrate, _diagnostics, _verdicts
+
+    st = study.settings
+    rows, het = pool_estimates(sites, method=method, hksj=hksj, max_smd_threshold=st.max_smd)
+    calibration = _calibrate(rows, st, list(study.negative_controls))
+    results = pd.DataFrame(rows)
+    for c in ("cal_ci_low", "cal_ci_high", "cal_p_value", "cal_estimate", "mdrr"):
+        if c not in results.columns:
+            results[c] = None
+    results = _diagnostics(results, st)
+    results = _pooled_diagnostics(results, st)
+    results, claims = _verdicts(results, study, None)
+    notes = [f"pooled from {len(sites)} site files ({method}{' + HKSJ' if hksj else ''})"]
+    return StudyRun(results=results, claims=claims, calibration=calibration, notes=notes), het
+
+
+def _pooled_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
+    """Two checks only a pooled row needs, added to the single-site diagnostics.
+
+    * events summed over suppressed site counts are ranges: the events check uses the lower bound;
+    * a site with no usable estimate (e.g. no exposed event) is left out of inverse-variance
+      pooling, which biases the pooled ratio away from the null (sparse-data bias): such a row
+      fails ``sites_not_estimable``.
+    """
+    out = results.copy()
+    m = st.min_events_for_estimate
+    for i, r in out.iterrows():
+        if r.get("diagnostics_pass") is None or (
+            isinstance(r.get("diagnostics_pass"), float) and math.isnan(r["diagnostics_pass"])
+        ):
+            continue
+        fails = [f for f in str(r.get("diagnostics") or "").split(";") if f]
+        ev = [r.get("events_exposed"), r.get("events_unexposed")]
+        if r.get("measure") in EVENT_MEASURES and any(isinstance(v, str) for v in ev):
+            if any(_lower(v) < m for v in ev) and f"events<{m}" not in fails:
+                fails.append(f"events<{m}")
+        dropped = _num(r.get("sites_not_estimable"))
+        if math.isfinite(dropped) and dropped > 0 and "not_estimable" not in fails:
+            fails.append(f"sites_not_estimable({int(dropped)}/{int(_num(r.get('k_sites')))})")
+        out.at[i, "diagnostics"] = ";".join(fails)
+        out.at[i, "diagnostics_pass"] = not fails
+    return out
+
+
+def pool_sites(
+    paths: list[str | Path],
+    out: str | Path,
+    *,
+    method: str = "REML",
+    hksj: bool = False,
+    study: str | Path | None = None,
+    report: bool = True,
+) -> Path:
+    """Pool site files into the run directory ``out`` (results, claims, calibration, pooled.json, report)."""
+    from miglink.outputs import write_run
+
+    method = method.upper()
+    if method not in METHODS:
+        raise MiglinkError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    if not paths:
+        raise MiglinkError("give at least one site_results.json file to pool")
+    sites = [load_site(p) for p in paths]
+    study_hash = check_same_study(sites)
+    study_obj = _study(sites, study, study_hash)
+    min_cell = max(int(s["min_cell"]) for s in sites)
+    run, het = pooled_run(sites, study_obj, method=method, hksj=hksj)
+    files = [s["_path"] for s in sites]
+    description = f"pooled meta-analysis of {len(sites)} sites: " + "; ".join(
+        str(s.get("data_source", "")) for s in sites
+    )
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        write_run(
+            run,
+            tmp,
+            study=study_obj,
+            study_hash=study_hash,
+            data_description=description,
+            engine="pooled",
+            min_cell=min_cell,
+            report=False,
+        )
+        run_json = json.loads((tmp / "run.json").read_text(encoding="utf-8"))
+        run_json["pooled"] = {"sites": len(sites), "files": files, "method": method, "hksj": hksj}
+        run_json["sites"] = [
+            {
+                "file": s["_path"],
+                "data_source": s.get("data_source"),
+                "miglink_version": s.get("miglink_version"),
+                "min_cell": s.get("min_cell"),
+            }
+            for s in sites
+        ]
+        write_json(tmp / "run.json", run_json)
+        write_json(
+            tmp / "pooled.json",
+            {
+                "study": {"name": study_obj.name, "hash": study_hash},
+                "method": method,
+                "hksj": hksj,
+                "k_sites": len(sites),
+                "files": files,
+                "min_cell": min_cell,
+                "analyses": het,
+            },
+        )
+        if report:
+            from miglink.report import render_report
+
+            render_report(tmp, tmp / "report.html")
+    return out

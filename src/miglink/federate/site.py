@@ -1,0 +1,248 @@
+"""``site_results.json``: what one site shares with a network — aggregates only, gated.
+
+A site that cannot share patient rows shares, per estimate, what pooling needs: the log estimate,
+its SE, gated counts and, where counts are small, a log-likelihood profile on a fixed grid (as
+OHDSI's EvidenceSynthesis shares). The file also names the study file by its hash (pooling refuses
+mixed studies), embeds the study definition (so the pool can reach verdicts without it), describes
+the data source and lists software versions. docs/federation.md documents the format.
+
+Profiles. The run keeps only each estimate's total counts, not its per-stratum cells, so the
+stratified conditional likelihood of an adjusted estimate cannot be rebuilt here. Two kinds exist:
+
+* ``conditional_2x2``: for crude odds ratios (method ``crude_woolf``) whose four cells are all
+  shown, the exact conditional (non-central hypergeometric) log-likelihood of the shown table —
+  it discloses nothing beyond the shown counts;
+* ``normal``: otherwise, the quadratic -(b - log_estimate)² / (2·se²). It carries no information
+  beyond the estimate and SE, so it cannot reveal a suppressed count; it is always used when any
+  count of the row is suppressed.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from miglink import __version__
+from miglink.io import write_json
+from miglink.privacy import gate_count, is_small
+
+FORMAT = "miglink-site-results"
+FORMAT_VERSION = 1
+FILE_NAME = "site_results.json"
+
+#: Log-ratio grid of every likelihood profile: -3 to 3 by 0.05 (121 points).
+GRID_START, GRID_STOP, GRID_STEP = -3.0, 3.0, 0.05
+#: Rows with any count below this get a likelihood profile.
+PROFILE_BELOW = 10
+RATIO_MEASURES = ("OR", "HR", "IRR", "RR", "RGM", "ROR")
+PROPORTION_MEASURES = ("share", "count", "prevalence")
+
+ROW_KEYS = (
+    "analysis",
+    "design",
+    "exposure",
+    "outcome",
+    "stratum",
+    "direction",
+    "method",
+    "measure",
+    "role",
+    "claim",
+    "hypothesis",
+    "expected",
+)
+COUNT_KEYS = (
+    "n_exposed",
+    "n_unexposed",
+    "events_exposed",
+    "events_unexposed",
+    "n_persons",
+    "n_both",
+    "n_first",
+    "n_cases",
+    "count",
+)
+FLOAT_KEYS = (
+    "log_estimate",
+    "se_log",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "mdrr",
+    "max_smd",
+)
+
+
+def grid() -> np.ndarray:
+    n = int(round((GRID_STOP - GRID_START) / GRID_STEP)) + 1
+    return np.round(GRID_START + GRID_STEP * np.arange(n), 10)
+
+
+def _num(x: Any) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe scalar: NaN/NA become None, numpy scalars become Python ones."""
+    if x is None:
+        return None
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    try:
+        if pd.isna(x):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return x
+
+
+def normal_profile(log_estimate: float, se: float, b: np.ndarray | None = None) -> np.ndarray:
+    """Quadratic log-likelihood (max 0) implied by a normal sampling distribution of the log ratio."""
+    b = grid() if b is None else b
+    return -((b - log_estimate) ** 2) / (2 * se**2)
+
+
+def conditional_2x2_profile(
+    a: int, n1: int, c: int, n0: int, b: np.ndarray | None = None
+) -> np.ndarray:
+    """Exact conditional log-likelihood of log OR for one 2×2 table (max 0 over the grid).
+
+    Given the margins, the exposed events follow Fisher's non-central hypergeometric distribution
+    with odds ratio exp(b); its log-probability of ``a`` is the conditional log-likelihood
+    (Breslow & Day 1980, vol. I §4.2). scipy.stats.nchypergeom_fisher computes it.
+    """
+    b = grid() if b is None else b
+    m = a + c  # total events
+    ll = np.array([stats.nchypergeom_fisher.logpmf(a, n1 + n0, n1, m, math.exp(x)) for x in b])
+    return ll - np.nanmax(ll)
+
+
+def profile_for(row: dict, min_cell: int) -> dict | None:
+    """The likelihood profile shared for ``row``, or None when its counts are all >= PROFILE_BELOW."""
+    y, se = _num(row.get("log_estimate")), _num(row.get("se_log"))
+    if row.get("measure") not in RATIO_MEASURES or not (
+        math.isfinite(y) and math.isfinite(se) and se > 0
+    ):
+        return None
+    counts = [
+        _num(row.get(k)) for k in ("n_exposed", "n_unexposed", "events_exposed", "events_unexposed")
+    ]
+    known = [v for v in counts if math.isfinite(v)]
+    if not known or min(known) >= PROFILE_BELOW:
+        return None
+    suppressed = any(is_small(v, min_cell) for v in known)
+    if row.get("method") == "crude_woolf" and len(known) == 4 and not suppressed:
+        n1, n0, a, c = (int(v) for v in counts)
+        ll = conditional_2x2_profile(a, n1, c, n0)
+        kind = "conditional_2x2"
+    else:
+        ll = normal_profile(y, se)
+        kind = "normal"
+    return {
+        "kind": kind,
+        "log_likelihood": [round(float(v), 4) if math.isfinite(v) else None for v in ll],
+    }
+
+
+def site_row(row: dict, min_cell: int) -> dict:
+    """One shared estimate: identifiers, log estimate and SE, gated counts, optional profile."""
+    out: dict[str, Any] = {k: _clean(row.get(k)) for k in ROW_KEYS}
+    for k in FLOAT_KEYS:
+        out[k] = _clean(_num(row.get(k)))
+    for k in COUNT_KEYS:
+        if k in row and _clean(row.get(k)) is not None:
+            out[k] = gate_count(_clean(row.get(k)), min_cell)
+    for side in ("exposed", "unexposed"):
+        py = _num(row.get(f"person_years_{side}"))
+        # person-time of a group whose size is suppressed is withheld with it
+        n_shown = not is_small(row.get(f"n_{side}"), min_cell)
+        out[f"person_years_{side}"] = round(py, 1) if math.isfinite(py) and n_shown else None
+    out["balance_fail"] = _clean(row.get("balance_fail")) or ""
+    reason = _clean(row.get("not_analysed_reason"))
+    out["not_analysed_reason"] = reason if isinstance(reason, str) else ""
+    pct = _clean(_num(row.get("phenome_percentile")))
+    if pct is not None:
+        out["phenome_percentile"] = pct
+    suppressed = any(is_small(row.get(k), min_cell) for k in COUNT_KEYS)
+    method = str(row.get("method") or "")
+    if suppressed and (row.get("measure") in PROPORTION_MEASURES or method.startswith("crude")):
+        # a proportion or a crude ratio plus the shown counts would give the suppressed one back
+        for k in FLOAT_KEYS[:6]:
+            out[k] = None
+        out["withheld"] = (
+            "estimate withheld: a count is suppressed and this estimate would reveal it"
+        )
+    out["profile"] = profile_for(row, min_cell) if out["log_estimate"] is not None else None
+    return out
+
+
+def site_results(run, study, study_hash: str, data_description: str, min_cell: int) -> dict:
+    """The content of site_results.json for one run (``run`` is a study.StudyRun, before gating)."""
+    from miglink.outputs import versions
+
+    res = run.results
+    rows = (
+        [site_row(r, min_cell) for r in res.to_dict("records")]
+        if res is not None and len(res)
+        else []
+    )
+    cal = {
+        k: {kk: _clean(v.get(kk)) for kk in ("mean", "sd", "ease", "n_controls")}
+        for k, v in (run.calibration or {}).items()
+    }
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "miglink_version": __version__,
+        "versions": versions(),
+        "study": {
+            "name": study.name,
+            "hash": study_hash,
+            "definition": study.model_dump(mode="json"),
+        },
+        "data_source": data_description,
+        "min_cell": int(min_cell),
+        "profile_grid": {
+            "start": GRID_START,
+            "stop": GRID_STOP,
+            "step": GRID_STEP,
+            "scale": "log ratio",
+        },
+        "profile_kinds": {
+            "conditional_2x2": "exact conditional log-likelihood of the shown crude 2x2 table",
+            "normal": "quadratic approximation from log_estimate and se_log (no further information)",
+        },
+        "site_calibration": cal,
+        "site_claims": [{"id": c.get("id"), "verdict": c.get("verdict")} for c in run.claims or []],
+        "estimates": rows,
+    }
+
+
+def write_site_results(
+    run,
+    tmp_dir: Path,
+    *,
+    study,
+    study_hash: str,
+    data_description: str,
+    min_cell: int,
+) -> Path:
+    """Write ``tmp_dir/site_results.json`` atomically; returns its path."""
+    return write_json(
+        Path(tmp_dir) / FILE_NAME,
+        site_results(run, study, study_hash, data_description, min_cell),
+    )
