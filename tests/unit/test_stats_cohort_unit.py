@@ -59,3 +59,24 @@ def test_cox_no_events_among_exposed_is_nan():
 def test_cox_missing_column_is_user_error():
     with pytest.raises(MiglinkError):
         cox_matched(pd.DataFrame({"t": [1.0]}), "t", "e", "x", "s")
+
+
+def test_poisson_exposure_constant_within_every_stratum_is_nan():
+    df = pd.DataFrame(
+        {
+            "stratum": ["a", "b"],
+            "exposed": [1, 0],
+            "events": [4, 6],
+            "person_years": [10.0, 20.0],
+        }
+    )
+    est = poisson_rate_ratio(df)
+    assert math.isnan(est.estimate) and "collinear" in est.note
+
+
+def test_cox_exposure_constant_within_every_set_is_nan():
+    df = pd.DataFrame(
+        {"t": [1.0, 2.0, 3.0, 4.0], "e": [1, 1, 1, 1], "x": [1, 1, 0, 0], "s": [1, 1, 2, 2]}
+    )
+    est = cox_matched(df, "t", "e", "x", "s")
+    assert math.isnan(est.estimate) and est.note

@@ -91,3 +91,9 @@ def test_logistic_rejects_events_above_total():
 def test_trend_single_level_is_nan():
     df = pd.DataFrame({"score": [1, 1], "k": [3, 4], "n": [10, 10], "s": ["a", "b"]})
     assert math.isnan(trend_test_grouped(df, "score", "k", "n", ["s"]).estimate)
+
+
+def test_logistic_exposure_constant_within_every_stratum_is_nan():
+    df = pd.DataFrame({"s": ["x", "y"], "e": [1, 0], "k": [5, 7], "n": [50, 60]})
+    est = logistic_grouped(df, "k", "n", "e", ["s"])
+    assert math.isnan(est.estimate) and "collinear" in est.note

@@ -32,6 +32,13 @@ def _loglik(family: str, y, n, eta) -> float:
     return float(np.sum(y * eta - np.exp(eta)))
 
 
+def _weights(family: str, eta: np.ndarray, n: np.ndarray) -> np.ndarray:
+    if family == "binomial":
+        p = expit(eta)
+        return n * p * (1 - p)
+    return np.exp(eta)
+
+
 def fit_absorbed(
     y: np.ndarray,
     x: np.ndarray,
@@ -86,6 +93,11 @@ def fit_absorbed(
         return eta, s_a, s_b, h_aa, h_ab, schur
 
     eta, s_a, s_b, h_aa, h_ab, schur = pieces(alpha, beta)
+    # A coefficient whose column lies in the span of the group intercepts (e.g. exposure
+    # constant within every stratum) is not identified: fail loudly rather than drift.
+    h_bb_diag = np.einsum("ij,ij,i->j", x, x, _weights(family, eta, n))
+    if p and np.any(schur.diagonal() <= 1e-10 * np.maximum(h_bb_diag, 1e-300)):
+        raise np.linalg.LinAlgError("a coefficient is collinear with the absorbed groups")
     ll = _loglik(family, y, n, eta)
     converged = False
     iterations = 0

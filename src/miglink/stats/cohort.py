@@ -97,13 +97,18 @@ def poisson_rate_ratio(df: pd.DataFrame) -> Estimate:
     informative = data.groupby("stratum", observed=True)["events"].transform("sum") > 0
     data = data[informative]
     # Stratum intercepts are absorbed (fast with many strata; equal to the dummy-coded GLM).
-    fit = fit_absorbed(
-        data["events"].to_numpy(float),
-        data[["exposed"]].to_numpy(float),
-        data["stratum"].astype(str).to_numpy(),
-        "poisson",
-        offset=np.log(data["person_years"].to_numpy(float)),
-    )
+    try:
+        fit = fit_absorbed(
+            data["events"].to_numpy(float),
+            data[["exposed"]].to_numpy(float),
+            data["stratum"].astype(str).to_numpy(),
+            "poisson",
+            offset=np.log(data["person_years"].to_numpy(float)),
+        )
+    except np.linalg.LinAlgError:
+        return Estimate.missing(
+            method, "not estimable: exposure is collinear with the strata", extra
+        )
     extra.update({"n_strata": int(data["stratum"].nunique()), "converged": fit.converged})
     return Estimate.from_log(float(fit.params[0]), float(np.sqrt(fit.cov[0, 0])), method, extra)
 
@@ -135,12 +140,17 @@ def cox_matched(
         return Estimate.missing(method, "not estimable: no events in one exposure group", extra)
     if data[exposure_col].nunique() < 2:
         return Estimate.missing(method, "not estimable: exposure does not vary", extra)
-    fit = fit_cox_efron(
-        data[duration_col].to_numpy(float),
-        data[event_col].to_numpy(int),
-        data[[exposure_col]].to_numpy(float),
-        data[strata_col].to_numpy() if strata_col else None,
-    )
+    try:
+        fit = fit_cox_efron(
+            data[duration_col].to_numpy(float),
+            data[event_col].to_numpy(int),
+            data[[exposure_col]].to_numpy(float),
+            data[strata_col].to_numpy() if strata_col else None,
+        )
+    except np.linalg.LinAlgError:
+        return Estimate.missing(
+            method, "not estimable: exposure does not vary within any set", extra
+        )
     if not fit.converged:
         return Estimate.missing(method, "not estimable: Cox fit did not converge", extra)
     if strata_col:

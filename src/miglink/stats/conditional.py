@@ -38,7 +38,11 @@ def conditional_poisson_rr(df: pd.DataFrame) -> Estimate:
     t1, t0 = g["person_years"][1].to_numpy(float), g["person_years"][0].to_numpy(float)
     keep = (t1 > 0) & (t0 > 0) & (e1 + e0 > 0)
     e1, e0, t1, t0 = e1[keep], e0[keep], t1[keep], t0[keep]
-    extra = {"n_strata": int(keep.sum()), "events_exposed": float(e1.sum()), "events_unexposed": float(e0.sum())}
+    extra = {
+        "n_strata": int(keep.sum()),
+        "events_exposed": float(e1.sum()),
+        "events_unexposed": float(e0.sum()),
+    }
     if e1.sum() == 0 or e0.sum() == 0:
         return Estimate.missing(method, "not estimable: no events in one exposure group", extra)
     endog = np.column_stack([e1, e0])

@@ -237,9 +237,16 @@ def logistic_grouped_levels(
     data = _drop_uninformative(data, events_col, total_col, covariates)
     if not usable or data.empty:
         return out
-    params, bse, converged = _fit_binomial(
-        data, events_col, total_col, [(exposure_col, True)], covariates, {exposure_col: ref}
-    )
+    if ref not in set(data[exposure_col]):
+        note = "not estimable: reference level has no informative strata"
+        return {lev: out.get(lev, Estimate.missing(method, note)) for lev in others}
+    try:
+        params, bse, converged = _fit_binomial(
+            data, events_col, total_col, [(exposure_col, True)], covariates, {exposure_col: ref}
+        )
+    except np.linalg.LinAlgError:
+        note = "not estimable: exposure is collinear with the strata"
+        return {lev: out.get(lev, Estimate.missing(method, note)) for lev in others}
     for lev in usable:
         term = f"{exposure_col}[{lev}]"
         if term not in params.index:
@@ -337,8 +344,11 @@ def trend_test_grouped(
         return Estimate.missing(
             method, "not estimable: informative strata have one score level", extra
         )
-    params, bse, converged = _fit_binomial(
-        data, events_col, total_col, [(score_col, False)], covariates
-    )
+    try:
+        params, bse, converged = _fit_binomial(
+            data, events_col, total_col, [(score_col, False)], covariates
+        )
+    except np.linalg.LinAlgError:
+        return Estimate.missing(method, "not estimable: score is collinear with the strata", extra)
     extra["converged"] = converged
     return Estimate.from_log(float(params[score_col]), float(bse[score_col]), method, extra)
