@@ -80,3 +80,8 @@ def test_cox_exposure_constant_within_every_set_is_nan():
     )
     est = cox_matched(df, "t", "e", "x", "s")
     assert math.isnan(est.estimate) and est.note
+
+
+def test_zero_event_rate_has_finite_row_values_or_nan():
+    row = incidence_rate(0, 500).as_row()
+    assert row["estimate"] == 0 and math.isnan(row["log_estimate"]) and row["ci_high"] > 0

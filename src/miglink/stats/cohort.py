@@ -45,7 +45,7 @@ def incidence_rate(events: float, person_years: float, per: float = 1000) -> Est
     if events == 0:
         extra["note"] = "zero events: rate 0, upper limit only"
         return Estimate(
-            0.0, float("-inf"), float("nan"), 0.0, float(hi) * per, float("nan"), method, extra
+            0.0, float("nan"), float("nan"), 0.0, float(hi) * per, float("nan"), method, extra
         )
     return Estimate(
         estimate=rate,
