@@ -104,3 +104,21 @@ def test_conditional_poisson_equals_statsmodels_when_every_case_varies():
     assert ok
     assert beta == pytest.approx(np.asarray(ref.params), abs=1e-5)
     assert np.sqrt(np.diag(cov)) == pytest.approx(np.asarray(ref.bse), rel=1e-4)
+
+
+def test_season_covariate_equals_fixed_effects_glm():
+    df = _simulated(seed=13, n=50)
+    df["season"] = np.where(df.index % 2 == 0, "summer", "winter")
+    res = sccs_fit(df, covariates=["season"])
+    cases = df[df.groupby("person").events.transform("sum") > 0]
+    x = pd.concat(
+        [
+            pd.get_dummies(cases.window, dtype=float).drop(columns="baseline"),
+            pd.get_dummies(cases.age_band, dtype=float).drop(columns="age0"),
+            pd.get_dummies(cases.season, dtype=float).drop(columns="summer"),
+            pd.get_dummies(cases.person, dtype=float),
+        ],
+        axis=1,
+    )
+    glm = sm.GLM(cases.events, x, family=sm.families.Poisson(), offset=np.log(cases.length)).fit()
+    assert res["risk"].log_estimate == pytest.approx(glm.params["risk"], abs=1e-6)

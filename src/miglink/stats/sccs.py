@@ -30,9 +30,11 @@ def _fit(
     age_col: str | None,
     baseline: str,
     method: str,
+    covariates: list[str] | None = None,
 ) -> dict[str, Estimate]:
     table = f"{method} input"
-    cols = [group_col, length_col, events_col, window_col] + ([age_col] if age_col else [])
+    adjust = ([age_col] if age_col else []) + list(covariates or [])
+    cols = [group_col, length_col, events_col, window_col, *adjust]
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise MiglinkError(
@@ -64,7 +66,7 @@ def _fit(
     data = data[data.groupby(group_col, observed=True)[events_col].transform("sum") > 0]
     # A window or age band without events has coefficient -inf; its rows then drop out of
     # every denominator, so removing them is exact.
-    factors = [window_col] + ([age_col] if age_col else [])
+    factors = [window_col, *adjust]
     changed = True
     while changed and len(data):
         changed = False
@@ -87,10 +89,10 @@ def _fit(
     x = pd.DataFrame(index=data.index)
     for w in usable:
         x[f"window[{w}]"] = (data[window_col] == w).astype(float)
-    if age_col:
-        ages = sorted(data[age_col].astype(str).unique())
-        for a in ages[1:]:
-            x[f"age[{a}]"] = (data[age_col].astype(str) == a).astype(float)
+    for cov in adjust:
+        levels = sorted(data[cov].astype(str).unique())
+        for lev in levels[1:]:
+            x[f"{cov}[{lev}]"] = (data[cov].astype(str) == lev).astype(float)
     params_arr, cov, converged = conditional_poisson(
         data[events_col].to_numpy(float),
         x.to_numpy(),
@@ -170,12 +172,16 @@ def sccs_fit(
     window_col: str = "window",
     age_col: str | None = "age_band",
     baseline: str = "baseline",
+    covariates: list[str] | None = None,
 ) -> dict[str, Estimate]:
     """IRR per non-baseline window (e.g. ``risk``, ``pre_exposure``) vs baseline, age-adjusted.
 
-    One row per person × interval; pass ``age_col=None`` for no age adjustment.
+    One row per person × interval; pass ``age_col=None`` for no age adjustment and
+    ``covariates`` for further time-varying categorical terms (e.g. a season column).
     """
-    return _fit(df, person_col, length_col, events_col, window_col, age_col, baseline, "sccs")
+    return _fit(
+        df, person_col, length_col, events_col, window_col, age_col, baseline, "sccs", covariates
+    )
 
 
 def sccs_patterns(
