@@ -12,8 +12,14 @@ from miglink.errors import MiglinkError
 from miglink.io import atomic_dir
 
 
-def split_cdm(folder: str | Path, k: int, out: str | Path) -> list[Path]:
-    """Write ``out/site1`` ... ``out/site{k}``; returns their paths."""
+def split_cdm(
+    folder: str | Path, k: int, out: str | Path, *, person_id_offset: int = 0
+) -> list[Path]:
+    """Write ``out/site1`` ... ``out/site{k}``; returns their paths.
+
+    ``person_id_offset`` is added to every person_id, so a test can give sites identifiers that
+    cannot be mistaken for counts when it scans their artefacts for person ids.
+    """
     import duckdb
 
     src = Path(folder)
@@ -40,8 +46,11 @@ def split_cdm(folder: str | Path, k: int, out: str | Path) -> list[Path]:
             with atomic_dir(dest) as tmp:
                 for f in files:
                     where = f"WHERE person_id % {k} = {i}" if has_person[f] else ""
+                    cols = "*"
+                    if has_person[f] and person_id_offset:
+                        cols = f"* REPLACE (person_id + {int(person_id_offset)} AS person_id)"
                     con.execute(
-                        f"COPY (SELECT * FROM read_parquet('{f.as_posix()}') {where}) "
+                        f"COPY (SELECT {cols} FROM read_parquet('{f.as_posix()}') {where}) "
                         f"TO '{(tmp / f.name).as_posix()}' (FORMAT PARQUET)"
                     )
             sites.append(dest)
