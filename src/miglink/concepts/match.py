@@ -2,8 +2,9 @@
 
 A record matches a set when its concept id is one of the set's standard ids (and not excluded)
 or when its normalised source value matches one of the set's patterns. Prefix patterns are
-joined on ``substr(value, 0, L)`` - one equality join per distinct prefix length - rather
-than LIKE, so the plan is a hash join on DuckDB and Spark alike. Source values only meet
+joined on ``substr(value, 0, L)`` rather than LIKE: each record is paired with the handful of
+prefix lengths that apply to it and a single equality join on (kind, length, key) finds every
+pattern hit, so the plan is one hash join on DuckDB and Spark alike. Source values only meet
 ICD patterns when they look like codes of that vocabulary, so an NDC or SNOMED code never
 matches an ICD-9 prefix by accident.
 """
@@ -89,31 +90,52 @@ def records_in_sets(cdm, domain: str, resolved: dict[str, ResolvedSet]) -> ir.Ta
         j = facts.join(id_map, facts.concept_id == id_map.m_concept_id)
         branches.append(j.select(*out_cols))
 
-    # Source-value patterns grouped by (kind, prefix length or exact).
-    groups: dict[tuple[str, int | None], list[tuple[str, str]]] = {}
-    for s in sets:
-        for p in s.source_patterns:
-            kind = p.vocabulary if p.vocabulary in ICD else "OTHER"
-            key = (kind, len(p.code) if p.prefix else None)
-            groups.setdefault(key, []).append((p.code, s.id))
-    excluded_rows = [(cid, s.id) for s in sets for cid in sorted(s.excluded_concept_ids)]
-    for (kind, length), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
-        pt = ibis.memtable(
-            {"p_code": [r[0] for r in rows], "set_id": [r[1] for r in rows]},
-            schema={"p_code": "string", "set_id": "string"},
+    # Source-value patterns: ONE equality join on (kind, prefix length, key). Each record is
+    # paired with the few (kind, length) probes that apply to it (a tiny cross join), and its key
+    # is its value cut to that length (length 0 = the whole value, for exact codes).
+    pat_rows = sorted(
+        {
+            (
+                p.vocabulary if p.vocabulary in ICD else "OTHER",
+                len(p.code) if p.prefix else 0,
+                p.code,
+                s.id,
+            )
+            for s in sets
+            for p in s.source_patterns
+        }
+    )
+    if pat_rows:
+        probes = sorted({(k, n) for k, n, _, _ in pat_rows})
+        probe_t = ibis.memtable(
+            {"j_kind": [p[0] for p in probes], "j_len": [p[1] for p in probes]},
+            schema={"j_kind": "string", "j_len": "int64"},
         )
-        f = facts.filter(facts.kind == kind) if kind != "OTHER" else facts
-        key = f.sv.substr(0, length) if length is not None else f.sv
-        if length is not None:
-            f = f.filter(f.sv.length() >= length)
-            key = f.sv.substr(0, length)
-        j = f.join(pt, key == pt.p_code)
+        pt = ibis.memtable(
+            {
+                "p_kind": [r[0] for r in pat_rows],
+                "p_len": [r[1] for r in pat_rows],
+                "p_code": [r[2] for r in pat_rows],
+                "set_id": [r[3] for r in pat_rows],
+            },
+            schema={"p_kind": "string", "p_len": "int64", "p_code": "string", "set_id": "string"},
+        )
+        f = facts.filter(facts.sv.notnull()).cross_join(probe_t)
+        f = f.filter(
+            ((f.j_kind == "OTHER") | (f.j_kind == f.kind))
+            & ((f.j_len == 0) | (f.sv.length() >= f.j_len))
+        )
+        f = f.mutate(j_key=ibis.cases((f.j_len == 0, f.sv), else_=f.sv.substr(0, f.j_len)))
+        j = f.join(pt, [f.j_kind == pt.p_kind, f.j_len == pt.p_len, f.j_key == pt.p_code]).select(
+            *out_cols
+        )
         if id_map is not None:  # already matched through its concept id: keep one row
             j = j.anti_join(
                 id_map, [j.concept_id == id_map.m_concept_id, j.set_id == id_map.set_id]
             )
         branches.append(j.select(*out_cols))
 
+    excluded_rows = [(cid, s.id) for s in sets for cid in sorted(s.excluded_concept_ids)]
     if not branches:
         return _empty(facts, out_cols)
     result = branches[0] if len(branches) == 1 else ibis.union(*branches, distinct=False)

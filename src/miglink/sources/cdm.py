@@ -115,6 +115,8 @@ class Cdm:
 
     def row_count(self, name: str) -> int:
         name = name.lower()
+        if self._loader is not None and name in self._raw:  # a Parquet copy of the same rows
+            return self._loader.row_count(name)
         if name not in self._counts:
             self._counts[name] = int(self.table(name).count().to_pyarrow().as_py())
         return self._counts[name]
