@@ -63,7 +63,10 @@ def test_every_count_in_every_site_file_is_gated(site_files):
 def test_site_files_hold_no_person_id(site_files):
     ids: set[str] = set()
     for folder in sorted(site_files["site_data"].iterdir()):
-        ids |= {str(r[0]) for r in duckdb.sql(f"SELECT person_id FROM '{folder / 'person.parquet'}'").fetchall()}
+        ids |= {
+            str(r[0])
+            for r in duckdb.sql(f"SELECT person_id FROM '{folder / 'person.parquet'}'").fetchall()
+        }
     assert len(ids) == _fed.PERSONS
     assert min(len(i) for i in ids) == 13
     for f in site_files["files"]:
@@ -81,8 +84,12 @@ def test_suppressed_rows_share_only_what_cannot_reveal_the_count(site_files):
             if not labels:
                 continue
             n_suppressed += 1
-            if e["measure"] in ("share", "count", "prevalence") or str(e["method"]).startswith("crude"):
-                assert e["estimate"] is None and e["log_estimate"] is None and e["se_log"] is None, e["analysis"]
+            if e["measure"] in ("share", "count", "prevalence") or str(e["method"]).startswith(
+                "crude"
+            ):
+                assert (
+                    e["estimate"] is None and e["log_estimate"] is None and e["se_log"] is None
+                ), e["analysis"]
             if e.get("profile"):
                 assert e["profile"]["kind"] == "normal", e["analysis"]
     assert n_suppressed > 0  # 12k-person sites do have small cells
@@ -101,11 +108,20 @@ def test_crude_estimate_with_a_suppressed_cell_is_withheld():
 
 
 def test_profile_is_normal_when_a_count_is_suppressed_and_exact_when_all_shown():
-    base = dict(measure="OR", method="crude_woolf", n_exposed=200, n_unexposed=2000, events_unexposed=40)
+    base = dict(
+        measure="OR", method="crude_woolf", n_exposed=200, n_unexposed=2000, events_unexposed=40
+    )
     shown = profile_for(base | {"events_exposed": 7, "log_estimate": 0.57, "se_log": 0.41}, 5)
     assert shown["kind"] == "conditional_2x2"
     suppressed = profile_for(
-        {**base, "method": "mantel_haenszel", "events_exposed": 3, "log_estimate": 0.2, "se_log": 0.6}, 5
+        {
+            **base,
+            "method": "mantel_haenszel",
+            "events_exposed": 3,
+            "log_estimate": 0.2,
+            "se_log": 0.6,
+        },
+        5,
     )
     assert suppressed["kind"] == "normal"
     # the normal profile is a function of (log_estimate, se) only: nothing more is disclosed

@@ -62,8 +62,12 @@ def build_network(base: Path) -> dict:
         study_obj, _ = load_study(study)
         full = execute(open_cdm(root / "population"), study_obj, study_path=study)
         full.results.to_pickle(root / "full_results.pkl")
-        (root / "full_claims.json").write_text(json.dumps(full.claims, default=str), encoding="utf-8")
-        files = rehearse(root / "population", SITES, root / "net", study=study, person_id_offset=PERSON_ID_OFFSET)
+        (root / "full_claims.json").write_text(
+            json.dumps(full.claims, default=str), encoding="utf-8"
+        )
+        files = rehearse(
+            root / "population", SITES, root / "net", study=study, person_id_offset=PERSON_ID_OFFSET
+        )
         pool_sites(files, root / "pooled", report=True)
         done.write_text(json.dumps({"files": [str(f) for f in files]}), encoding="utf-8")
     files = [Path(f) for f in json.loads(done.read_text(encoding="utf-8"))["files"]]
@@ -138,7 +142,9 @@ def test_pooled_negative_controls_calibrate_d1_and_d2(network):
         assert cal[key]["n_controls"] >= 5, key
         assert cal[key]["sd"] is not None, key
     pooled = _pooled(network)
-    d1 = pooled[(pooled.design == "D1") & (pooled.method == "mantel_haenszel") & (pooled.role == "primary")]
+    d1 = pooled[
+        (pooled.design == "D1") & (pooled.method == "mantel_haenszel") & (pooled.role == "primary")
+    ]
     assert d1.cal_ci_low.notna().all()
 
 
@@ -148,7 +154,11 @@ def test_pooled_directory_renders_like_a_run(network):
     assert run["pooled"]["sites"] == SITES and len(run["pooled"]["files"]) == SITES
     pooled = json.loads((d / "pooled.json").read_text())
     assert pooled["k_sites"] == SITES and pooled["method"] == "REML"
-    d1 = [a for a in pooled["analyses"] if a["analysis"] == "d1__migraine__sle" and a["method"] == "mantel_haenszel"]
+    d1 = [
+        a
+        for a in pooled["analyses"]
+        if a["analysis"] == "d1__migraine__sle" and a["method"] == "mantel_haenszel"
+    ]
     assert d1 and d1[0]["k_pooled"] == SITES and 0 <= d1[0]["i2"] <= 100
     html = (d / "report.html").read_text()
     assert "d1__migraine__sle" in html or "SLE" in html or "sle" in html
