@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from miglink.features.build import FeatureTables
+from miglink.features.engine import cache
 
 #: Prior-year utilisation bands (distinct visit days in the calendar year before the index year).
 UTIL_BAND_EDGES = (1, 3, 6, 11)
@@ -184,7 +185,7 @@ def matched_members(ft: FeatureTables, index_sets: list[str]) -> ir.Table:
         mpid=P.person_id, m_obs_end=P.obs_end_day, m_death=P.death_day, m_birth=P.birth_year
     )
     members = members.join(pe, members.member == pe.mpid).drop("mpid")
-    return members.cache(), cases
+    return cache(members), cases
 
 
 def cohort_counts(ft: FeatureTables, pairs: list[tuple[str, str]], balance_set: str | None = None) -> CohortCounts:

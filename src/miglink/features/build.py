@@ -19,6 +19,7 @@ import pandas as pd
 from miglink.claims.model import Settings, Study
 from miglink.concepts.model import ConceptSet
 from miglink.errors import MiglinkError
+from miglink.features.engine import cache
 
 #: Derived condition sets built from the study's autoimmune lists.
 ANY_AUTOIMMUNE = "any_autoimmune"
@@ -103,12 +104,13 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
         person_id=cond.person_id, set_id=g.group_id, event_date=cond.event_date
     )
     base = cond.select("person_id", "set_id", "event_date")
-    conditions = _first_dates(base.union(derived), st.phenotype_min_dates).cache()
+    conditions = cache(_first_dates(base.union(derived), st.phenotype_min_dates))
     # every distinct record day of the index condition (encounters, for the SCCS in D5)
     ie = cond.filter(cond.set_id == st.index_set)
     index_events = ie.select(
         person_id=ie.person_id, day=ie.event_date.epoch_days().cast("int64")
-    ).distinct().cache()
+    ).distinct()
+    index_events = cache(index_events)
 
     # --- persons -----------------------------------------------------------------------------
     persons, visits_by_year, cut = _persons(cdm, st, available, notes)
@@ -116,10 +118,10 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
     # --- phenome background: first date of every standard condition concept -------------------
     co = cdm.table("condition_occurrence")
     ph = co.filter(co.condition_concept_id.notnull() & (co.condition_concept_id != 0))
-    phenome = (
-        ph.group_by(person_id=ph.person_id, concept_id=ph.condition_concept_id)
-        .aggregate(first_date=ph.condition_start_date.min())
-        .cache()
+    phenome = cache(
+        ph.group_by(person_id=ph.person_id, concept_id=ph.condition_concept_id).aggregate(
+            first_date=ph.condition_start_date.min()
+        )
     )
 
     drugs = measurements = observations = None
@@ -130,23 +132,39 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
             "set_id",
             start_day=dr.event_date.epoch_days().cast("int64"),
             end_day=dr.end_date.epoch_days().cast("int64"),
-        ).cache()
+        )
+        drugs = cache(drugs)
     elif not available["drug_exposure"]:
         notes.append("drug_exposure table absent: drug designs (D5) cannot run")
     if available["measurement"] and by_domain.get("measurement"):
         m = records_in_sets(cdm, "measurement", by_domain["measurement"])
         m = m.filter(m.value_as_number.notnull() & (m.value_as_number > 0))
         m = m.mutate(lv=m.value_as_number.ln())
+        # also the mean over values on or after the first index-condition record (D6 compares
+        # people with migraine after diagnosis against people without it)
+        ix = conditions.filter(conditions.set_id == st.index_set).select(
+            ipid=conditions.person_id, idx_date=conditions.first_date
+        )
+        m = m.left_join(ix, m.person_id == ix.ipid)
+        post = m.idx_date.notnull() & (m.event_date >= m.idx_date)
+        m = m.mutate(mday=m.event_date.epoch_days().cast("float64"))
         measurements = (
             m.group_by(["person_id", "set_id"])
-            .aggregate(n=m.lv.count(), mean_log=m.lv.mean())
-            .cache()
+            .aggregate(
+                n=m.lv.count(),
+                mean_log=m.lv.mean(),
+                mean_day=m.mday.mean(),
+                n_post=m.lv.count(where=post),
+                mean_log_post=m.lv.mean(where=post),
+                mean_day_post=m.mday.mean(where=post),
+            )
         )
+        measurements = cache(measurements)
     elif not available["measurement"]:
         notes.append("measurement table absent: biomarker design (D6) cannot run")
     if available["observation"] and by_domain.get("observation"):
         o = records_in_sets(cdm, "observation", by_domain["observation"])
-        observations = _first_dates(o.select("person_id", "set_id", "event_date"), 1).cache()
+        observations = cache(_first_dates(o.select("person_id", "set_id", "event_date"), 1))
     elif not available["observation"]:
         notes.append("observation table absent: family-history design (D7) cannot run")
 
@@ -186,10 +204,10 @@ def _persons(cdm, st: Settings, available: dict[str, bool], notes: list[str]):
     vd = vd.filter(vd.day.notnull())
     vd = vd.join(obs, "person_id").filter(lambda t: (t.day >= t.obs_start) & (t.day <= t.obs_end))
     visits = vd.group_by("person_id").aggregate(visit_days=vd.day.count())
-    visits_by_year = (
-        vd.group_by(person_id=vd.person_id, year=vd.day.year().cast("int64"))
-        .aggregate(visit_days=vd.day.count())
-        .cache()
+    visits_by_year = cache(
+        vd.group_by(person_id=vd.person_id, year=vd.day.year().cast("int64")).aggregate(
+            visit_days=vd.day.count()
+        )
     )
     if available["death"]:
         de = cdm.table("death")
@@ -219,7 +237,7 @@ def _persons(cdm, st: Settings, available: dict[str, bool], notes: list[str]):
     q = q.mutate(obs_years=((q.obs_end_day - q.obs_start_day + 1) / 365.25))
     q = q.mutate(util_rate=q.visit_days / q.obs_years)
     q = q.mutate(age_end=(q.obs_end.year().cast("int64") - q.birth_year))
-    q = q.filter(q.obs_end_day >= q.obs_start_day).cache()
+    q = cache(q.filter(q.obs_end_day >= q.obs_start_day))
 
     cut = _quantile_cutpoints(q, st.utilisation_quantiles)
     util_q = ibis.literal(1)
@@ -237,7 +255,7 @@ def _persons(cdm, st: Settings, available: dict[str, bool], notes: list[str]):
         obs_band=obs_band.cast("int64"),
         age_band=age_lo.cast("int64"),
     )
-    return q.cache(), visits_by_year, cut
+    return cache(q), visits_by_year, cut
 
 
 def _quantile_cutpoints(q: ir.Table, k: int) -> list[float]:
