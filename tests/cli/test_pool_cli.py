@@ -159,3 +159,41 @@ def test_table_pools_and_prints(tmp_path, capsys):
     s = json.loads((tmp_path / "o" / "pooled.json").read_text())
     assert s["k"] == 3 and s["method"] == "DL+HKSJ" and 1.2 < s["estimate"] < 1.5
     assert "pooled OR" in out and (tmp_path / "o" / "forest.svg").exists()
+
+
+def test_study_file_must_match_the_sites_hash(tmp_path, capsys):
+    from miglink.claims.model import default_study_path
+
+    f1, d1 = _site(tmp_path / "a.json", 1)
+    other = tmp_path / "study.yaml"
+    other.write_text(default_study_path().read_text() + "\n# edited\n")
+    code, _, err = _run(
+        capsys, "pool", str(f1), "--study", str(other), "--out", str(tmp_path / "out")
+    )
+    _one_clear_line(code, err, "study.yaml", d1["study"]["hash"])
+
+
+def test_sites_pool_with_dl_and_hksj(tmp_path, capsys):
+    (f1, d1), (f2, d2) = _site(tmp_path / "a.json", 1), _site(tmp_path / "b.json", 2)
+    code, _, err = _run(
+        capsys,
+        "pool",
+        str(f1),
+        str(f2),
+        "--method",
+        "dl",
+        "--hksj",
+        "--no-report",
+        "--out",
+        str(tmp_path / "p"),
+    )
+    assert code == 0, err
+    assert not (tmp_path / "p" / "report.html").exists()
+    het = json.loads((tmp_path / "p" / "pooled.json").read_text())
+    assert het["method"] == "DL" and het["hksj"] is True
+    sle = next(a for a in het["analyses"] if a["analysis"] == "d1__migraine__sle")
+    ys = [next(e for e in d["estimates"] if e["outcome"] == "sle") for d in (d1, d2)]
+    ref = pool([e["log_estimate"] for e in ys], [e["se_log"] for e in ys], method="DL", hksj=True)
+    assert sle["pool_method"] == "DL+HKSJ"
+    assert sle["ci_low"] == pytest.approx(ref.ci_low, rel=1e-12)
+    assert sle["tau2"] == pytest.approx(ref.tau2, abs=1e-15)
