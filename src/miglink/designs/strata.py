@@ -64,7 +64,9 @@ def assemble_2x2(
             if not k.empty
             else pd.DataFrame(columns=[*strata, "k0", "k1"])
         )
-        m = t.merge(kp, on=strata, how="left").fillna({"k0": 0, "k1": 0})
+        m = t.merge(kp, on=strata, how="left")
+        for col in ("k0", "k1"):
+            m[col] = pd.to_numeric(m[col], errors="coerce").fillna(0)
         m["outcome"] = o
         frames.append(m)
     if not frames:
