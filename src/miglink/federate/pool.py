@@ -340,7 +340,36 @@ def pooled_run(sites: list[dict], study: Study, *, method: str = "REML", hksj: b
     results = _pooled_diagnostics(results, st)
     results, claims = _verdicts(results, study, None)
     notes = [f"pooled from {len(sites)} site files ({method}{' + HKSJ' if hksj else ''})"]
-    return StudyRun(results=results, claims=claims, calibration=calibration, notes=notes), het
+    prevalence = pooled_prevalence(sites)
+    return StudyRun(
+        results=results, claims=claims, calibration=calibration, notes=notes, prevalence=prevalence
+    ), het
+
+
+def pooled_prevalence(sites: list[dict]) -> pd.DataFrame:
+    """Persons and cases per set, sex and age band summed over sites; prevalence only where both are exact.
+
+    A band with a suppressed site count has an unknown sum: it is left empty (NaN), not guessed.
+    """
+    min_cell = max(int(s["min_cell"]) for s in sites)
+    groups: dict[tuple, list[dict]] = {}
+    for s in sites:
+        for r in s.get("prevalence") or []:
+            groups.setdefault((r["set_id"], r["sex"], r["age_band"]), []).append(r)
+    rows = []
+    for (set_id, sex, band), rs in groups.items():
+        n = sum_counts([r.get("n_persons") for r in rs], min_cell)
+        c = sum_counts([r.get("n_cases") for r in rs], min_cell)
+        # inexact sums (ranges) become NaN: the writer's gate compares these columns numerically
+        n = n if isinstance(n, int) else math.nan
+        c = c if isinstance(c, int) else math.nan
+        rows.append(
+            {"set_id": set_id, "sex": sex, "age_band": band, "n_persons": n, "n_cases": c,
+             "prevalence": c / n if n > 0 else math.nan}
+        )  # fmt: skip
+    return pd.DataFrame(
+        rows, columns=["set_id", "sex", "age_band", "n_persons", "n_cases", "prevalence"]
+    )
 
 
 def _pooled_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:

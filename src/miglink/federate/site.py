@@ -229,7 +229,27 @@ def site_results(run, study, study_hash: str, data_description: str, min_cell: i
         "site_calibration": cal,
         "site_claims": [{"id": c.get("id"), "verdict": c.get("verdict")} for c in run.claims or []],
         "estimates": rows,
+        "prevalence": site_prevalence(getattr(run, "prevalence", None), min_cell),
     }
+
+
+def site_prevalence(prev: pd.DataFrame | None, min_cell: int) -> list[dict]:
+    """Persons and cases per concept set, sex and age band, gated; the pool sums them."""
+    if prev is None or prev.empty:
+        return []
+    cols = ["set_id", "sex", "age_band", "n_persons", "n_cases"]
+    if any(c not in prev.columns for c in cols):
+        return []
+    return [
+        {
+            "set_id": str(r["set_id"]),
+            "sex": _clean(r["sex"]),
+            "age_band": str(r["age_band"]),
+            "n_persons": gate_count(_clean(r["n_persons"]), min_cell),
+            "n_cases": gate_count(_clean(r["n_cases"]), min_cell),
+        }
+        for r in prev[cols].to_dict("records")
+    ]
 
 
 def write_site_results(
