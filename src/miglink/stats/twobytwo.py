@@ -128,7 +128,7 @@ def _design(
     df: pd.DataFrame, terms: list[tuple[str, bool]], reference: dict[str, object] | None = None
 ) -> pd.DataFrame:
     """Numeric terms + treatment-coded dummies for categorical terms (no intercept)."""
-    parts = [pd.Series(0.0, index=df.index, name="_empty")]
+    parts: list[pd.Series] = []
     reference = reference or {}
     for col, categorical in terms:
         if not categorical:
@@ -139,7 +139,7 @@ def _design(
         for lev in levels:
             if lev != ref:
                 parts.append((df[col].astype(str) == lev).astype(float).rename(f"{col}[{lev}]"))
-    return pd.concat(parts, axis=1).drop(columns="_empty")
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=df.index)
 
 
 def _fit_binomial(
