@@ -191,13 +191,14 @@ def sccs_patterns(
     events_col: str = "events",
     window_col: str = "window",
     age_col: str | None = "age_band",
+    covariates: list[str] | None = None,
 ) -> pd.DataFrame:
     """Merge persons with identical interval profiles, summing events (the count-only input).
 
     Returns columns pattern, window, [age_band,] length, events, n_persons. An engine can
     build the same table with a per-person profile key and a GROUP BY.
     """
-    cells = [window_col] + ([age_col] if age_col else [])
+    cells = [window_col] + ([age_col] if age_col else []) + list(covariates or [])
     # Within a person, intervals sharing window and age band have the same covariates and
     # merge exactly by summing length and events.
     per_person = df.groupby([person_col, *cells], as_index=False, observed=True)[
@@ -223,6 +224,9 @@ def sccs_from_counts(
     window_col: str = "window",
     age_col: str | None = "age_band",
     baseline: str = "baseline",
+    covariates: list[str] | None = None,
 ) -> dict[str, Estimate]:
     """SCCS on profiles (see :func:`sccs_patterns`); equal to :func:`sccs_fit` on the persons."""
-    return _fit(df, pattern_col, length_col, events_col, window_col, age_col, baseline, "sccs")
+    return _fit(
+        df, pattern_col, length_col, events_col, window_col, age_col, baseline, "sccs", covariates
+    )
