@@ -105,9 +105,13 @@ def markdown(results: list[dict]) -> str:
             f"{r['ratio_to_scan']:.0f}x | {r['study_peak_rss_gb']:.2f} |"
         )
     lines.append("")
-    lines.append("Stage timings (s): " + "; ".join(
-        f"{r['persons']:,}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items()) for r in results
-    ))
+    lines.append(
+        "Stage timings (s): "
+        + "; ".join(
+            f"{r['persons']:,}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
+            for r in results
+        )
+    )
     return "\n".join(lines)
 
 
@@ -126,8 +130,10 @@ def main() -> None:
         print(json.dumps(r), flush=True)
         results.append(r)
     if a.markdown:
-        print(f"\nMachine: {platform.machine()}, {psutil.cpu_count()} cores, "
-              f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}\n")
+        print(
+            f"\nMachine: {platform.machine()}, {psutil.cpu_count()} cores, "
+            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}\n"
+        )
         print(markdown(results))
 
 

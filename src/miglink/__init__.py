@@ -24,8 +24,7 @@ __version__ = "0.1.0"
 
 # ibis 12.0 calls a DuckDB method that duckdb 2.0 removed; restore it before any backend is used.
 import miglink.sources._compat  # noqa: E402,F401
-
-from miglink.errors import MiglinkError
+from miglink.errors import MiglinkError  # noqa: E402
 
 __all__ = ["MiglinkError", "__version__", "open_cdm", "run_study", "load_concept_sets"]
 

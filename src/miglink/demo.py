@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         if not (data / "truth.json").exists():
-            print(f"miglink demo: generating {args.persons:,} synthetic persons (seed {args.seed}) in {data}")
+            print(
+                f"miglink demo: generating {args.persons:,} synthetic persons (seed {args.seed}) in {data}"
+            )
             generate(persons=args.persons, seed=args.seed, out=data)
         else:
             print(f"miglink demo: reusing the synthetic population in {data}")

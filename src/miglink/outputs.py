@@ -52,14 +52,26 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
         if out[c].dtype == object:
             vals = out[c].tolist()
             if any(isinstance(v, str) for v in vals) and any(
-                isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in vals
+                isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                for v in vals
             ):
-                out[c] = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in vals]
+                out[c] = [
+                    None if v is None or (isinstance(v, float) and v != v) else str(v) for v in vals
+                ]
     return out
 
 
+#: Rows whose estimate is a closed-form function of their shown counts: with one count
+#: suppressed, the estimate would give it back, so the estimate is withheld too.
+DERIVABLE_METHODS = ("crude_woolf", "persons_with_record", "descriptive", "clopper_pearson")
+ESTIMATE_COLUMNS = ("estimate", "log_estimate", "se_log", "ci_low", "ci_high", "p_value")
+
+
 def gated_results(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """The results table as it may leave the program: small counts suppressed, and every number
+    that would let a suppressed count be recomputed withheld with it."""
     from miglink.designs.rows import results_columns
+    from miglink.privacy import is_small
 
     cols = results_columns()
     df = results.copy()
@@ -68,6 +80,26 @@ def gated_results(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
             df[c] = None
     extra = [c for c in df.columns if c not in cols]
     df = df[cols + extra]
+    for arm in ("exposed", "unexposed"):
+        rate = f"ir_{arm}_per_1000py"
+        if rate in df.columns:
+            small = df[f"events_{arm}"].map(lambda v: is_small(v, min_cell))
+            df[rate] = df[rate].astype(object).where(~small, None)
+    counts = [
+        c for c in ("n_exposed", "n_unexposed", "events_exposed", "events_unexposed") if c in df
+    ]
+    any_small = df[counts].apply(lambda r: any(is_small(v, min_cell) for v in r), axis=1)
+    derivable = df["method"].isin(DERIVABLE_METHODS) | df["measure"].isin(
+        ["count", "share", "prevalence"]
+    )
+    hide = any_small & derivable
+    for c in ESTIMATE_COLUMNS:
+        df[c] = df[c].astype(object).where(~hide, None)
+    if hide.any():
+        df.loc[hide, "note"] = (
+            df.loc[hide, "note"].fillna("").astype(str)
+            + " [estimate withheld: it would reveal a suppressed count]"
+        ).str.strip()
     return gate_frame(df, min_cell)
 
 
@@ -88,11 +120,16 @@ def write_run(
         write_parquet(tmp / "results.parquet", res)
         write_csv(tmp / "results.csv", res)
         write_json(tmp / "results.json", json.loads(res.to_json(orient="records")))
-        write_json(tmp / "claims.json", {"study": study.name, "study_hash": study_hash, "claims": run.claims})
+        write_json(
+            tmp / "claims.json",
+            {"study": study.name, "study_hash": study_hash, "claims": run.claims},
+        )
         curves = run.curves
         if curves is not None and not curves.empty:
             curves = gate_frame(curves, min_cell, CURVE_COUNTS)
-        write_parquet(tmp / "curves.parquet", _parquet_safe(curves if curves is not None else pd.DataFrame()))
+        write_parquet(
+            tmp / "curves.parquet", _parquet_safe(curves if curves is not None else pd.DataFrame())
+        )
         prev = run.prevalence.copy() if run.prevalence is not None else pd.DataFrame()
         if not prev.empty:
             small = (prev["n_cases"] > 0) & (prev["n_cases"] < min_cell)
@@ -118,7 +155,11 @@ def write_run(
         run_json = {
             "miglink_version": __version__,
             "versions": versions(),
-            "parameters": {"engine": engine, "min_cell": min_cell, "settings": study.settings.model_dump()},
+            "parameters": {
+                "engine": engine,
+                "min_cell": min_cell,
+                "settings": study.settings.model_dump(),
+            },
             "data_source": data_description,
             "timings": run.timings,
             "data_quality": dq_g,
@@ -132,6 +173,16 @@ def write_run(
         lines += [f"stage {k}: {v:.3f} s" for k, v in run.timings.items()]
         lines += [f"note: {n}" for n in run.notes]
         write_text(tmp / "run.log", "\n".join(lines) + "\n")
+        from miglink.federate.site import write_site_results
+
+        write_site_results(
+            run,
+            tmp,
+            study=study,
+            study_hash=study_hash,
+            data_description=data_description,
+            min_cell=min_cell,
+        )
         if report:
             try:
                 from miglink.report import render_report

@@ -112,7 +112,9 @@ def check_sets(study: Study, sets: dict) -> None:
         named |= {h.exposure, h.outcome}
     missing = sorted(n for n in named if n not in sets and n not in DERIVED)
     if missing:
-        raise MiglinkError(f"the study names concept sets that are not defined: {', '.join(missing)}")
+        raise MiglinkError(
+            f"the study names concept sets that are not defined: {', '.join(missing)}"
+        )
 
 
 def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=None) -> StudyRun:
@@ -150,12 +152,21 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
     idx = st.index_set
     ncs = list(study.negative_controls)
     ai = list(study.autoimmune)
-    hyp_pairs = {(h.design, h.exposure, h.outcome, h.subgroup, h.contrast): (c, h) for c, h in study.hypotheses()}
-    primary_d1 = {h.outcome for _, h in study.hypotheses() if h.design == "D1" and h.exposure == idx}
+    hyp_pairs = {
+        (h.design, h.exposure, h.outcome, h.subgroup, h.contrast): (c, h)
+        for c, h in study.hypotheses()
+    }
+    primary_d1 = {
+        h.outcome for _, h in study.hypotheses() if h.design == "D1" and h.exposure == idx
+    }
     rows: list[dict] = []
 
     # --- D1 -----------------------------------------------------------------------------------
-    d1_out = list(dict.fromkeys(ai + [ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, NON_CNS_AUTOIMMUNE] + list(study.d1_outcomes)))
+    d1_out = list(
+        dict.fromkeys(
+            ai + [ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, NON_CNS_AUTOIMMUNE] + list(study.d1_outcomes)
+        )
+    )
     roles = {o: ("primary" if o in primary_d1 else "secondary") for o in d1_out}
     roles.update({o: "negative_control" for o in ncs})
     d1_rows, _ = d1_prevalence.run_d1(ft, idx, d1_out + ncs, roles)
@@ -192,7 +203,12 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
 
     def _find(design, exp, out, method=None, role=None):
         for r in rows:
-            if r["design"] == design and r["exposure"] == exp and r["outcome"] == out and r.get("stratum", "all") == "all":
+            if (
+                r["design"] == design
+                and r["exposure"] == exp
+                and r["outcome"] == out
+                and r.get("stratum", "all") == "all"
+            ):
                 if method and r["method"] != method:
                     continue
                 if role and r["role"] != role:
@@ -201,13 +217,28 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
         return None
 
     extra_rows: list[dict] = []
-    for (design, exp, out, sub, con), (claim, h) in hyp_pairs.items():
+    for (design, exp, out, sub, con), (_claim, h) in hyp_pairs.items():
         an = f"{h.id}"
         if design == "D1" and con == "cns_vs_non_cns":
-            a, b = _find("D1", exp, CNS_AUTOIMMUNE, "mantel_haenszel"), _find("D1", exp, NON_CNS_AUTOIMMUNE, "mantel_haenszel")
+            a, b = (
+                _find("D1", exp, CNS_AUTOIMMUNE, "mantel_haenszel"),
+                _find("D1", exp, NON_CNS_AUTOIMMUNE, "mantel_haenszel"),
+            )
             if a and b:
                 e = ratio_of_estimates(_est(a), _est(b))
-                extra_rows.append(make_row(design="D1", exposure=exp, outcome=out, measure="ROR", method="ratio_of_mh_odds_ratios", est=e, role="primary", stratum="CNS vs non-CNS autoimmune", analysis=an))
+                extra_rows.append(
+                    make_row(
+                        design="D1",
+                        exposure=exp,
+                        outcome=out,
+                        measure="ROR",
+                        method="ratio_of_mh_odds_ratios",
+                        est=e,
+                        role="primary",
+                        stratum="CNS vs non-CNS autoimmune",
+                        analysis=an,
+                    )
+                )
         elif design == "D3":
             if con == "female_excess":
                 extra_rows += d3_modification.female_excess(ft, out, "primary", an)
@@ -222,7 +253,12 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
     t = _stage(progress, timings, "D3/D8/D9", t)
 
     # D4-D7 (claims 1, 2, 4, 7): each module takes its hypotheses and returns rows keyed by h.id
-    for design, modname in (("D4", "d4_vascular"), ("D5", "d5_drugs"), ("D6", "d6_biomarkers"), ("D7", "d7_family")):
+    for design, modname in (
+        ("D4", "d4_vascular"),
+        ("D5", "d5_drugs"),
+        ("D6", "d6_biomarkers"),
+        ("D7", "d7_family"),
+    ):
         hs = [(c, h) for c, h in study.hypotheses() if h.design == design]
         if not hs:
             continue
@@ -239,7 +275,11 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
         t = _stage(progress, timings, design, t)
 
     # D8 phenome background
-    spec = [(c, h) for c, h in study.hypotheses() if h.design == "D8" and h.contrast == "phenome_percentile"]
+    spec = [
+        (c, h)
+        for c, h in study.hypotheses()
+        if h.design == "D8" and h.contrast == "phenome_percentile"
+    ]
     if spec and ft.phenome is not None:
         extra_rows += _phenome_rows(ft, study, rows, spec, calibration)
         t = _stage(progress, timings, "D8 phenome", t)
@@ -300,7 +340,13 @@ def _calibrate(rows: list[dict], st, ncs: list[str]) -> dict:
             else {"mean": None, "sd": None, "ease": None, "n_controls": len(ctrl)}
         )
         info[key]["controls"] = [
-            {"outcome": r["outcome"] if design == "D1" or direction == "forward" else r["exposure"], "log_estimate": r["log_estimate"], "se_log": r["se_log"]}
+            {
+                "outcome": r["outcome"]
+                if design == "D1" or direction == "forward"
+                else r["exposure"],
+                "log_estimate": r["log_estimate"],
+                "se_log": r["se_log"],
+            }
             for r in ctrl
         ]
         if null is None:
@@ -317,7 +363,9 @@ def _calibrate(rows: list[dict], st, ncs: list[str]) -> dict:
         if not target:
             continue
         cal = calibrate(
-            np.array([r["log_estimate"] for r in target]), np.array([r["se_log"] for r in target]), null
+            np.array([r["log_estimate"] for r in target]),
+            np.array([r["se_log"] for r in target]),
+            null,
         )
         cal_p, lo, hi, ce = (np.asarray(x, dtype=float) for x in cal)
         for i, r in enumerate(target):
@@ -330,7 +378,9 @@ def _calibrate(rows: list[dict], st, ncs: list[str]) -> dict:
     return info
 
 
-def _phenome_rows(ft: FeatureTables, study: Study, rows: list[dict], spec, calibration: dict) -> list[dict]:
+def _phenome_rows(
+    ft: FeatureTables, study: Study, rows: list[dict], spec, calibration: dict
+) -> list[dict]:
     from miglink.designs.d8_specificity import percentile_of, phenome_ors
     from miglink.designs.rows import make_row
     from miglink.stats.calibration import calibrate, fit_null
@@ -338,12 +388,21 @@ def _phenome_rows(ft: FeatureTables, study: Study, rows: list[dict], spec, calib
     idx = study.settings.index_set
     exclude: set[int] = set()
     for sid, ids in ft.resolved_ids.items():
-        if sid == idx or sid.startswith("migraine") or sid in study.autoimmune or sid in study.negative_controls:
+        if (
+            sid == idx
+            or sid.startswith("migraine")
+            or sid in study.autoimmune
+            or sid in study.negative_controls
+        ):
             exclude |= set(ids)
     bg = phenome_ors(ft, idx, exclude, study.settings.phenome_min_persons)
     out = []
     bg_log = bg["log_or"].to_numpy() if len(bg) else np.array([])
-    null = fit_null(bg_log, bg["se"].to_numpy()) if len(bg) >= study.settings.min_negative_controls else None
+    null = (
+        fit_null(bg_log, bg["se"].to_numpy())
+        if len(bg) >= study.settings.min_negative_controls
+        else None
+    )
     calibration["D8 phenome"] = {
         "mean": null.mean if null else None,
         "sd": null.sd if null else None,
@@ -351,9 +410,16 @@ def _phenome_rows(ft: FeatureTables, study: Study, rows: list[dict], spec, calib
         "n_controls": int(len(bg)),
         "controls": [],
     }
-    for claim, h in spec:
+    for _claim, h in spec:
         base = next(
-            (r for r in rows if r["design"] == "D1" and r["exposure"] == h.exposure and r["outcome"] == h.outcome and r["method"] == "mantel_haenszel"),
+            (
+                r
+                for r in rows
+                if r["design"] == "D1"
+                and r["exposure"] == h.exposure
+                and r["outcome"] == h.outcome
+                and r["method"] == "mantel_haenszel"
+            ),
             None,
         )
         if base is None or not _finite(base.get("log_estimate")):
@@ -383,8 +449,15 @@ def _phenome_rows(ft: FeatureTables, study: Study, rows: list[dict], spec, calib
         )
         row["phenome_percentile"] = pct
         if null is not None:
-            cp, lo, hi, ce = calibrate(np.array([base["log_estimate"]]), np.array([base["se_log"]]), null)
-            row.update(cal_p_value=float(np.asarray(cp)[0]), cal_ci_low=float(np.asarray(lo)[0]), cal_ci_high=float(np.asarray(hi)[0]), cal_estimate=float(np.asarray(ce)[0]))
+            cp, lo, hi, ce = calibrate(
+                np.array([base["log_estimate"]]), np.array([base["se_log"]]), null
+            )
+            row.update(
+                cal_p_value=float(np.asarray(cp)[0]),
+                cal_ci_low=float(np.asarray(lo)[0]),
+                cal_ci_high=float(np.asarray(hi)[0]),
+                cal_estimate=float(np.asarray(ce)[0]),
+            )
         out.append(row)
     return out
 
@@ -402,7 +475,10 @@ def _diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
         if r.get("mdrr") is None or not _finite(r.get("mdrr")):
             if _finite(r.get("se_log")) and r.get("measure") in ("ROR", "OR", "HR", "IRR", "RGM"):
                 r["mdrr"] = float(math.exp(2.8016 * float(r["se_log"])))
-        cal_expected = (r["design"] in ("D1", "D2") and r["method"] in ("mantel_haenszel", "poisson_matched_strata")) or r["method"] == "phenome_background_calibrated"
+        cal_expected = (
+            r["design"] in ("D1", "D2")
+            and r["method"] in ("mantel_haenszel", "poisson_matched_strata")
+        ) or r["method"] == "phenome_background_calibrated"
         if r["role"] == "descriptive" or r["measure"] in ("count", "share", "prevalence"):
             r["diagnostics_pass"] = None
             r["diagnostics"] = ""
@@ -472,7 +548,13 @@ def _verdicts(results: pd.DataFrame, study: Study, ft: FeatureTables):
 def _key_rows(results: pd.DataFrame, h, idx: str) -> pd.DataFrame:
     r = results
     if h.design == "D1" and h.contrast is None:
-        return r[(r.design == "D1") & (r.exposure == h.exposure) & (r.outcome == h.outcome) & (r.method == "mantel_haenszel") & (r.stratum == "all")]
+        return r[
+            (r.design == "D1")
+            & (r.exposure == h.exposure)
+            & (r.outcome == h.outcome)
+            & (r.method == "mantel_haenszel")
+            & (r.stratum == "all")
+        ]
     if h.design == "D2":
         return r[(r.design == "D2") & (r.exposure == h.exposure) & (r.outcome == h.outcome)]
     sel = r[(r.analysis == h.id) & (r.role.isin(["primary", "descriptive"]))]
@@ -508,7 +590,9 @@ def _prevalence(ft: FeatureTables, sets: list[str]) -> pd.DataFrame:
     C = ft.conditions.filter(ft.conditions.set_id.isin(sets))
     ps = P.select(ppid=P.person_id, sex=P.sex, age_band=P.age_band)
     j = C.join(ps, C.person_id == ps.ppid)
-    cases = j.group_by(["set_id", "sex", "age_band"]).aggregate(n_cases=j.person_id.count()).execute()
+    cases = (
+        j.group_by(["set_id", "sex", "age_band"]).aggregate(n_cases=j.person_id.count()).execute()
+    )
     frames = []
     for s in sets:
         m = tot.merge(cases[cases.set_id == s], on=["sex", "age_band"], how="left")
@@ -517,7 +601,15 @@ def _prevalence(ft: FeatureTables, sets: list[str]) -> pd.DataFrame:
         frames.append(m)
     df = pd.concat(frames, ignore_index=True)
     w, top = ft.settings.age_band_years, ft.settings.age_band_top
-    df["age_band"] = [f"{top}+" if a >= top else f"{a}-{a + w - 1}" for a in df["age_band"].astype(int)]
+    df["age_band"] = [
+        f"{top}+" if a >= top else f"{a}-{a + w - 1}" for a in df["age_band"].astype(int)
+    ]
     df["prevalence"] = df["n_cases"] / df["n_persons"]
     return df[["set_id", "sex", "age_band", "n_persons", "n_cases", "prevalence"]]
 
+
+# Public names for the steps the pooled (federated) run reuses, so single-site and pooled verdicts
+# come from the same code.
+calibrate_rows = _calibrate
+apply_diagnostics = _diagnostics
+attach_verdicts = _verdicts

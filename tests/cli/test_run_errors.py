@@ -44,8 +44,12 @@ def test_unreadable_data(tmp_path):
 
 def test_bad_study_file(tmp_path, synthetic_cdm):
     bad = tmp_path / "study.yaml"
-    bad.write_text("name: x\nclaims: [{id: 12, title: t, statement: s}]\nnegative_controls: [a]\nautoimmune: [b]\n")
-    p = _run("run", "--data", str(synthetic_cdm), "--out", str(tmp_path / "out"), "--study", str(bad))
+    bad.write_text(
+        "name: x\nclaims: [{id: 12, title: t, statement: s}]\nnegative_controls: [a]\nautoimmune: [b]\n"
+    )
+    p = _run(
+        "run", "--data", str(synthetic_cdm), "--out", str(tmp_path / "out"), "--study", str(bad)
+    )
     _one_clear_line(p, "study file")
     assert not (tmp_path / "out").exists()
 
@@ -53,12 +57,16 @@ def test_bad_study_file(tmp_path, synthetic_cdm):
 def test_study_file_not_yaml(tmp_path, synthetic_cdm):
     bad = tmp_path / "study.yaml"
     bad.write_text("name: [unclosed\n")
-    p = _run("run", "--data", str(synthetic_cdm), "--out", str(tmp_path / "out"), "--study", str(bad))
+    p = _run(
+        "run", "--data", str(synthetic_cdm), "--out", str(tmp_path / "out"), "--study", str(bad)
+    )
     _one_clear_line(p, "not valid YAML")
 
 
 def test_unknown_engine(tmp_path, synthetic_cdm):
-    p = _run("run", "--data", str(synthetic_cdm), "--out", str(tmp_path / "out"), "--engine", "oracle")
+    p = _run(
+        "run", "--data", str(synthetic_cdm), "--out", str(tmp_path / "out"), "--engine", "oracle"
+    )
     _one_clear_line(p, "engine")
 
 

@@ -11,9 +11,26 @@ import pandas as pd
 from miglink.designs.rows import results_columns
 
 REQUIRED = [
-    "claim", "hypothesis", "design", "exposure", "outcome", "stratum", "n_exposed", "n_unexposed",
-    "events_exposed", "events_unexposed", "estimate", "ci_low", "ci_high", "p_value", "cal_ci_low",
-    "cal_ci_high", "cal_p_value", "mdrr", "diagnostics_pass", "verdict",
+    "claim",
+    "hypothesis",
+    "design",
+    "exposure",
+    "outcome",
+    "stratum",
+    "n_exposed",
+    "n_unexposed",
+    "events_exposed",
+    "events_unexposed",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "cal_ci_low",
+    "cal_ci_high",
+    "cal_p_value",
+    "mdrr",
+    "diagnostics_pass",
+    "verdict",
 ]  # issue 4, item 6
 
 
@@ -24,13 +41,33 @@ def test_results_schema_has_required_columns():
 def test_run_json_output(tmp_path, synthetic_cdm):
     out = tmp_path / "run"
     p = subprocess.run(
-        [sys.executable, "-m", "miglink.cli.main", "run", "--data", str(synthetic_cdm), "--out", str(out), "--json", "--no-report"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "miglink.cli.main",
+            "run",
+            "--data",
+            str(synthetic_cdm),
+            "--out",
+            str(out),
+            "--json",
+            "--no-report",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert p.returncode == 0, p.stderr[-2000:]
     doc = json.loads(p.stdout)
     assert [c["id"] for c in doc["claims"]] == list(range(1, 10))
-    for name in ("results.parquet", "results.csv", "results.json", "claims.json", "calibration.json", "run.json"):
+    for name in (
+        "results.parquet",
+        "results.csv",
+        "results.json",
+        "claims.json",
+        "calibration.json",
+        "run.json",
+    ):
         assert (out / name).exists(), name
     res = pd.read_parquet(out / "results.parquet")
     assert set(REQUIRED) <= set(res.columns)

@@ -16,7 +16,14 @@ def _data(seed: int, n_strata: int = 60) -> pd.DataFrame:
         for exposed in (0, 1):
             py = rng.uniform(5, 200)
             rate = base * (1.8 if exposed else 1.0)
-            rows.append({"stratum": f"s{s}", "exposed": exposed, "events": rng.poisson(rate * py), "person_years": py})
+            rows.append(
+                {
+                    "stratum": f"s{s}",
+                    "exposed": exposed,
+                    "events": rng.poisson(rate * py),
+                    "person_years": py,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -31,12 +38,21 @@ def test_equals_poisson_with_stratum_fixed_effects(seed):
 
 def test_single_stratum_is_the_crude_rate_ratio():
     # one stratum: MLE is (e1/t1)/(e0/t0) = (12/100)/(8/200) = 3.0 exactly
-    df = pd.DataFrame({"stratum": ["a", "a"], "exposed": [1, 0], "events": [12, 8], "person_years": [100.0, 200.0]})
+    df = pd.DataFrame(
+        {
+            "stratum": ["a", "a"],
+            "exposed": [1, 0],
+            "events": [12, 8],
+            "person_years": [100.0, 200.0],
+        }
+    )
     e = conditional_poisson_rr(df)
     assert e.estimate == pytest.approx(3.0, rel=1e-9)
     assert e.se_log == pytest.approx(np.sqrt(1 / 12 + 1 / 8), rel=1e-6)  # IRLS tolerance
 
 
 def test_no_events_in_one_arm_is_not_estimable():
-    df = pd.DataFrame({"stratum": ["a", "a"], "exposed": [1, 0], "events": [0, 8], "person_years": [100.0, 200.0]})
+    df = pd.DataFrame(
+        {"stratum": ["a", "a"], "exposed": [1, 0], "events": [0, 8], "person_years": [100.0, 200.0]}
+    )
     assert np.isnan(conditional_poisson_rr(df).estimate)

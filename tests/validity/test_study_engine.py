@@ -26,7 +26,12 @@ ENGINE_CLAIMS = (3, 5, 8, 9)  # the claims whose evidence is D1 / D2 / D8 / D9
 
 def _run(tmp_path_factory, scenario: str):
     base = tmp_path_factory.mktemp(f"validity_{scenario}")
-    generate(persons=N_PERSONS, seed=7, out=base / "cdm", scenario=HERE / "scenarios" / f"{scenario}.yaml")
+    generate(
+        persons=N_PERSONS,
+        seed=7,
+        out=base / "cdm",
+        scenario=HERE / "scenarios" / f"{scenario}.yaml",
+    )
     res = run_study(base / "cdm", base / "run", report=False)
     truth = json.loads((base / "cdm" / "truth.json").read_text())
     claims = json.loads((base / "run" / "claims.json").read_text())["claims"]
@@ -79,7 +84,9 @@ def test_planted_directions_are_found(planted):
 def test_null_scenario_calibrated_cis_include_one(null):
     res, _, _ = null
     prim = res[(res.design.isin(["D1", "D2"])) & (res.role.isin(["primary", "secondary"]))]
-    prim = prim[prim.method.isin(["mantel_haenszel", "poisson_matched_strata"]) & prim.cal_ci_low.notna()]
+    prim = prim[
+        prim.method.isin(["mantel_haenszel", "poisson_matched_strata"]) & prim.cal_ci_low.notna()
+    ]
     assert len(prim) >= 20
     inc = ((prim.cal_ci_low.astype(float) <= 1) & (prim.cal_ci_high.astype(float) >= 1)).mean()
     assert inc >= 0.9, f"only {inc:.0%} of calibrated CIs include 1 under the null"

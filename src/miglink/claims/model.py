@@ -112,7 +112,8 @@ def load_study(path: str | Path | None = None) -> tuple[Study, str]:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise MiglinkError(f"study file {p} is not valid YAML: {e}") from None
+        msg = " ".join(str(e).split())
+        raise MiglinkError(f"study file {p} is not valid YAML: {msg}") from None
     if not isinstance(raw, dict):
         raise MiglinkError(f"study file {p} must be a mapping with 'name', 'claims', ...")
     try:

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except MiglinkError as e:
         if debug:
             traceback.print_exc()
-        typer.echo(f"miglink: error: {e}", err=True)
+        typer.echo("miglink: error: " + " ".join(str(e).split()), err=True)
         return 2
     except KeyboardInterrupt:
         typer.echo("miglink: interrupted", err=True)

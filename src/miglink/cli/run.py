@@ -12,7 +12,16 @@ from rich.table import Table
 
 from miglink.errors import MiglinkError
 
-STAGES = ("check", "features", "D1 prevalence", "D2 cohorts", "calibration", "D3/D8/D9", "D8 phenome", "verdicts")
+STAGES = (
+    "check",
+    "features",
+    "D1 prevalence",
+    "D2 cohorts",
+    "calibration",
+    "D3/D8/D9",
+    "D8 phenome",
+    "verdicts",
+)
 VERDICT_STYLE = {
     "supported": "bold green",
     "contradicted": "bold red",
@@ -25,11 +34,17 @@ VERDICT_STYLE = {
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
-        data: str = typer.Option(..., "--data", help="OMOP CDM folder / DuckDB file / FHIR / MEDS folder."),
+        data: str = typer.Option(
+            ..., "--data", help="OMOP CDM folder / DuckDB file / FHIR / MEDS folder."
+        ),
         out: Path = typer.Option(..., "--out", help="Output directory (written atomically)."),
-        study: Path | None = typer.Option(None, "--study", help="Study file (YAML); default: the protocol."),
+        study: Path | None = typer.Option(
+            None, "--study", help="Study file (YAML); default: the protocol."
+        ),
         engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark."),
-        min_cell: int = typer.Option(5, "--min-cell", help="Minimum cell count shown in any artefact."),
+        min_cell: int = typer.Option(
+            5, "--min-cell", help="Minimum cell count shown in any artefact."
+        ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress or summary."),
         as_json: bool = typer.Option(False, "--json", help="Print the claim verdicts as JSON."),
         no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
@@ -47,7 +62,9 @@ def register(app: typer.Typer) -> None:
 
         def progress(stage: str) -> None:
             now = time.perf_counter()
-            console.log(f"[bold]{stage}[/] done in {now - last[0]:.1f} s (elapsed {now - t0:.1f} s)")
+            console.log(
+                f"[bold]{stage}[/] done in {now - last[0]:.1f} s (elapsed {now - t0:.1f} s)"
+            )
             last[0] = now
 
         with console.status("running the study…"):
@@ -66,7 +83,10 @@ def register(app: typer.Typer) -> None:
                 json.dumps(
                     {
                         "out": str(out),
-                        "claims": [{"id": c["id"], "title": c["title"], "verdict": c["verdict"]} for c in claims],
+                        "claims": [
+                            {"id": c["id"], "title": c["title"], "verdict": c["verdict"]}
+                            for c in claims
+                        ],
                     },
                     indent=2,
                 )
@@ -80,7 +100,12 @@ def register(app: typer.Typer) -> None:
         t.add_column("verdict")
         t.add_column("evidence", overflow="fold")
         for c in claims:
-            t.add_row(str(c["id"]), c["title"], f"[{VERDICT_STYLE.get(c['verdict'], '')}]{c['verdict']}[/]", c["summary"][:240])
+            t.add_row(
+                str(c["id"]),
+                c["title"],
+                f"[{VERDICT_STYLE.get(c['verdict'], '')}]{c['verdict']}[/]",
+                c["summary"][:240],
+            )
         Console().print(t)
         report = out / "report.html"
         Console().print(f"results: {out / 'results.csv'}")

@@ -49,7 +49,8 @@ def _read_yaml(path: Path) -> list[ConceptSet]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        raise MiglinkError(f"concept-set file {path} is not valid YAML: {e}") from None
+        msg = " ".join(str(e).split())
+        raise MiglinkError(f"concept-set file {path} is not valid YAML: {msg}") from None
     try:
         return ConceptSetFile.model_validate(raw).concept_sets
     except ValidationError as e:

@@ -38,7 +38,9 @@ class ConceptSetItem(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> ConceptSetItem:
         if (self.code is None) == (self.concept_id is None):
-            raise ValueError("an item needs exactly one of 'code' (with 'vocabulary') or 'concept_id'")
+            raise ValueError(
+                "an item needs exactly one of 'code' (with 'vocabulary') or 'concept_id'"
+            )
         if self.code is not None and self.vocabulary is None:
             raise ValueError(f"code {self.code!r} needs a 'vocabulary'")
         return self

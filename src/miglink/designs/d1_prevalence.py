@@ -36,9 +36,7 @@ def estimate_2x2(
 ) -> list[dict]:
     """Rows for one exposure-outcome pair from its per-stratum 2x2 table."""
     a, b, c, d = (int(tab[k].sum()) for k in "abcd")
-    counts = dict(
-        n_exposed=a + b, n_unexposed=c + d, events_exposed=a, events_unexposed=c
-    )
+    counts = dict(n_exposed=a + b, n_unexposed=c + d, events_exposed=a, events_unexposed=c)
     mdrr = mdrr_odds_ratio(a + b, c + d, a + c)
     mh = mantel_haenszel(tab[["a", "b", "c", "d"]])
     rows = [
@@ -75,7 +73,9 @@ def estimate_2x2(
             )
         )
         g = _grouped_for_logistic(tab, strata)
-        lg = logistic_grouped(g, "events", "total", "exposed", [s for s in strata if g[s].nunique() > 1])
+        lg = logistic_grouped(
+            g, "events", "total", "exposed", [s for s in strata if g[s].nunique() > 1]
+        )
         rows.append(
             make_row(
                 design=design,
@@ -111,7 +111,9 @@ def _grouped_for_logistic(tab: pd.DataFrame, strata: list[str]) -> pd.DataFrame:
     return g
 
 
-def run_d1(ft: FeatureTables, exposure: str, outcomes: list[str], roles: dict[str, str]) -> tuple[list[dict], pd.DataFrame]:
+def run_d1(
+    ft: FeatureTables, exposure: str, outcomes: list[str], roles: dict[str, str]
+) -> tuple[list[dict], pd.DataFrame]:
     """All D1 rows for ``exposure`` against ``outcomes`` (roles: outcome -> row role)."""
     counts = d1_counts(ft, exposure, outcomes)
     rows: list[dict] = []

@@ -33,7 +33,9 @@ _P1, _A, _B, _P2 = 2_147_483_629, 48_271, 69_621, 2_147_483_647
 def _prand(pid: ir.IntegerValue, salt: ir.IntegerValue | int, seed: int) -> ir.IntegerValue:
     """A deterministic pseudo-random int from a person id (same on every engine, no overflow)."""
     x = (pid % _P1 + _P1) % _P1
-    return ((x * _A) % _P2 + (ibis.literal(salt) if isinstance(salt, int) else salt) * _B + seed) % _P2
+    return (
+        (x * _A) % _P2 + (ibis.literal(salt) if isinstance(salt, int) else salt) * _B + seed
+    ) % _P2
 
 
 def _util_band(col: ir.IntegerValue) -> ir.IntegerValue:
@@ -47,7 +49,9 @@ def _util_band(col: ir.IntegerValue) -> ir.IntegerValue:
 class CohortCounts:
     strata: pd.DataFrame  # index_set, outcome_set, cell, exposed, n, events, person_days
     km: pd.DataFrame  # index_set, outcome_set, exposed, month, events, censored
-    balance: pd.DataFrame  # index_set, exposed, n, age_sum, age_sumsq, female, visits_sum, visits_sumsq, prior_nc
+    balance: (
+        pd.DataFrame
+    )  # index_set, exposed, n, age_sum, age_sumsq, female, visits_sum, visits_sumsq, prior_nc
     attrition: pd.DataFrame  # index_set, step, description, n
 
 
@@ -100,11 +104,14 @@ def matched_members(ft: FeatureTables, index_sets: list[str]) -> ir.Table:
     cand = cand.mutate(r=_prand(cand.person_id, cand.year, st.matching_seed))
     wc = ibis.window(group_by=[cand[c] for c in key], order_by=[cand.r, cand.person_id])
     cand = cand.mutate(
-        crank=ibis.row_number().over(wc), m=cand.person_id.count().over(ibis.window(group_by=[cand[c] for c in key]))
+        crank=ibis.row_number().over(wc),
+        m=cand.person_id.count().over(ibis.window(group_by=[cand[c] for c in key])),
     )
 
     cases = cases.mutate(r=_prand(cases.person_id, cases.year + 7, st.matching_seed))
-    wk = ibis.window(group_by=[cases.index_set] + [cases[c] for c in key], order_by=[cases.r, cases.person_id])
+    wk = ibis.window(
+        group_by=[cases.index_set] + [cases[c] for c in key], order_by=[cases.r, cases.person_id]
+    )
     cases = cases.mutate(irank=ibis.row_number().over(wk))
 
     cell_m = cand.group_by(key).aggregate(m=cand.person_id.count())
@@ -188,7 +195,9 @@ def matched_members(ft: FeatureTables, index_sets: list[str]) -> ir.Table:
     return cache(members), cases
 
 
-def cohort_counts(ft: FeatureTables, pairs: list[tuple[str, str]], balance_set: str | None = None) -> CohortCounts:
+def cohort_counts(
+    ft: FeatureTables, pairs: list[tuple[str, str]], balance_set: str | None = None
+) -> CohortCounts:
     """Per-stratum person-time and events for every (index, outcome) pair, plus KM and balance inputs."""
     index_sets = sorted({i for i, _ in pairs})
     members, cases = matched_members(ft, index_sets)
@@ -207,13 +216,29 @@ def cohort_counts(ft: FeatureTables, pairs: list[tuple[str, str]], balance_set: 
     )
     mo = mo.mutate(end_day=end)
     mo = mo.mutate(
-        event=(mo.o_day.notnull() & (mo.o_day == mo.end_day) & (mo.censor_day.isnull() | (mo.o_day <= mo.censor_day))).cast("int64"),
+        event=(
+            mo.o_day.notnull()
+            & (mo.o_day == mo.end_day)
+            & (mo.censor_day.isnull() | (mo.o_day <= mo.censor_day))
+        ).cast("int64"),
         days=(mo.end_day - mo.index_day),
     )
     mo = mo.filter(mo.days > 0)
-    mo = mo.mutate(cell=(mo.sex + ":" + mo.byband.cast("string") + ":" + mo.year.cast("string") + ":" + mo.ub.cast("string")))
+    mo = mo.mutate(
+        cell=(
+            mo.sex
+            + ":"
+            + mo.byband.cast("string")
+            + ":"
+            + mo.year.cast("string")
+            + ":"
+            + mo.ub.cast("string")
+        )
+    )
     strata = (
-        mo.group_by(index_set=mo.p_index, outcome_set=mo.p_outcome, cell=mo.cell, exposed=mo.exposed)
+        mo.group_by(
+            index_set=mo.p_index, outcome_set=mo.p_outcome, cell=mo.cell, exposed=mo.exposed
+        )
         .aggregate(n=mo.member.count(), events=mo.event.sum(), person_days=mo.days.sum())
         .execute()
     )
@@ -257,13 +282,30 @@ def cohort_counts(ft: FeatureTables, pairs: list[tuple[str, str]], balance_set: 
     )
     n_cases = cases.group_by("index_set").aggregate(n=cases.person_id.count()).execute()
     n_matched = (
-        members.filter(members.exposed == 1).group_by("index_set").aggregate(n=members.member.count()).execute()
+        members.filter(members.exposed == 1)
+        .group_by("index_set")
+        .aggregate(n=members.member.count())
+        .execute()
     )
     att = []
     for _, r in n_cases.iterrows():
-        att.append({"index_set": r["index_set"], "step": 1, "description": "new diagnoses with >= prior observation", "n": int(r["n"])})
+        att.append(
+            {
+                "index_set": r["index_set"],
+                "step": 1,
+                "description": "new diagnoses with >= prior observation",
+                "n": int(r["n"]),
+            }
+        )
     for _, r in n_matched.iterrows():
-        att.append({"index_set": r["index_set"], "step": 2, "description": "cases with >= 1 matched comparator", "n": int(r["n"])})
+        att.append(
+            {
+                "index_set": r["index_set"],
+                "step": 2,
+                "description": "cases with >= 1 matched comparator",
+                "n": int(r["n"]),
+            }
+        )
     return CohortCounts(strata=strata, km=km, balance=balance, attrition=pd.DataFrame(att))
 
 
@@ -299,7 +341,9 @@ def km_curve(km: pd.DataFrame, horizon_months: int) -> pd.DataFrame:
         hi = ci.iloc[:, 1].reindex(ci.index.union(times)).ffill().reindex(times).fillna(1.0)
         tab = kmf.event_table
         for t in times:
-            at_risk = float(tab.loc[tab.index >= t, "at_risk"].iloc[0]) if (tab.index >= t).any() else 0.0
+            at_risk = (
+                float(tab.loc[tab.index >= t, "at_risk"].iloc[0]) if (tab.index >= t).any() else 0.0
+            )
             ev_cum = float(tab.loc[tab.index <= t, "observed"].sum())
             out.append(
                 {

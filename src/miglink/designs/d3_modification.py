@@ -16,7 +16,15 @@ from miglink.stats.twobytwo import ratio_of_estimates
 def _mh(ft: FeatureTables, persons, exposure: str, outcome: str, strata: list[str], **kw) -> dict:
     p = with_flag(persons, ft.conditions, exposure, "exposed")
     tab = stratified_counts(p, ft.conditions, "exposed", [outcome], strata)
-    return estimate_2x2(tab, design="D3", exposure=exposure, outcome=outcome, with_sensitivity=False, strata=strata, **kw)[0]
+    return estimate_2x2(
+        tab,
+        design="D3",
+        exposure=exposure,
+        outcome=outcome,
+        with_sensitivity=False,
+        strata=strata,
+        **kw,
+    )[0]
 
 
 def female_excess(ft: FeatureTables, outcome: str, role: str, analysis: str) -> list[dict]:
@@ -52,7 +60,9 @@ def modification(
     rows = []
     ests = []
     for label, sub in groups:
-        r = _mh(ft, sub, exposure, outcome, strata, role="secondary", stratum=label, analysis=analysis)
+        r = _mh(
+            ft, sub, exposure, outcome, strata, role="secondary", stratum=label, analysis=analysis
+        )
         rows.append(r)
         ests.append(r)
     e = ratio_of_estimates(_as_est(ests[0]), _as_est(ests[1]))
@@ -70,7 +80,8 @@ def modification(
             n_exposed=(ests[0]["n_exposed"] or 0) + (ests[1]["n_exposed"] or 0),
             n_unexposed=(ests[0]["n_unexposed"] or 0) + (ests[1]["n_unexposed"] or 0),
             events_exposed=(ests[0]["events_exposed"] or 0) + (ests[1]["events_exposed"] or 0),
-            events_unexposed=(ests[0]["events_unexposed"] or 0) + (ests[1]["events_unexposed"] or 0),
+            events_unexposed=(ests[0]["events_unexposed"] or 0)
+            + (ests[1]["events_unexposed"] or 0),
         )
     )
     return rows

@@ -18,7 +18,9 @@ from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import mantel_haenszel, trend_test_grouped
 
 
-def dose_response(ft: FeatureTables, autoimmune: list[str], outcome: str, role: str, analysis: str) -> list[dict]:
+def dose_response(
+    ft: FeatureTables, autoimmune: list[str], outcome: str, role: str, analysis: str
+) -> list[dict]:
     C = ft.conditions
     n_ai = (
         C.filter(C.set_id.isin(autoimmune))
@@ -29,7 +31,11 @@ def dose_response(ft: FeatureTables, autoimmune: list[str], outcome: str, role: 
     P = ft.persons.left_join(n_ai, ft.persons.person_id == n_ai.apid)
     P = P.mutate(score=ibis.least(P.k.fill_null(0), 3).cast("int64")).drop("apid", "k")
     P = with_flag(P, C, outcome, "y")
-    g = P.group_by(["score", *STRATA]).aggregate(total=P.person_id.count(), events=P.y.sum()).execute()
+    g = (
+        P.group_by(["score", *STRATA])
+        .aggregate(total=P.person_id.count(), events=P.y.sum())
+        .execute()
+    )
     for s in STRATA:
         g[s] = g[s].astype(str)
     covs = [s for s in STRATA if g[s].nunique() > 1]
@@ -75,7 +81,9 @@ def dose_response(ft: FeatureTables, autoimmune: list[str], outcome: str, role: 
     return rows
 
 
-def phenome_ors(ft: FeatureTables, exposure: str, exclude_ids: set[int], min_persons: int) -> pd.DataFrame:
+def phenome_ors(
+    ft: FeatureTables, exposure: str, exclude_ids: set[int], min_persons: int
+) -> pd.DataFrame:
     """Mantel-Haenszel OR of ``exposure`` against every standard condition concept with enough persons."""
     ph = ft.phenome
     sizes = ph.group_by("concept_id").aggregate(n=ph.person_id.count())
@@ -87,7 +95,9 @@ def phenome_ors(ft: FeatureTables, exposure: str, exclude_ids: set[int], min_per
         return pd.DataFrame(columns=["concept_id", "log_or", "se", "n"])
     P = with_flag(ft.persons, ft.conditions, exposure, "exposed")
     totals = P.group_by([*STRATA, "exposed"]).aggregate(n=P.person_id.count()).execute()
-    sel = ph.filter(ph.concept_id.isin(keep_ids)).select(pid=ph.person_id, outcome=ph.concept_id.cast("string"))
+    sel = ph.filter(ph.concept_id.isin(keep_ids)).select(
+        pid=ph.person_id, outcome=ph.concept_id.cast("string")
+    )
     j = P.join(sel, P.person_id == sel.pid)
     cases = j.group_by(["outcome", *STRATA, "exposed"]).aggregate(k=j.person_id.count()).execute()
     tab = assemble_2x2(totals, cases, "exposed", [str(i) for i in keep_ids], STRATA)
@@ -95,7 +105,14 @@ def phenome_ors(ft: FeatureTables, exposure: str, exclude_ids: set[int], min_per
     for cid, t in tab.groupby("outcome"):
         e = mantel_haenszel(t[["a", "b", "c", "d"]])
         if np.isfinite(e.log_estimate) and np.isfinite(e.se_log) and e.se_log > 0:
-            out.append({"concept_id": int(cid), "log_or": e.log_estimate, "se": e.se_log, "n": int(t["a"].sum() + t["c"].sum())})
+            out.append(
+                {
+                    "concept_id": int(cid),
+                    "log_or": e.log_estimate,
+                    "se": e.se_log,
+                    "n": int(t["a"].sum() + t["c"].sum()),
+                }
+            )
     return pd.DataFrame(out)
 
 

@@ -9,7 +9,9 @@ from miglink.features.build import FeatureTables
 from miglink.stats.proportion import binomial_share
 
 
-def temporal_order(ft: FeatureTables, first: str, other: str, role: str, analysis: str) -> list[dict]:
+def temporal_order(
+    ft: FeatureTables, first: str, other: str, role: str, analysis: str
+) -> list[dict]:
     C = ft.conditions
     P = ft.persons
     prior = ft.settings.min_prior_observation_days

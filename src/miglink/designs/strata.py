@@ -31,15 +31,15 @@ def stratified_counts(
     cases), d (unexposed non-cases). Strata with no persons in an arm keep zeros.
     """
     totals = (
-        persons.group_by([*strata, exposure_col])
-        .aggregate(n=persons.person_id.count())
-        .execute()
+        persons.group_by([*strata, exposure_col]).aggregate(n=persons.person_id.count()).execute()
     )
     oc = conditions.filter(conditions.set_id.isin(outcomes)).select(
         pid=conditions.person_id, outcome=conditions.set_id
     )
     j = persons.join(oc, persons.person_id == oc.pid)
-    cases = j.group_by(["outcome", *strata, exposure_col]).aggregate(k=j.person_id.count()).execute()
+    cases = (
+        j.group_by(["outcome", *strata, exposure_col]).aggregate(k=j.person_id.count()).execute()
+    )
     return assemble_2x2(totals, cases, exposure_col, outcomes, strata)
 
 
@@ -51,13 +51,17 @@ def assemble_2x2(
     strata: list[str],
 ) -> pd.DataFrame:
     """Combine per-stratum totals and case counts into a, b, c, d per outcome and stratum."""
-    t = totals.pivot_table(index=strata, columns=exposure_col, values="n", aggfunc="sum", fill_value=0)
+    t = totals.pivot_table(
+        index=strata, columns=exposure_col, values="n", aggfunc="sum", fill_value=0
+    )
     t = t.reindex(columns=[0, 1], fill_value=0).rename(columns={1: "n1", 0: "n0"}).reset_index()
     frames = []
     for o in outcomes:
         k = cases[cases["outcome"] == o]
         kp = (
-            k.pivot_table(index=strata, columns=exposure_col, values="k", aggfunc="sum", fill_value=0)
+            k.pivot_table(
+                index=strata, columns=exposure_col, values="k", aggfunc="sum", fill_value=0
+            )
             .reindex(columns=[0, 1], fill_value=0)
             .rename(columns={1: "k1", 0: "k0"})
             .reset_index()

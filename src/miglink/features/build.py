@@ -90,7 +90,10 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
         by_domain.setdefault(rs.domain, {})[sid] = rs
 
     notes: list[str] = []
-    available = {t: cdm.has(t) for t in ("visit_occurrence", "drug_exposure", "measurement", "observation", "death")}
+    available = {
+        t: cdm.has(t)
+        for t in ("visit_occurrence", "drug_exposure", "measurement", "observation", "death")
+    }
 
     # --- conditions: one scan, plus the derived (composite) sets at record level -------------
     cond = records_in_sets(cdm, "condition", by_domain.get("condition", {}))
@@ -148,16 +151,13 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
         m = m.left_join(ix, m.person_id == ix.ipid)
         post = m.idx_date.notnull() & (m.event_date >= m.idx_date)
         m = m.mutate(mday=m.event_date.epoch_days().cast("float64"))
-        measurements = (
-            m.group_by(["person_id", "set_id"])
-            .aggregate(
-                n=m.lv.count(),
-                mean_log=m.lv.mean(),
-                mean_day=m.mday.mean(),
-                n_post=m.lv.count(where=post),
-                mean_log_post=m.lv.mean(where=post),
-                mean_day_post=m.mday.mean(where=post),
-            )
+        measurements = m.group_by(["person_id", "set_id"]).aggregate(
+            n=m.lv.count(),
+            mean_log=m.lv.mean(),
+            mean_day=m.mday.mean(),
+            n_post=m.lv.count(where=post),
+            mean_log_post=m.lv.mean(where=post),
+            mean_day_post=m.mday.mean(where=post),
         )
         measurements = cache(measurements)
     elif not available["measurement"]:

@@ -10,7 +10,7 @@ docs/synthetic-data.md).
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -320,6 +320,26 @@ COUPLED: tuple[Disease, ...] = (
         resolve=0.1,
         repeat=0.0,
     ),
+)
+
+#: Diagnosis speed of the coupled diseases. A slow first diagnosis (years between onset and first
+#: record) leaves a pool of prevalent-but-unrecorded cases whose recording after another diagnosis
+#: biases incident designs in proportion to the planted effect, which no negative control can
+#: correct. Real chronic diseases are mostly diagnosed within a year or two of onset at routine
+#: care; the rates below (per year at average healthcare seeking) reflect that. Tuned so the matched
+#: cohort recovers planted hazard ratios (tests/validity/test_study_engine.py).
+DETECT_MIN_COUPLED = 1.0
+DETECT_SCALE_AUTOIMMUNE = 2.0
+COUPLED = tuple(
+    replace(
+        d,
+        detect=max(
+            DETECT_MIN_COUPLED, d.detect * (DETECT_SCALE_AUTOIMMUNE if d.autoimmune else 1.0)
+        ),
+    )
+    if d.resolve is None
+    else d
+    for d in COUPLED
 )
 
 #: Migraine subtypes: (key, share of migraine onsets, ICD-10-CM code, description, standard concept).
@@ -667,6 +687,11 @@ def background_diseases() -> tuple[Disease, ...]:
     return tuple(out)
 
 
+#: Negative controls are diagnosed at least this fast, like the autoimmune exposures they stand in
+#: for in the reverse-direction empirical null.
+DETECT_MIN_NEGATIVE_CONTROL = 0.8
+
+
 @cache
 def negative_control_diseases() -> tuple[Disease, ...]:
     out = []
@@ -680,7 +705,7 @@ def negative_control_diseases() -> tuple[Disease, ...]:
                 cum80=cum80,
                 female_ratio=fr,
                 shape=shape,
-                detect=detect,
+                detect=max(DETECT_MIN_NEGATIVE_CONTROL, detect),
                 resolve=resolve,
                 repeat=0.15 if resolve is None else 0.0,
                 kind="negative_control",

@@ -26,7 +26,7 @@ KEY = 1 << 15  # day numbers (< 32768 until 2059) packed beside a person index
 RISK_WINDOW_DAYS = 30  # drug risk window = exposure days + 30 days
 
 # latent traits
-SEEK_SD = 0.75  # sd of log healthcare-seeking level (mean of seek is 1)
+SEEK_SD = 0.45  # sd of log healthcare-seeking level (mean of seek is 1)
 SEEK_DETECT_POWER = 1.0  # detection rate is proportional to seek ** this
 IMMUNE_BETA = 0.6  # log hazard ratio of autoimmune onset per sd of the immune factor
 VISIT_RATE = 2.4  # routine visits per person-year at seek 1, middle age
