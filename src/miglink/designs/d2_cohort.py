@@ -55,8 +55,15 @@ class CohortCounts:
     attrition: pd.DataFrame  # index_set, step, description, n
 
 
-def matched_members(ft: FeatureTables, index_sets: list[str]) -> ir.Table:
-    """Cases and their matched comparators for every index set: one row per member."""
+def matched_members(
+    ft: FeatureTables, index_sets: list[str], eligible_from: ir.Table | None = None
+) -> ir.Table:
+    """Cases and their matched comparators for every index set: one row per member.
+
+    ``eligible_from`` (columns person_id, day) restricts cases and comparators to people whose
+    ``day`` (e.g. their first autoimmune diagnosis) is on or before the index date, as a new-user
+    design restricted to the treatable population needs.
+    """
     st = ft.settings
     P = ft.persons
     C = ft.conditions
@@ -83,6 +90,10 @@ def matched_members(ft: FeatureTables, index_sets: list[str]) -> ir.Table:
     cases = cases.filter(
         (cases.index_day >= cases.obs_start_day + prior) & (cases.index_day <= cases.obs_end_day)
     )
+    if eligible_from is not None:
+        ef = eligible_from.select(epid=eligible_from.person_id, e_day=eligible_from.day)
+        cases = cases.join(ef, cases.person_id == ef.epid)
+        cases = cases.filter(cases.e_day <= cases.index_day).drop("epid", "e_day")
     cases = cases.mutate(year=cases.index_date.year().cast("int64"))
     cv = vy.select(vpid=vy.person_id, vyear=vy.year, vdays=vy.visit_days)
     cases = cases.left_join(cv, (cases.person_id == cv.vpid) & (cases.year - 1 == cv.vyear))
@@ -149,6 +160,10 @@ def matched_members(ft: FeatureTables, index_sets: list[str]) -> ir.Table:
     )
     pairs = pairs.left_join(ix, (pairs.ppid == ix.xpid) & (pairs.index_set == ix.xset))
     pairs = pairs.filter(pairs.x_day.isnull() | (pairs.x_day > pairs.index_day))
+    if eligible_from is not None:
+        ef2 = eligible_from.select(fpid=eligible_from.person_id, f_day=eligible_from.day)
+        pairs = pairs.join(ef2, pairs.ppid == ef2.fpid)
+        pairs = pairs.filter(pairs.f_day <= pairs.index_day)
     pairs = pairs.select(
         "index_set", "person_id", "ppid", "j", "index_day", "x_day", "sex", "byband", "year", "ub"
     ).distinct()
@@ -196,11 +211,14 @@ def matched_members(ft: FeatureTables, index_sets: list[str]) -> ir.Table:
 
 
 def cohort_counts(
-    ft: FeatureTables, pairs: list[tuple[str, str]], balance_set: str | None = None
+    ft: FeatureTables,
+    pairs: list[tuple[str, str]],
+    balance_set: str | None = None,
+    eligible_from: ir.Table | None = None,
 ) -> CohortCounts:
     """Per-stratum person-time and events for every (index, outcome) pair, plus KM and balance inputs."""
     index_sets = sorted({i for i, _ in pairs})
-    members, cases = matched_members(ft, index_sets)
+    members, cases = matched_members(ft, index_sets, eligible_from)
     C = ft.conditions
     pair_t = ibis.memtable(pd.DataFrame(pairs, columns=["p_index", "p_outcome"]))
     mo = members.join(pair_t, members.index_set == pair_t.p_index)

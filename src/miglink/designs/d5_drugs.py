@@ -193,7 +193,9 @@ def _epoch_date(days):
     return ibis.date(1970, 1, 1) + days.as_interval("D")
 
 
-def new_user_rows(ft: FeatureTables, h, role: str) -> tuple[list[dict], pd.DataFrame | None]:
+def new_user_rows(
+    ft: FeatureTables, h, role: str, negative_controls: list[str] | None = None
+) -> tuple[list[dict], pd.DataFrame | None]:
     """New-onset migraine after an immunomodulator start vs matched non-starters (D2 machinery)."""
     from miglink.designs.d2_cohort import cohort_counts
     from miglink.designs.d2_estimate import d2_rows
@@ -218,7 +220,11 @@ def new_user_rows(ft: FeatureTables, h, role: str) -> tuple[list[dict], pd.DataF
     pa = P.join(ai, P.person_id == ai.apid).drop("apid")
     sub = dataclasses.replace(ft, persons=pa, conditions=conds)
     pair = (NEW_USER, h.outcome)
-    cc = cohort_counts(sub, [pair], balance_set=None)
+    # comparators (and cases) must have their autoimmune diagnosis on or before the index date
+    since = C.filter(C.set_id == ANY_AUTOIMMUNE).select(person_id=C.person_id, day=C.first_day)
+    ncs = list(negative_controls or [])
+    nc_pairs = [(NEW_USER, n) for n in ncs]
+    cc = cohort_counts(sub, [pair, *nc_pairs], balance_set=None, eligible_from=since)
     if cc.strata.empty:
         return [
             not_analysed(
@@ -229,9 +235,18 @@ def new_user_rows(ft: FeatureTables, h, role: str) -> tuple[list[dict], pd.DataF
                 "no immunomodulator new users with 365 days of prior observation and a matched non-user",
             )
         ], None
-    rows, curves = d2_rows(
-        cc, [pair], {pair: role}, ft.settings.max_smd, ft.settings.km_horizon_years
+    roles = {pair: role, **{p: "negative_control" for p in nc_pairs}}
+    all_rows, curves = d2_rows(
+        cc, [pair, *nc_pairs], roles, ft.settings.max_smd, ft.settings.km_horizon_years
     )
+    rows = [r for r in all_rows if r["outcome"] == h.outcome]
+    nc_rows = [r for r in all_rows if r["outcome"] != h.outcome]
+    _calibrate_new_user(rows, nc_rows, ft.settings.min_negative_controls)
+    for r in nc_rows:
+        r.update(
+            design="D5", exposure=h.exposure, analysis=f"{h.id}__nc", stratum="negative control"
+        )
+        r["method"] = "new_user_poisson_matched_strata"
     for r in rows:
         r.update(
             design="D5",
@@ -242,11 +257,58 @@ def new_user_rows(ft: FeatureTables, h, role: str) -> tuple[list[dict], pd.DataF
         r["method"] = "new_user_poisson_matched_strata"
         r["note"] = (
             "new users of an immunomodulator (first record after >= 365 days of observation) among people "
-            "with a recorded autoimmune disease, matched to non-users with autoimmune disease"
+            "with a recorded autoimmune disease, matched to non-users whose autoimmune disease was recorded "
+            "by the index date"
         )
     if curves is not None and not curves.empty:
         curves["analysis"] = h.id
-    return rows, curves
+    return rows + nc_rows, curves
+
+
+def _calibrate_new_user(rows: list[dict], nc_rows: list[dict], min_controls: int) -> None:
+    """Calibrate the new-user HR on the same cohort's negative-control outcomes.
+
+    Starting an immunomodulator comes with follow-up care, so every condition is recorded more
+    often afterwards (detection bias); the negative-control outcomes measure that bias.
+    """
+    import math
+
+    import numpy as np
+
+    from miglink.stats.calibration import calibrate, fit_null
+
+    ok = [
+        r
+        for r in nc_rows
+        if r.get("log_estimate") is not None
+        and math.isfinite(float(r["log_estimate"]))
+        and r.get("se_log") is not None
+        and math.isfinite(float(r["se_log"]))
+        and float(r["se_log"]) > 0
+    ]
+    null = None
+    if len(ok) >= min_controls:
+        null = fit_null(
+            np.array([float(r["log_estimate"]) for r in ok]),
+            np.array([float(r["se_log"]) for r in ok]),
+        )
+    for r in rows:
+        if (
+            null is None
+            or r.get("log_estimate") is None
+            or not math.isfinite(float(r["log_estimate"]))
+        ):
+            r["note"] = f"not calibrated: {len(ok)} estimable negative-control outcomes"
+            continue
+        cp, lo, hi, ce = calibrate(
+            np.array([float(r["log_estimate"])]), np.array([float(r["se_log"])]), null
+        )
+        r.update(
+            cal_p_value=float(np.asarray(cp)[0]),
+            cal_ci_low=float(np.asarray(lo)[0]),
+            cal_ci_high=float(np.asarray(hi)[0]),
+            cal_estimate=float(np.asarray(ce)[0]),
+        )
 
 
 def burden_rows(ft: FeatureTables, h, role: str) -> list[dict]:
@@ -344,7 +406,7 @@ def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None
             )
             continue
         if h.contrast == "new_user":
-            r, cur = new_user_rows(ft, h, role)
+            r, cur = new_user_rows(ft, h, role, list(study.negative_controls))
             rows += r
             if cur is not None:
                 curves.append(cur)
