@@ -66,14 +66,17 @@ def _pattern(set_id: str) -> re.Pattern:
 
 
 def _persons(cdm, set_id: str) -> set[str]:
+    """Persons (by MIMIC subject id) in a set, through the study's own resolver and matcher."""
+    from miglink.concepts.match import records_in_sets
+    from miglink.concepts.resolve import resolve_concept_sets
+
     cs = load_concept_sets()[set_id]
-    table, column = DOMAIN_TABLE[cs.domain]
+    table, _ = DOMAIN_TABLE[cs.domain]
     if table not in cdm.tables():
         return set()
-    rec = cdm.table(table)
+    resolved = resolve_concept_sets(cdm, {set_id: cs})
+    hits = records_in_sets(cdm, cs.domain, resolved).select("person_id").distinct()
     person = cdm.table("person")
-    sv = rec[column].strip()
-    hits = rec.filter(sv.re_search(_pattern(set_id).pattern)).select("person_id").distinct()
     joined = hits.join(person, "person_id").select(sid=person.person_source_value.strip())
     return set(joined.execute()["sid"].astype(str))
 

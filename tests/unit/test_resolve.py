@@ -223,3 +223,16 @@ def test_typed_layer_adds_optional_columns_and_lowercases():
     assert str(t.schema()["month_of_birth"]).rstrip("!") == "int64"
     assert cdm.has("person") and not cdm.has("death")
     assert str(cdm.table("condition_occurrence").schema()["condition_start_date"]) == "date"
+
+
+def test_icd10_e_codes_are_not_icd9_external_causes():
+    """E1010 (ICD-10-CM type 1 diabetes, as in the MIMIC MEDS copy) is ICD-10-CM; only E800-E999
+    are ICD-9-CM external-cause codes."""
+    import re
+
+    from miglink.concepts.match import ICD9_LIKE, ICD10_LIKE
+
+    assert not re.match(ICD9_LIKE, "E1010")
+    assert re.match(ICD10_LIKE, "E1010")
+    assert re.match(ICD9_LIKE, "E8889")
+    assert re.match(ICD9_LIKE, "V1051")

@@ -20,8 +20,9 @@ from miglink.errors import MiglinkError
 from miglink.sources.schema import DOMAIN_TABLES
 
 #: Normalised values that look like ICD-9-CM codes (dots removed): 3-5 digits, V + 2-4 digits,
-#: E + 3-4 digits. Checked before ICD-10-CM, so 'V123' counts as ICD-9-CM.
-ICD9_LIKE = r"^([0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})$"
+#: or an external-cause code E800-E999 (E8/E9 + 2-3 digits). Checked before ICD-10-CM, so 'V123'
+#: counts as ICD-9-CM; 'E1010' (ICD-10-CM type 1 diabetes) does not look like ICD-9-CM.
+ICD9_LIKE = r"^([0-9]{3,5}|V[0-9]{2,4}|E[89][0-9]{2,3})$"
 #: ICD-10-CM: a letter, a digit, then up to 5 more letters or digits (<= 7 characters).
 ICD10_LIKE = r"^[A-Z][0-9][0-9A-Z]{1,5}$"
 
