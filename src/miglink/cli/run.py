@@ -8,6 +8,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from miglink.errors import MiglinkError
@@ -59,15 +67,24 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True, quiet=quiet or as_json)
         t0 = time.perf_counter()
         last = [t0]
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=quiet or as_json,
+        ) as bar:
+            task = bar.add_task("opening the data", total=len(STAGES) + 1)
 
-        def progress(stage: str) -> None:
-            now = time.perf_counter()
-            console.log(
-                f"[bold]{stage}[/] done in {now - last[0]:.1f} s (elapsed {now - t0:.1f} s)"
-            )
-            last[0] = now
+            def progress(stage: str) -> None:
+                now = time.perf_counter()
+                bar.console.log(f"{stage}: {now - last[0]:.1f} s")
+                last[0] = now
+                bar.update(task, advance=1, description=f"{stage} done")
 
-        with console.status("running the study…"):
             run_study(
                 data,
                 out,
@@ -77,6 +94,7 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 report=not no_report,
             )
+            bar.update(task, completed=len(STAGES) + 1, description="artefacts written")
         claims = json.loads((out / "claims.json").read_text())["claims"]
         if as_json:
             typer.echo(
@@ -98,14 +116,15 @@ def register(app: typer.Typer) -> None:
         t.add_column("#", justify="right")
         t.add_column("claim")
         t.add_column("verdict")
-        t.add_column("evidence", overflow="fold")
+        t.add_column("hypotheses")
         for c in claims:
-            t.add_row(
-                str(c["id"]),
-                c["title"],
-                f"[{VERDICT_STYLE.get(c['verdict'], '')}]{c['verdict']}[/]",
-                c["summary"][:240],
-            )
+            votes: dict[str, int] = {}
+            for h in c["hypotheses"]:
+                v = h["verdict"] or "descriptive"
+                votes[v] = votes.get(v, 0) + 1
+            tally = ", ".join(f"{n} {v}" for v, n in votes.items())
+            style = VERDICT_STYLE.get(c["verdict"], "")
+            t.add_row(str(c["id"]), c["title"], f"[{style}]{c['verdict']}[/]", tally)
         Console().print(t)
         report = out / "report.html"
         Console().print(f"results: {out / 'results.csv'}")
