@@ -35,6 +35,64 @@ from miglink.features.build import (
 )
 
 Progress = Callable[[str], None]
+
+#: Stages whose outputs are cached for resumable runs (the features are rebuilt only when one is
+#: missing).
+STAGE_NAMES = ("check", "d1", "d2", "d3_d8_d9", "d4", "d5", "d6", "d7", "d8_phenome", "prevalence")
+
+
+class StageCache:
+    """Finished stages of a run, pickled under a key of data fingerprint, study hash and version.
+
+    A run killed part-way and started again reuses every stage that finished; each stage file is
+    written atomically, so a kill never leaves a half-written one. ``StageCache(None)`` caches
+    nothing.
+    """
+
+    def __init__(self, root: Path | None, on_reuse: Callable[[str], None] | None = None) -> None:
+        self.root = root
+        self.on_reuse = on_reuse
+        self.reused: list[str] = []
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, name: str) -> Path | None:
+        return None if self.root is None else self.root / f"{name}.pkl"
+
+    def complete(self, names) -> bool:
+        return self.root is not None and all(self._path(n).exists() for n in names)  # type: ignore[union-attr]
+
+    def get(self, name: str, compute: Callable[[], object]):
+        import pickle
+
+        path = self._path(name)
+        if path is not None and path.exists():
+            try:
+                value = pickle.loads(path.read_bytes())
+            except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
+                value = None
+            else:
+                self.reused.append(name)
+                if self.on_reuse:
+                    self.on_reuse(name)
+                return value
+        value = compute()
+        if path is not None:
+            from miglink.io import write_bytes
+
+            write_bytes(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        return value
+
+
+def cache_key(fingerprint: str, study_hash: str, engine: str) -> str:
+    import hashlib
+
+    from miglink import __version__
+
+    raw = f"{fingerprint}|{study_hash}|{engine}|{__version__}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
 DERIVED = {ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, NON_CNS_AUTOIMMUNE, "female", "immunomodulators"}
 
 
@@ -63,8 +121,14 @@ def run_study(
     min_cell: int = 5,
     progress: Progress | None = None,
     report: bool = True,
+    resume: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Run the study on ``data`` (an OMOP / FHIR / MEDS source) and return the results table.
+
+    With ``out`` and ``resume`` (the default), finished stages are cached beside ``out`` (or in
+    ``cache_dir``) under a key of the data fingerprint, study hash, engine and miglink version, so
+    a run that was interrupted restarts where it stopped.
 
     With ``out``, writes results.{parquet,csv,json}, claims.json, curves/prevalence/attrition
     parquet, calibration.json, run.json, run.log and report.html (all gated, written atomically).
@@ -78,8 +142,22 @@ def run_study(
     study_obj, study_hash = load_study(study)
     t0 = time.perf_counter()
     cdm = open_cdm(data, engine=engine)
-    run = execute(cdm, study_obj, progress=progress, study_path=study)
+    stage_cache = StageCache(None)
+    if resume and (out is not None or cache_dir is not None):
+        base = (
+            Path(cache_dir)
+            if cache_dir is not None
+            else Path(out).parent / f".{Path(out).name}.miglink-cache"
+        )
+        key = cache_key(cdm.fingerprint(), study_hash, engine)
+        stage_cache = StageCache(
+            base / key, on_reuse=(lambda n: progress(f"{n} (reused)")) if progress else None
+        )
+    run = execute(cdm, study_obj, progress=progress, study_path=study, cache=stage_cache)
+    if stage_cache.reused:
+        run.notes.append("reused finished stages: " + ", ".join(stage_cache.reused))
     run.timings["total"] = time.perf_counter() - t0
+    finished_ok = False
     if out is not None:
         from miglink.outputs import write_run
 
@@ -93,6 +171,16 @@ def run_study(
             min_cell=min_cell,
             report=report,
         )
+        finished_ok = True
+    if finished_ok and stage_cache.root is not None:
+        # the cache holds ungated aggregates: once every artefact is written, remove it
+        import shutil
+
+        shutil.rmtree(stage_cache.root, ignore_errors=True)
+        try:
+            stage_cache.root.parent.rmdir()
+        except OSError:
+            pass
     return run.results
 
 
@@ -117,7 +205,14 @@ def check_sets(study: Study, sets: dict) -> None:
         )
 
 
-def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=None) -> StudyRun:
+def execute(
+    cdm,
+    study: Study,
+    *,
+    progress: Progress | None = None,
+    study_path=None,
+    cache: StageCache | None = None,
+) -> StudyRun:
     """Run every design on an opened CDM; no artefacts are written here."""
     from miglink.designs import d1_prevalence, d3_modification, d8_specificity, d9_order
     from miglink.designs.d2_cohort import cohort_counts
@@ -134,7 +229,8 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
         sets.update(load_concept_sets(extra))
     check_sets(study, sets)
 
-    dq = run_checks(cdm)
+    cache = cache or StageCache(None)
+    dq = cache.get("check", lambda: run_checks(cdm))
     if dq.fatal:
         f = dq.fatal[0]
         raise MiglinkError(
@@ -146,7 +242,16 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
         )
     t = _stage(progress, timings, "check", t)
 
-    ft = build_features(cdm, study, sets)
+    _ft: list[FeatureTables] = []
+
+    def F() -> FeatureTables:
+        """The feature tables, built on first use (a fully cached re-run never builds them)."""
+        if not _ft:
+            _ft.append(build_features(cdm, study, sets))
+        return _ft[0]
+
+    if not cache.complete(STAGE_NAMES):
+        F()
     t = _stage(progress, timings, "features", t)
 
     idx = st.index_set
@@ -169,7 +274,7 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
     )
     roles = {o: ("primary" if o in primary_d1 else "secondary") for o in d1_out}
     roles.update({o: "negative_control" for o in ncs})
-    d1_rows, _ = d1_prevalence.run_d1(ft, idx, d1_out + ncs, roles)
+    d1_rows = cache.get("d1", lambda: d1_prevalence.run_d1(F(), idx, d1_out + ncs, roles)[0])
     rows += d1_rows
     t = _stage(progress, timings, "D1 prevalence", t)
 
@@ -180,13 +285,18 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
     d2_roles = {p: ("primary" if p in d2_primary else "secondary") for p in fwd + rev}
     d2_roles.update({(idx, n): "negative_control" for n in ncs})
     d2_roles.update({(n, idx): "negative_control" for n in ncs})
-    cc = cohort_counts(ft, fwd + rev, balance_set=None)
-    r2, curves = d2_rows(cc, fwd + rev, d2_roles, st.max_smd, st.km_horizon_years)
-    for r in r2:
-        r["direction"] = "forward" if r["exposure"] == idx else "reverse"
+
+    def _d2():
+        cc = cohort_counts(F(), fwd + rev, balance_set=None)
+        r2, curves = d2_rows(cc, fwd + rev, d2_roles, st.max_smd, st.km_horizon_years)
+        for r in r2:
+            r["direction"] = "forward" if r["exposure"] == idx else "reverse"
+        attrition = cc.attrition.rename(columns={"index_set": "analysis"})
+        attrition["analysis"] = "d2__" + attrition["analysis"].astype(str)
+        return r2, curves, attrition
+
+    r2, curves, attrition = cache.get("d2", _d2)
     rows += r2
-    attrition = cc.attrition.rename(columns={"index_set": "analysis"})
-    attrition["analysis"] = "d2__" + attrition["analysis"].astype(str)
     t = _stage(progress, timings, "D2 cohorts", t)
 
     # --- calibration of D1 and D2 -------------------------------------------------------------
@@ -216,40 +326,45 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
                 return r
         return None
 
-    extra_rows: list[dict] = []
-    for (design, exp, out, sub, con), (_claim, h) in hyp_pairs.items():
-        an = f"{h.id}"
-        if design == "D1" and con == "cns_vs_non_cns":
-            a, b = (
-                _find("D1", exp, CNS_AUTOIMMUNE, "mantel_haenszel"),
-                _find("D1", exp, NON_CNS_AUTOIMMUNE, "mantel_haenszel"),
-            )
-            if a and b:
-                e = ratio_of_estimates(_est(a), _est(b))
-                extra_rows.append(
-                    make_row(
-                        design="D1",
-                        exposure=exp,
-                        outcome=out,
-                        measure="ROR",
-                        method="ratio_of_mh_odds_ratios",
-                        est=e,
-                        role="primary",
-                        stratum="CNS vs non-CNS autoimmune",
-                        analysis=an,
-                    )
+    def _extras() -> list[dict]:
+        ft = F()
+        extra_rows: list[dict] = []
+        for (design, exp, out, sub, con), (_claim, h) in hyp_pairs.items():
+            an = f"{h.id}"
+            if design == "D1" and con == "cns_vs_non_cns":
+                a, b = (
+                    _find("D1", exp, CNS_AUTOIMMUNE, "mantel_haenszel"),
+                    _find("D1", exp, NON_CNS_AUTOIMMUNE, "mantel_haenszel"),
                 )
-        elif design == "D3":
-            if con == "female_excess":
-                extra_rows += d3_modification.female_excess(ft, out, "primary", an)
-            elif con == "count":
-                extra_rows += d3_modification.count_persons(ft, exp, "descriptive", an)
-            elif sub:
-                extra_rows += d3_modification.modification(ft, exp, out, sub, "primary", an)
-        elif design == "D8" and con == "dose_response":
-            extra_rows += d8_specificity.dose_response(ft, ai, out, "primary", an)
-        elif design == "D9":
-            extra_rows += d9_order.temporal_order(ft, exp, out, "descriptive", an)
+                if a and b:
+                    e = ratio_of_estimates(_est(a), _est(b))
+                    extra_rows.append(
+                        make_row(
+                            design="D1",
+                            exposure=exp,
+                            outcome=out,
+                            measure="ROR",
+                            method="ratio_of_mh_odds_ratios",
+                            est=e,
+                            role="primary",
+                            stratum="CNS vs non-CNS autoimmune",
+                            analysis=an,
+                        )
+                    )
+            elif design == "D3":
+                if con == "female_excess":
+                    extra_rows += d3_modification.female_excess(ft, out, "primary", an)
+                elif con == "count":
+                    extra_rows += d3_modification.count_persons(ft, exp, "descriptive", an)
+                elif sub:
+                    extra_rows += d3_modification.modification(ft, exp, out, sub, "primary", an)
+            elif design == "D8" and con == "dose_response":
+                extra_rows += d8_specificity.dose_response(ft, ai, out, "primary", an)
+            elif design == "D9":
+                extra_rows += d9_order.temporal_order(ft, exp, out, "descriptive", an)
+        return extra_rows
+
+    extra_rows = list(cache.get("d3_d8_d9", _extras))
     t = _stage(progress, timings, "D3/D8/D9", t)
 
     # D4-D7 (claims 1, 2, 4, 7): each module takes its hypotheses and returns rows keyed by h.id
@@ -268,7 +383,9 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
             if e.name != f"miglink.designs.{modname}":
                 raise
             continue
-        out_rows, out_curves = mod.run(ft, study, hs)
+        out_rows, out_curves = cache.get(
+            design.lower(), lambda mod=mod, hs=hs: mod.run(F(), study, hs)
+        )
         extra_rows += out_rows
         if out_curves is not None and not out_curves.empty:
             curves = pd.concat([curves, out_curves], ignore_index=True)
@@ -280,15 +397,27 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
         for c, h in study.hypotheses()
         if h.design == "D8" and h.contrast == "phenome_percentile"
     ]
-    if spec and ft.phenome is not None:
-        extra_rows += _phenome_rows(ft, study, rows, spec, calibration)
+    if spec:
+
+        def _ph():
+            ft = F()
+            if ft.phenome is None:
+                return [], None
+            cal: dict = {}
+            out = _phenome_rows(ft, study, rows, spec, cal)
+            return out, cal.get("D8 phenome")
+
+        ph_rows, ph_cal = cache.get("d8_phenome", _ph)
+        extra_rows += ph_rows
+        if ph_cal is not None:
+            calibration["D8 phenome"] = ph_cal
         t = _stage(progress, timings, "D8 phenome", t)
     rows += extra_rows
 
     results = pd.DataFrame(rows)
     results = _diagnostics(results, st)
-    results, claims = _verdicts(results, study, ft)
-    prevalence = _prevalence(ft, [idx, ANY_AUTOIMMUNE] + ai)
+    results, claims = _verdicts(results, study, None)
+    prevalence = cache.get("prevalence", lambda: _prevalence(F(), [idx, ANY_AUTOIMMUNE] + ai))
     t = _stage(progress, timings, "verdicts", t)
     return StudyRun(
         results=results,
@@ -298,9 +427,9 @@ def execute(cdm, study: Study, *, progress: Progress | None = None, study_path=N
         attrition=attrition,
         calibration=calibration,
         timings=timings,
-        notes=ft.notes,
+        notes=cache.get("notes", lambda: F().notes),
         data_quality=dq.to_dict(10**9) if hasattr(dq, "to_dict") else {},
-        resolution={k: list(v) for k, v in ft.resolution.items()},
+        resolution=cache.get("resolution", lambda: {k: list(v) for k, v in F().resolution.items()}),
     )
 
 
