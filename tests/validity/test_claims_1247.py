@@ -53,7 +53,11 @@ def _key(results: pd.DataFrame, hid: str) -> pd.Series:
 
 def _checks(results: pd.DataFrame, truth: dict) -> list[tuple[str, float, float, float]]:
     """(hypothesis, planted value, CI low, CI high) for every planted or null-planted quantity."""
-    drug = {d["drug"]: d["incidence_rate_ratio"] for d in truth["drug_effects"]}
+    # the realised IRR (encounters in vs out of risk windows, from the generator's own records;
+    # truth.json) is what this population carries; the planted rate multiplier is the fallback
+    drug = {
+        d["drug"]: d.get("irr_realised") or d["incidence_rate_ratio"] for d in truth["drug_effects"]
+    }
     sccs = {
         "h7_ifn_sccs": "interferon_beta",
         "h7_steroid_sccs": "corticosteroids",
