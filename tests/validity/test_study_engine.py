@@ -32,7 +32,7 @@ def _run(tmp_path_factory, scenario: str):
     base = tmp_path_factory.mktemp(f"validity_{scenario}")
     generate(
         persons=N_PERSONS,
-        seed=7,
+        seed=SEEDS[scenario],
         out=base / "cdm",
         scenario=HERE / "scenarios" / f"{scenario}.yaml",
     )

@@ -75,7 +75,8 @@ def register(app: typer.Typer) -> None:
             TimeElapsedColumn(),
             console=console,
             transient=False,
-            disable=quiet or as_json,
+            # the bar is for people: off when quiet, machine output, or stderr is not a terminal
+            disable=quiet or as_json or not console.is_terminal,
         ) as bar:
             task = bar.add_task("opening the data", total=len(STAGES) + 1)
 
