@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-PERSONS, SEED, SITES = 60_000, 11, 5
+PERSONS, SEED, SITES = 150_000, 11, 5
 #: Sites' person ids are shifted by this, so the privacy test can scan for them as whole tokens.
 PERSON_ID_OFFSET = 7_300_000_000_000
 AUTOIMMUNE = [
