@@ -99,6 +99,7 @@ def test_killed_run_resumes_from_finished_stages(tmp_path, synthetic_cdm):
         timeout=900,
         check=True,
     )
-    a = pd.read_csv(out / "results.csv", dtype=str).fillna("")
-    b = pd.read_csv(fresh / "results.csv", dtype=str).fillna("")
-    pd.testing.assert_frame_equal(a, b)
+    a = pd.read_csv(out / "results.csv")
+    b = pd.read_csv(fresh / "results.csv")
+    # same rows and values; floats to 1e-9 (DuckDB's parallel float sums may differ in the last bit)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)

@@ -85,3 +85,35 @@ def test_python_api_returns_results_table(synthetic_cdm):
     assert set(REQUIRED) <= set(df.columns)
     assert (df["role"] == "negative_control").sum() >= 20
     assert df["hypothesis"].notna().sum() >= 20
+
+
+def test_report_command_rerenders_from_artefacts(tmp_path, synthetic_run):
+    out = tmp_path / "again.html"
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "miglink.cli.main",
+            "report",
+            "--run",
+            str(synthetic_run),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    html = out.read_text()
+    assert "<html" in html.lower() and "Claim 9" in html
+
+
+def test_report_command_missing_run(tmp_path):
+    p = subprocess.run(
+        [sys.executable, "-m", "miglink.cli.main", "report", "--run", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 2 and p.stderr.startswith("miglink: error: run directory not found")
