@@ -18,8 +18,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from miglink.errors import MiglinkError
-
 STAGES = (
     "check",
     "features",
@@ -60,10 +58,7 @@ def register(app: typer.Typer) -> None:
         """Run the whole study and write results, claims, report."""
         from miglink.study import run_study
 
-        if engine not in ("duckdb", "spark"):
-            raise MiglinkError(f"unknown engine {engine!r}: choose 'duckdb' or 'spark'")
-        if study is not None and not study.exists():
-            raise MiglinkError(f"study file not found: {study}")
+        # engine, study file and min-cell are validated by run_study (one place for every caller)
         console = Console(stderr=True, quiet=quiet or as_json)
         t0 = time.perf_counter()
         last = [t0]

@@ -39,58 +39,26 @@ def estimate_2x2(
     counts = dict(n_exposed=a + b, n_unexposed=c + d, events_exposed=a, events_unexposed=c)
     mdrr = mdrr_odds_ratio(a + b, c + d, a + c)
     mh = mantel_haenszel(tab[["a", "b", "c", "d"]])
-    rows = [
-        make_row(
-            design=design,
-            exposure=exposure,
-            outcome=outcome,
-            measure="OR",
-            method="mantel_haenszel",
-            est=mh,
-            role=role,
-            stratum=stratum,
-            analysis=analysis,
-            mdrr=mdrr,
-            **counts,
-        )
-    ]
+    common = dict(
+        design=design,
+        exposure=exposure,
+        outcome=outcome,
+        measure="OR",
+        stratum=stratum,
+        analysis=analysis,
+        mdrr=mdrr,
+        **counts,
+    )
+    rows = [make_row(method="mantel_haenszel", est=mh, role=role, **common)]
     rows[0]["breslow_day_p"] = (mh.extra or {}).get("breslow_day_p")
     if with_sensitivity:
-        crude = odds_ratio_woolf(a, b, c, d)
-        rows.append(
-            make_row(
-                design=design,
-                exposure=exposure,
-                outcome=outcome,
-                measure="OR",
-                method="crude_woolf",
-                est=crude,
-                role="sensitivity",
-                stratum=stratum,
-                analysis=analysis,
-                mdrr=mdrr,
-                **counts,
-            )
-        )
         g = _grouped_for_logistic(tab, strata)
-        lg = logistic_grouped(
-            g, "events", "total", "exposed", [s for s in strata if g[s].nunique() > 1]
-        )
-        rows.append(
-            make_row(
-                design=design,
-                exposure=exposure,
-                outcome=outcome,
-                measure="OR",
-                method="logistic_grouped",
-                est=lg,
-                role="sensitivity",
-                stratum=stratum,
-                analysis=analysis,
-                mdrr=mdrr,
-                **counts,
-            )
-        )
+        covs = [s for s in strata if g[s].nunique() > 1]
+        for method, est in (
+            ("crude_woolf", odds_ratio_woolf(a, b, c, d)),
+            ("logistic_grouped", logistic_grouped(g, "events", "total", "exposed", covs)),
+        ):
+            rows.append(make_row(method=method, est=est, role="sensitivity", **common))
     return rows
 
 

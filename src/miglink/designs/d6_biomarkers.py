@@ -11,18 +11,12 @@ chronic migraine and migraine with aura vs no migraine as secondary contrasts.
 
 from __future__ import annotations
 
-import math
-
 import ibis
-import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
 from miglink.designs.d5_common import not_analysed, stratum_label
 from miglink.designs.rows import make_row
 from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
-from miglink.stats.estimate import Estimate
 from miglink.stats.means import ratio_of_geometric_means
 
 SECONDARY_GROUPS = ("chronic_migraine", "migraine_with_aura")
@@ -90,66 +84,9 @@ def marker_sums(
     return out
 
 
-def rgm_absorbed(cells: pd.DataFrame) -> Estimate:
-    """``stats.means.ratio_of_geometric_means`` with the stratum dummies absorbed (same numbers).
-
-    By Frisch-Waugh-Lovell the group coefficient of the weighted cell-mean regression equals
-    the WLS slope after centring group and cell mean within each stratum; residuals are the
-    same, so sigma^2 and the SE follow with the library's N - (1 + strata) degrees of freedom.
-    Used because building one dummy column per stratum costs seconds at ~1,000 strata.
-    Strata holding one group only carry no information on the slope; below 50 strata the
-    library function itself is called. Checked equal in tests/validity/test_claims_1247.py.
-    """
-    c = cells.assign(group=cells["group"].astype(int))
-    c = c.groupby(["stratum", "group"], as_index=False, observed=True)[["n", "sum", "sumsq"]].sum()
-    c = c[c["n"] > 0].reset_index(drop=True)
-    k = c["stratum"].nunique()
-    if k < 50:
-        return ratio_of_geometric_means(c)
-    method = "rgm_ols_sufficient"
-    n = c["n"].to_numpy(float)
-    extra = {
-        "n_group1": float(n[c["group"] == 1].sum()),
-        "n_group0": float(n[c["group"] == 0].sum()),
-    }
-    ybar = c["sum"].to_numpy(float) / n
-    g = c["group"].to_numpy(float)
-    key = c["stratum"].astype(str)
-    w = pd.Series(n).groupby(key.to_numpy()).transform("sum").to_numpy()
-    gm = pd.Series(g * n).groupby(key.to_numpy()).transform("sum").to_numpy() / w
-    ym = pd.Series(ybar * n).groupby(key.to_numpy()).transform("sum").to_numpy() / w
-    gd, yd = g - gm, ybar - ym
-    sxx = float(np.sum(n * gd * gd))
-    df_resid = n.sum() - (k + 1)
-    if not sxx > 1e-12:
-        return Estimate.missing(method, "not estimable: no stratum holds both groups", extra)
-    if df_resid <= 0:
-        return Estimate.missing(method, "not estimable: no residual degrees of freedom", extra)
-    fit = sm.WLS(yd, gd, weights=n).fit()
-    beta = float(np.asarray(fit.params)[0])
-    between = float(np.sum(n * (yd - beta * gd) ** 2))
-    within = float(np.sum(c["sumsq"].to_numpy(float) - c["sum"].to_numpy(float) ** 2 / n))
-    sigma2 = (max(within, 0.0) + between) / df_resid
-    se = math.sqrt(sigma2 / sxx)
-    extra.update({"sigma2": sigma2, "df_resid": float(df_resid), "n_strata": int(k)})
-    if not se > 0:
-        return Estimate.missing(method, "not estimable: zero residual variance", extra)
-    t = stats.t.ppf(0.975, df_resid)
-    return Estimate(
-        estimate=math.exp(beta),
-        log_estimate=beta,
-        se_log=se,
-        ci_low=math.exp(beta - t * se),
-        ci_high=math.exp(beta + t * se),
-        p_value=float(2 * stats.t.sf(abs(beta / se), df_resid)),
-        method=method,
-        extra=extra,
-    )
-
-
 def _row(h, ft, marker, group_set, subgroup, role, stratum) -> dict:
     sums = marker_sums(ft, marker, group_set, subgroup)
-    est = rgm_absorbed(sums) if len(sums) else None
+    est = ratio_of_geometric_means(sums) if len(sums) else None
     n1 = int(sums.loc[sums["group"] == 1, "n"].sum()) if len(sums) else 0
     n0 = int(sums.loc[sums["group"] == 0, "n"].sum()) if len(sums) else 0
     row = make_row(

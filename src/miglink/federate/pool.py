@@ -23,7 +23,7 @@ import pandas as pd
 
 from miglink.claims.model import Study, load_study
 from miglink.errors import MiglinkError
-from miglink.federate.site import FORMAT, PROPORTION_MEASURES, RATIO_MEASURES
+from miglink.federate.site import COUNT_KEYS, FORMAT, PROPORTION_MEASURES, RATIO_MEASURES
 from miglink.io import atomic_dir, write_json
 from miglink.stats.meta import pool
 
@@ -39,17 +39,7 @@ KEY = (
     "role",
     "direction",
 )
-SUMMED = (
-    "n_exposed",
-    "n_unexposed",
-    "events_exposed",
-    "events_unexposed",
-    "n_persons",
-    "n_both",
-    "n_first",
-    "n_cases",
-    "count",
-)
+SUMMED = COUNT_KEYS  # every count a site shares is summed across sites
 EVENT_MEASURES = ("OR", "HR", "IRR", "RR")
 
 
