@@ -287,7 +287,8 @@ def execute(
     d2_roles.update({(n, idx): "negative_control" for n in ncs})
 
     def _d2():
-        cc = cohort_counts(F(), fwd + rev, balance_set=None)
+        curve_pairs = [p for p in fwd + rev if d2_roles[p] != "negative_control"]
+        cc = cohort_counts(F(), fwd + rev, balance_set=None, curve_pairs=curve_pairs)
         r2, curves = d2_rows(cc, fwd + rev, d2_roles, st.max_smd, st.km_horizon_years)
         for r in r2:
             r["direction"] = "forward" if r["exposure"] == idx else "reverse"

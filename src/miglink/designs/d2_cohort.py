@@ -215,8 +215,13 @@ def cohort_counts(
     pairs: list[tuple[str, str]],
     balance_set: str | None = None,
     eligible_from: ir.Table | None = None,
+    curve_pairs: list[tuple[str, str]] | None = None,
 ) -> CohortCounts:
-    """Per-stratum person-time and events for every (index, outcome) pair, plus KM and balance inputs."""
+    """Per-stratum person-time and events for every (index, outcome) pair, plus KM and balance inputs.
+
+    ``curve_pairs`` limits the monthly Kaplan-Meier counts to the pairs that get a curve (all
+    pairs when None).
+    """
     index_sets = sorted({i for i, _ in pairs})
     members, cases = matched_members(ft, index_sets, eligible_from)
     C = ft.conditions
@@ -242,24 +247,30 @@ def cohort_counts(
         days=(mo.end_day - mo.index_day),
     )
     mo = mo.filter(mo.days > 0)
-    mo = mo.mutate(
-        cell=(
-            mo.sex
-            + ":"
-            + mo.byband.cast("string")
-            + ":"
-            + mo.year.cast("string")
-            + ":"
-            + mo.ub.cast("string")
-        )
-    )
+    # group on the integer cell columns; the cell label is built on the (small) result
+    cell_cols = ["sex", "byband", "year", "ub"]
     strata = (
         mo.group_by(
-            index_set=mo.p_index, outcome_set=mo.p_outcome, cell=mo.cell, exposed=mo.exposed
+            [mo.p_index.name("index_set"), mo.p_outcome.name("outcome_set"), *cell_cols, "exposed"]
         )
         .aggregate(n=mo.member.count(), events=mo.event.sum(), person_days=mo.days.sum())
         .execute()
     )
+    strata.insert(
+        2,
+        "cell",
+        strata["sex"].astype(str)
+        + ":"
+        + strata["byband"].astype(str)
+        + ":"
+        + strata["year"].astype(str)
+        + ":"
+        + strata["ub"].astype(str),
+    )
+    strata = strata.drop(columns=cell_cols)
+    if curve_pairs is not None:
+        cp = ibis.memtable(pd.DataFrame(list(curve_pairs), columns=["k_index", "k_outcome"]))
+        mo = mo.join(cp, (mo.p_index == cp.k_index) & (mo.p_outcome == cp.k_outcome))
     month = (mo.days / 30.4375).floor().cast("int64")
     km = (
         mo.mutate(month=month)

@@ -224,7 +224,9 @@ def new_user_rows(
     since = C.filter(C.set_id == ANY_AUTOIMMUNE).select(person_id=C.person_id, day=C.first_day)
     ncs = list(negative_controls or [])
     nc_pairs = [(NEW_USER, n) for n in ncs]
-    cc = cohort_counts(sub, [pair, *nc_pairs], balance_set=None, eligible_from=since)
+    cc = cohort_counts(
+        sub, [pair, *nc_pairs], balance_set=None, eligible_from=since, curve_pairs=[pair]
+    )
     if cc.strata.empty:
         return [
             not_analysed(

@@ -50,40 +50,47 @@ def assemble_2x2(
     outcomes: list[str],
     strata: list[str],
 ) -> pd.DataFrame:
-    """Combine per-stratum totals and case counts into a, b, c, d per outcome and stratum."""
+    """Combine per-stratum totals and case counts into a, b, c, d per outcome and stratum.
+
+    Every outcome gets every stratum present in ``totals`` (outcome-major, in ``outcomes`` order).
+    """
+    cols = ["outcome", *strata, "a", "b", "c", "d"]
+    if not outcomes:
+        return pd.DataFrame(columns=cols)
     t = totals.pivot_table(
         index=strata, columns=exposure_col, values="n", aggfunc="sum", fill_value=0
     )
     t = t.reindex(columns=[0, 1], fill_value=0).rename(columns={1: "n1", 0: "n0"}).reset_index()
-    frames = []
-    for o in outcomes:
-        k = cases[cases["outcome"] == o]
+    k = cases[cases["outcome"].isin(outcomes)]
+    if k.empty:
+        kp = pd.DataFrame(columns=["outcome", *strata, "k0", "k1"])
+    else:
         kp = (
             k.pivot_table(
-                index=strata, columns=exposure_col, values="k", aggfunc="sum", fill_value=0
+                index=["outcome", *strata],
+                columns=exposure_col,
+                values="k",
+                aggfunc="sum",
+                fill_value=0,
             )
             .reindex(columns=[0, 1], fill_value=0)
             .rename(columns={1: "k1", 0: "k0"})
             .reset_index()
-            if not k.empty
-            else pd.DataFrame(columns=[*strata, "k0", "k1"])
         )
-        m = t.merge(kp, on=strata, how="left")
-        for col in ("k0", "k1"):
-            m[col] = pd.to_numeric(m[col], errors="coerce").fillna(0)
-        m["outcome"] = o
-        frames.append(m)
-    if not frames:
-        return pd.DataFrame(columns=["outcome", *strata, "a", "b", "c", "d"])
-    df = pd.concat(frames, ignore_index=True)
-    out = pd.DataFrame({"outcome": df["outcome"]})
-    for s in strata:
-        out[s] = df[s]
-    out["a"] = df["k1"].astype("int64")
-    out["b"] = (df["n1"] - df["k1"]).astype("int64")
-    out["c"] = df["k0"].astype("int64")
-    out["d"] = (df["n0"] - df["k0"]).astype("int64")
-    return out
+    grid = pd.DataFrame({"outcome": pd.Series(list(outcomes), dtype=object)}).merge(t, how="cross")
+    kp["outcome"] = kp["outcome"].astype(object)
+    for st in strata:
+        if len(kp):
+            kp[st] = kp[st].astype(grid[st].dtype)
+    m = grid.merge(kp, on=["outcome", *strata], how="left")
+    k1 = pd.to_numeric(m["k1"], errors="coerce").fillna(0).astype("int64")
+    k0 = pd.to_numeric(m["k0"], errors="coerce").fillna(0).astype("int64")
+    out = m[["outcome", *strata]].copy()
+    out["a"] = k1
+    out["b"] = (m["n1"] - k1).astype("int64")
+    out["c"] = k0
+    out["d"] = (m["n0"] - k0).astype("int64")
+    return out.reset_index(drop=True)
 
 
 def literal_table(rows: list[dict]) -> ir.Table:
