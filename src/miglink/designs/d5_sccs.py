@@ -45,23 +45,20 @@ def _age_cut_days(birth_year: np.ndarray, start: np.ndarray, end: np.ndarray, wi
 
     Birth date is unknown beyond the year: people are taken as born on 1 July of it.
     """
-    epoch = np.datetime64("1970-01-01")
-    out_p, out_d = [], []
-    born = (
-        np.array([f"{int(y):04d}-07-01" for y in birth_year], dtype="datetime64[D]") - epoch
-    ).astype(np.int64)
+    born = _july_first(birth_year)
     a0 = np.floor((start - born) / 365.25 / width).astype(np.int64) + 1
     a1 = np.floor((end - born) / 365.25 / width).astype(np.int64)
     n = np.maximum(a1 - a0 + 1, 0)
     owner = np.repeat(np.arange(len(start)), n)
     k = np.arange(owner.size) - np.repeat(np.cumsum(n) - n, n) + a0[owner]
-    years = birth_year[owner] + k * width
-    days = (np.array([f"{int(y):04d}-07-01" for y in years], dtype="datetime64[D]") - epoch).astype(
-        np.int64
-    )
-    out_p.append(owner)
-    out_d.append(days)
-    return born, np.concatenate(out_p), np.concatenate(out_d)
+    days = _july_first(birth_year[owner] + k * width)
+    return born, owner.astype(np.int64), days
+
+
+def _july_first(years: np.ndarray) -> np.ndarray:
+    """Epoch day of 1 July of each year (vectorised calendar arithmetic)."""
+    months = (np.asarray(years, np.int64) - 1970) * 12 + 6
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
 
 def sccs_intervals(

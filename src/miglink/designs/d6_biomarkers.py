@@ -40,17 +40,6 @@ def marker_sums(
     g1 = C.filter(C.set_id == group_set).select(g1pid=C.person_id)
     anym = C.filter(C.set_id == idx).select(mpid=C.person_id)
     ai = C.filter(C.set_id == ANY_AUTOIMMUNE).select(apid=C.person_id)
-    p = P.select("person_id", "sex", "birth_year", "util_q", "obs_band")
-    p = p.left_join(g1, p.person_id == g1.g1pid).left_join(anym, p.person_id == anym.mpid)
-    p = p.left_join(ai, p.person_id == ai.apid)
-    p = p.mutate(ai=p.apid.notnull().cast("int64"))
-    if subgroup == "no_autoimmune":
-        p = p.filter(p.ai == 0)
-    elif subgroup is not None:
-        raise ValueError(f"unknown D6 subgroup {subgroup!r}")
-    # group 1: has the set; group 0: no migraine record at all; other people with migraine drop out
-    p = p.mutate(grp=ibis.cases((p.g1pid.notnull(), 1), (p.mpid.isnull(), 0), else_=-1))
-    p = p.filter(p.grp >= 0)
     mm = M.select(
         mpid2=M.person_id,
         y_all=M.mean_log,
@@ -59,7 +48,20 @@ def marker_sums(
         d_all=M.mean_day if use_post else ibis.null().cast("float64"),
         d_post=M.mean_day_post if use_post else ibis.null().cast("float64"),
     )
-    j = p.join(mm, p.person_id == mm.mpid2)
+    # start from the (few) people with a value of the marker, then attach the flags
+    p = P.select("person_id", "sex", "birth_year", "util_q", "obs_band")
+    p = mm.join(p, mm.mpid2 == p.person_id)
+    p = p.left_join(g1, p.person_id == g1.g1pid)
+    p = p.left_join(anym, p.person_id == anym.mpid)
+    p = p.left_join(ai, p.person_id == ai.apid)
+    p = p.mutate(ai=p.apid.notnull().cast("int64"))
+    if subgroup == "no_autoimmune":
+        p = p.filter(p.ai == 0)
+    elif subgroup is not None:
+        raise ValueError(f"unknown D6 subgroup {subgroup!r}")
+    # group 1: has the set; group 0: no migraine record at all; other people with migraine drop out
+    p = p.mutate(grp=ibis.cases((p.g1pid.notnull(), 1), (p.mpid.isnull(), 0), else_=-1))
+    j = p.filter(p.grp >= 0)
     j = j.mutate(
         y=ibis.cases((j.grp == 1, j.y_post), else_=j.y_all),
         mday=ibis.cases((j.grp == 1, j.d_post), else_=j.d_all),
