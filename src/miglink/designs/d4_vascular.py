@@ -22,7 +22,7 @@ import pandas as pd
 from miglink.designs.d1_prevalence import estimate_2x2
 from miglink.designs.d5_common import not_analysed
 from miglink.designs.rows import make_row
-from miglink.designs.strata import stratified_counts
+from miglink.designs.strata import contrast_2x2, grouped_counts
 from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import ratio_of_estimates
 
@@ -50,13 +50,15 @@ def with_category(ft: FeatureTables):
     return p.mutate(cat=cat.cast("int64")).drop("m_pid", "a_pid", "w_pid")
 
 
-def aura_rows(ft: FeatureTables, h, role: str) -> list[dict]:
-    p = with_category(ft)
+def aura_rows(ft: FeatureTables, h, role: str, counts=None) -> list[dict]:
+    """Rows of one aura hypothesis; ``counts`` = :func:`grouped_counts` by category (else queried)."""
+    if counts is None:
+        counts = grouped_counts(with_category(ft), ft.conditions, "cat", [h.outcome])
+    totals, cases = counts
     out: list[dict] = []
     per_cat = {}
     for code in (1, 2, 3):
-        sub = p.filter(p.cat.isin([0, code])).mutate(exposed=(ibis._.cat == code).cast("int64"))
-        tab = stratified_counts(sub, ft.conditions, "exposed", [h.outcome])
+        tab = contrast_2x2(totals, cases, "cat", [code], [0], [h.outcome])
         r = estimate_2x2(
             tab,
             design="D4",
@@ -69,8 +71,7 @@ def aura_rows(ft: FeatureTables, h, role: str) -> list[dict]:
         )[0]
         per_cat[code] = r
         out.append(r)
-    sub = p.filter(p.cat.isin([1, 2])).mutate(exposed=(ibis._.cat == 2).cast("int64"))
-    tab = stratified_counts(sub, ft.conditions, "exposed", [h.outcome])
+    tab = contrast_2x2(totals, cases, "cat", [2], [1], [h.outcome])
     key = estimate_2x2(
         tab,
         design="D4",
@@ -147,13 +148,19 @@ def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None
     rows: list[dict] = []
     curves = None
     cohort_h = []
+    aura_h = [h for _c, h in hyps if h.contrast == "aura_vs_no_aura"]
+    counts = None
+    if aura_h and AURA in ft.resolved_ids and NO_AURA in ft.resolved_ids:
+        # one pair of engine queries for every aura hypothesis (all outcomes, all categories)
+        outcomes = list(dict.fromkeys(h.outcome for h in aura_h))
+        counts = grouped_counts(with_category(ft), ft.conditions, "cat", outcomes)
     for _claim, h in hyps:
         role = "descriptive" if h.expected == "descriptive" else "primary"
         if h.contrast == "aura_vs_no_aura":
-            if AURA not in ft.resolved_ids or NO_AURA not in ft.resolved_ids:
+            if counts is None:
                 rows.append(not_analysed(h, "D4", "ROR", "migraine subtype codes not resolved"))
                 continue
-            rows += aura_rows(ft, h, role)
+            rows += aura_rows(ft, h, role, counts)
         elif h.subgroup == ft.settings.index_set:
             cohort_h.append((h, role))
         else:

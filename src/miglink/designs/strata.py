@@ -30,17 +30,49 @@ def stratified_counts(
     Returns columns outcome, *strata, a (exposed cases), b (exposed non-cases), c (unexposed
     cases), d (unexposed non-cases). Strata with no persons in an arm keep zeros.
     """
-    totals = (
-        persons.group_by([*strata, exposure_col]).aggregate(n=persons.person_id.count()).execute()
-    )
+    totals, cases = grouped_counts(persons, conditions, exposure_col, outcomes, strata)
+    return assemble_2x2(totals, cases, exposure_col, outcomes, strata)
+
+
+def grouped_counts(
+    persons: ir.Table,
+    conditions: ir.Table,
+    group_col: str,
+    outcomes: list[str],
+    strata: list[str] = STRATA,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Persons per stratum x ``group_col`` (n) and, per outcome, persons with it (k): two queries.
+
+    ``group_col`` may have any number of levels; :func:`contrast_2x2` turns two sets of levels
+    into an exposed / unexposed 2x2 table without another engine query.
+    """
+    totals = persons.group_by([*strata, group_col]).aggregate(n=persons.person_id.count()).execute()
     oc = conditions.filter(conditions.set_id.isin(outcomes)).select(
         pid=conditions.person_id, outcome=conditions.set_id
     )
     j = persons.join(oc, persons.person_id == oc.pid)
-    cases = (
-        j.group_by(["outcome", *strata, exposure_col]).aggregate(k=j.person_id.count()).execute()
-    )
-    return assemble_2x2(totals, cases, exposure_col, outcomes, strata)
+    cases = j.group_by(["outcome", *strata, group_col]).aggregate(k=j.person_id.count()).execute()
+    return totals, cases
+
+
+def contrast_2x2(
+    totals: pd.DataFrame,
+    cases: pd.DataFrame,
+    group_col: str,
+    exposed: list,
+    reference: list,
+    outcomes: list[str],
+    strata: list[str] = STRATA,
+) -> pd.DataFrame:
+    """The 2x2 table (as :func:`assemble_2x2`) of ``exposed`` levels against ``reference`` levels."""
+
+    def arm(df: pd.DataFrame, value: str) -> pd.DataFrame:
+        df = df[df[group_col].isin([*exposed, *reference])]
+        df = df.assign(exposed=df[group_col].isin(exposed).astype("int64"))
+        keys = [c for c in ("outcome", *strata, "exposed") if c in df.columns]
+        return df.groupby(keys, as_index=False, dropna=False)[value].sum()
+
+    return assemble_2x2(arm(totals, "n"), arm(cases, "k"), "exposed", outcomes, strata)
 
 
 def assemble_2x2(
