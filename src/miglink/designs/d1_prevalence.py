@@ -85,8 +85,9 @@ def run_d1(
     """All D1 rows for ``exposure`` against ``outcomes`` (roles: outcome -> row role)."""
     counts = d1_counts(ft, exposure, outcomes)
     rows: list[dict] = []
+    by_outcome = dict(list(counts.groupby("outcome", sort=False)))
     for o in outcomes:
-        tab = counts[counts["outcome"] == o]
+        tab = by_outcome.get(o, counts.iloc[:0])
         role = roles.get(o, "secondary")
         rows += estimate_2x2(
             tab,

@@ -22,8 +22,12 @@ def d2_rows(
     smd_by_index = {}
     for idx, g in cc.balance.groupby("index_set"):
         smd_by_index[idx] = balance_smd(g)
+    # split the (large) count tables once instead of comparing string columns per pair
+    by_pair = {k: g for k, g in cc.strata.groupby(["index_set", "outcome_set"], sort=False)}
+    km_by_pair = {k: g for k, g in cc.km.groupby(["index_set", "outcome_set"], sort=False)}
+    empty = cc.strata.iloc[:0]
     for idx, out in pairs:
-        s = cc.strata[(cc.strata["index_set"] == idx) & (cc.strata["outcome_set"] == out)]
+        s = by_pair.get((idx, out), empty)
         n1 = int(s.loc[s.exposed == 1, "n"].sum())
         n0 = int(s.loc[s.exposed == 0, "n"].sum())
         e1 = int(s.loc[s.exposed == 1, "events"].sum())
@@ -67,8 +71,8 @@ def d2_rows(
         row["balance_fail"] = ";".join(f"smd_{k}" for k, v in smd.items() if v >= max_smd)
         rows.append(row)
         if row["role"] != "negative_control":
-            k = cc.km[(cc.km["index_set"] == idx) & (cc.km["outcome_set"] == out)]
-            if not k.empty:
+            k = km_by_pair.get((idx, out))
+            if k is not None and not k.empty:
                 cur = km_curve(k, int(horizon_years * 12))
                 cur.insert(0, "analysis", analysis)
                 curves.append(cur)

@@ -44,8 +44,9 @@ def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None
         p = with_flag(ft.persons, ft.observations, h.exposure, "exposed")
         counts = stratified_counts(p, ft.conditions, "exposed", [h.outcome, *ncs])
         role = "descriptive" if h.expected == "descriptive" else "primary"
+        by_outcome = dict(list(counts.groupby("outcome", sort=False)))
         key = estimate_2x2(
-            counts[counts["outcome"] == h.outcome],
+            by_outcome.get(h.outcome, counts.iloc[:0]),
             design="D7",
             exposure=h.exposure,
             outcome=h.outcome,
@@ -55,7 +56,7 @@ def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None
         nc_rows = []
         for nc in ncs:
             r = estimate_2x2(
-                counts[counts["outcome"] == nc],
+                by_outcome.get(nc, counts.iloc[:0]),
                 design="D7",
                 exposure=h.exposure,
                 outcome=nc,
