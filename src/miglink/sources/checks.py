@@ -270,6 +270,22 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
             .rename(d_person_id="person_id")
         )
     op = usable.get("observation_period")
+    has_op = op is not None and bool(rep.tables.get("observation_period"))
+    multi = False
+    if has_op:
+        # per person: number of periods and their span; with one period per person (the usual
+        # case) "outside every period" is a comparison in the same pass as the other checks
+        opn = op.filter(op.person_id.notnull())
+        op_span = (
+            opn.group_by("person_id")
+            .agg(
+                o_n=opn.count(),
+                o_start=opn.observation_period_start_date.min(),
+                o_end=opn.observation_period_end_date.max(),
+            )
+            .rename(o_person_id="person_id")
+        )
+        multi = _int(op_span.o_n.max()) > 1
 
     # 4. Event tables: orphans, before birth, after death, future, concept 0, outside observation.
     for name, date_col, concept_col in EVENT_TABLES:
@@ -287,7 +303,12 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
         )
         if death is not None and name != "death":
             j = j.left_join(death, j.e_person_id == death.d_person_id).select(
-                "e_person_id", "e_date", "e_concept", "p_person_id", "p_yob", "d_date"
+                *[c for c in j.columns], "d_date"
+            )
+        check_op = has_op and name != "observation_period"
+        if check_op:
+            j = j.left_join(op_span, j.e_person_id == op_span.o_person_id).select(
+                *[c for c in j.columns], "o_n", "o_start", "o_end"
             )
         aggs = {
             "orphan": (j.e_person_id.notnull() & j.p_person_id.isnull()).cast("int64").sum(),
@@ -298,19 +319,30 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
         if "d_date" in j.columns:
             grace = j.d_date + ibis.interval(days=DEATH_GRACE_DAYS)
             aggs["after_death"] = (j.e_date > grace).cast("int64").sum()
+        if check_op:
+            single_out = j.o_n.isnull() | (
+                (j.o_n == 1) & ((j.e_date < j.o_start) | (j.e_date > j.o_end))
+            )
+            aggs["outside"] = (j.e_date.notnull() & single_out).cast("int64").sum()
         counts = _row(j, **aggs)
         _event_findings(rep, name, date_col, concept_col, counts, total, today)
-        if op is not None and name != "observation_period" and rep.tables.get("observation_period"):
-            o = op.select(
-                o_person_id=op.person_id,
-                o_start=op.observation_period_start_date,
-                o_end=op.observation_period_end_date,
-            )
-            ev = e.filter(e.e_date.notnull())
-            outside = ev.anti_join(
-                o, [ev.e_person_id == o.o_person_id, ev.e_date >= o.o_start, ev.e_date <= o.o_end]
-            )
-            n = _int(outside.count())
+        if check_op:
+            n = counts["outside"]
+            if multi:  # people with several periods: the exact anti-join, on their records only
+                o = op.select(
+                    o_person_id=op.person_id,
+                    o_start=op.observation_period_start_date,
+                    o_end=op.observation_period_end_date,
+                )
+                several = op_span.filter(op_span.o_n > 1).select(s_person_id="o_person_id")
+                ev = e.filter(e.e_date.notnull()).semi_join(
+                    several, e.e_person_id == several.s_person_id
+                )
+                outside = ev.anti_join(
+                    o,
+                    [ev.e_person_id == o.o_person_id, ev.e_date >= o.o_start, ev.e_date <= o.o_end],
+                )
+                n += _int(outside.count())
             if n:
                 rep.add(
                     Finding(
