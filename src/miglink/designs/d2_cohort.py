@@ -38,6 +38,29 @@ def _prand(pid: ir.IntegerValue, salt: ir.IntegerValue | int, seed: int) -> ir.I
     ) % _P2
 
 
+def _ranked_prefix(cand: ir.Table, cases: ir.Table, key: list[str], kk: int) -> ir.Table:
+    """Per matching cell: m (candidates) and a key threshold tau below which every rank a draw can
+    reach lies (draws reach ranks < min(m, kk * cases of one index set in the cell)).
+
+    tau is set to about twice the expected key quantile of the reach (keys are uniform) and
+    checked: where fewer candidates than the reach fall below it, tau is lifted above every key,
+    so the prefix is always complete and the ranks exact. Cells without cases are dropped.
+    """
+    per_set = cases.group_by(["index_set", *key]).aggregate(nc=cases.person_id.count())
+    need = per_set.group_by(key).aggregate(reach=per_set.nc.max() * kk)
+    m = cand.group_by(key).aggregate(m=cand.person_id.count())
+    cell = m.join(need, key)
+    cell = cell.mutate(
+        reach=ibis.least(cell.reach, cell.m),
+        tau=ibis.least((_P2 // cell.m + 1) * (2 * cell.reach + 64), _P2 + 1),
+    )
+    below = cand.join(cell.select(*key, t=cell.tau), key)
+    below = below.group_by(key).aggregate(n_below=(below.r < below.t).cast("int64").sum())
+    cell = cell.join(below, key)
+    tau = ibis.cases((cell.n_below >= cell.reach, cell.tau), else_=_P2 + 1)
+    return cache(cell.select(*key, "m", tau=tau))
+
+
 def _util_band(col: ir.IntegerValue) -> ir.IntegerValue:
     b = ibis.literal(0)
     for e in UTIL_BAND_EDGES:
@@ -112,12 +135,7 @@ def matched_members(
         "person_id", "sex", "byband", "year", "ub", "obs_start_day", "obs_end_day", "death_day"
     )
     key = ["sex", "byband", "year", "ub"]
-    cand = cand.mutate(r=_prand(cand.person_id, cand.year, st.matching_seed))
-    wc = ibis.window(group_by=[cand[c] for c in key], order_by=[cand.r, cand.person_id])
-    cand = cand.mutate(
-        crank=ibis.row_number().over(wc),
-        m=cand.person_id.count().over(ibis.window(group_by=[cand[c] for c in key])),
-    )
+    cand = cache(cand.mutate(r=_prand(cand.person_id, cand.year, st.matching_seed)))
 
     cases = cases.mutate(r=_prand(cases.person_id, cases.year + 7, st.matching_seed))
     wk = ibis.window(
@@ -125,7 +143,13 @@ def matched_members(
     )
     cases = cases.mutate(irank=ibis.row_number().over(wk))
 
-    cell_m = cand.group_by(key).aggregate(m=cand.person_id.count())
+    cell_m = _ranked_prefix(cand, cases, key, kk)
+    # rank only the prefix (in key order) of each cell that the draws can reach: the same ranks
+    # as ranking every candidate, on a fraction of the rows
+    cand = cand.join(cell_m.select(*key, "tau"), key)
+    cand = cand.filter(cand.r < cand.tau).drop("tau")
+    wc = ibis.window(group_by=[cand[c] for c in key], order_by=[cand.r, cand.person_id])
+    cand = cand.mutate(crank=ibis.row_number().over(wc))
     draws = ibis.memtable(pd.DataFrame({"j": list(range(kk))}))
     cm = cases.join(cell_m, key).cross_join(draws)
     cm = cm.mutate(target=(cm.irank * kk + cm.j) % cm.m)
