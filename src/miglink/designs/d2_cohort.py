@@ -371,33 +371,35 @@ def km_curve(km: pd.DataFrame, horizon_months: int) -> pd.DataFrame:
     """
     from lifelines import KaplanMeierFitter
 
+    import numpy as np
+
     out = []
+    times = list(range(0, horizon_months + 1, 6))
     for exposed, g in km.groupby("exposed"):
-        dur, ev, w = [], [], []
-        for _, r in g.iterrows():
-            if r["events"] > 0:
-                dur.append(r["month"] + 1.0)
-                ev.append(1)
-                w.append(float(r["events"]))
-            if r["censored"] > 0:
-                dur.append(r["month"] + 1.0)
-                ev.append(0)
-                w.append(float(r["censored"]))
-        if not dur:
+        month = g["month"].to_numpy(dtype=float) + 1.0
+        ev_n = g["events"].to_numpy(dtype=float)
+        ce_n = g["censored"].to_numpy(dtype=float)
+        # one weighted row per (month, event) and per (month, censoring) with a positive count
+        dur = np.concatenate([month[ev_n > 0], month[ce_n > 0]])
+        ev = np.concatenate([np.ones((ev_n > 0).sum()), np.zeros((ce_n > 0).sum())])
+        w = np.concatenate([ev_n[ev_n > 0], ce_n[ce_n > 0]])
+        if not len(dur):
             continue
         kmf = KaplanMeierFitter()
         kmf.fit(pd.Series(dur), pd.Series(ev), weights=pd.Series(w))
-        times = [t for t in range(0, horizon_months + 1, 6)]
         sf = kmf.survival_function_at_times(times)
         ci = kmf.confidence_interval_survival_function_
         lo = ci.iloc[:, 0].reindex(ci.index.union(times)).ffill().reindex(times).fillna(1.0)
         hi = ci.iloc[:, 1].reindex(ci.index.union(times)).ffill().reindex(times).fillna(1.0)
         tab = kmf.event_table
+        t_idx = tab.index.to_numpy(dtype=float)
+        at_risk_col = tab["at_risk"].to_numpy(dtype=float)
+        cum_obs = np.cumsum(tab["observed"].to_numpy(dtype=float))
         for t in times:
-            at_risk = (
-                float(tab.loc[tab.index >= t, "at_risk"].iloc[0]) if (tab.index >= t).any() else 0.0
-            )
-            ev_cum = float(tab.loc[tab.index <= t, "observed"].sum())
+            first_ge = int(np.searchsorted(t_idx, t, side="left"))
+            at_risk = float(at_risk_col[first_ge]) if first_ge < len(t_idx) else 0.0
+            last_le = int(np.searchsorted(t_idx, t, side="right"))
+            ev_cum = float(cum_obs[last_le - 1]) if last_le > 0 else 0.0
             out.append(
                 {
                     "group": "exposed" if exposed == 1 else "unexposed",
