@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from miglink.features.build import FeatureTables
@@ -249,60 +250,125 @@ def cohort_counts(
     index_sets = sorted({i for i, _ in pairs})
     members, cases = matched_members(ft, index_sets, eligible_from)
     C = ft.conditions
-    pair_t = ibis.memtable(pd.DataFrame(pairs, columns=["p_index", "p_outcome"]))
-    mo = members.join(pair_t, members.index_set == pair_t.p_index)
-    oc = C.select(opid=C.person_id, oset=C.set_id, o_day=C.first_day)
-    mo = mo.left_join(oc, (mo.member == oc.opid) & (mo.p_outcome == oc.oset))
-    mo = mo.filter(mo.o_day.isnull() | (mo.o_day > mo.index_day))  # free of the outcome at index
+    cell_cols = ["sex", "byband", "year", "ub"]
+    # Person-time is counted sparsely: every member's follow-up without the outcome (the same
+    # for all outcomes of an index set) is aggregated once, and only members who have a record
+    # of the outcome (a small share) are joined to it, as corrections to that base: excluded
+    # (outcome on or before index) or ended at the outcome. Same counts as joining every member
+    # to every outcome, on a fraction of the rows.
     big = 10**9
-    end = ibis.least(
-        mo.m_obs_end,
-        mo.m_death.fill_null(big),
-        mo.o_day.fill_null(big),
-        mo.censor_day.fill_null(big),
+    base_end = ibis.least(
+        members.m_obs_end, members.m_death.fill_null(big), members.censor_day.fill_null(big)
     )
-    mo = mo.mutate(end_day=end)
+    mb = members.mutate(base_days=base_end - members.index_day, base_end=base_end)
+    month = lambda d: (d / 30.4375).floor().cast("int64")  # noqa: E731
+    valid = mb.filter(mb.base_days > 0)
+    base = (
+        valid.group_by(["index_set", *cell_cols, "exposed"])
+        .aggregate(n=valid.member.count(), person_days=valid.base_days.sum())
+        .execute()
+    )
+    km_base = (
+        valid.mutate(month=month(valid.base_days))
+        .group_by(["index_set", "exposed", "month"])
+        .aggregate(n=valid.member.count())
+        .execute()
+    )
+
+    pair_t = ibis.memtable(pd.DataFrame(pairs, columns=["p_index", "p_outcome"]))
+    oc = C.select(opid=C.person_id, oset=C.set_id, o_day=C.first_day)
+    mo = mb.join(pair_t, mb.index_set == pair_t.p_index)
+    mo = mo.join(oc, (mo.member == oc.opid) & (mo.p_outcome == oc.oset))
+    end = ibis.least(mo.base_end, mo.o_day)
     mo = mo.mutate(
+        b_in=(mo.base_days > 0).cast("int64"),
+        a_days=end - mo.index_day,
+        a_in=((mo.o_day > mo.index_day) & (end > mo.index_day)).cast("int64"),
         event=(
-            mo.o_day.notnull()
-            & (mo.o_day == mo.end_day)
+            (mo.o_day > mo.index_day)
+            & (mo.o_day == end)
             & (mo.censor_day.isnull() | (mo.o_day <= mo.censor_day))
         ).cast("int64"),
-        days=(mo.end_day - mo.index_day),
     )
-    mo = mo.filter(mo.days > 0)
-    # group on the integer cell columns; the cell label is built on the (small) result
-    cell_cols = ["sex", "byband", "year", "ub"]
-    strata = (
+    mo = mo.filter((mo.b_in == 1) | (mo.a_in == 1))
+    delta = (
         mo.group_by(
             [mo.p_index.name("index_set"), mo.p_outcome.name("outcome_set"), *cell_cols, "exposed"]
         )
-        .aggregate(n=mo.member.count(), events=mo.event.sum(), person_days=mo.days.sum())
+        .aggregate(
+            dn=(mo.a_in - mo.b_in).sum(),
+            dpd=(mo.a_days * mo.a_in - mo.base_days * mo.b_in).sum(),
+            events=mo.event.sum(),
+        )
         .execute()
     )
-    strata.insert(
-        2,
-        "cell",
+    grid = base.merge(
+        pd.DataFrame(pairs, columns=["index_set", "outcome_set"]).drop_duplicates(), on="index_set"
+    )
+    keys = ["index_set", "outcome_set", *cell_cols, "exposed"]
+    strata = grid.merge(delta, on=keys, how="left")
+    for c in ("dn", "dpd", "events"):
+        strata[c] = strata[c].fillna(0).astype("int64")
+    strata["n"] = strata["n"].astype("int64") + strata["dn"]
+    strata["person_days"] = strata["person_days"].astype("int64") + strata["dpd"]
+    strata = strata[strata["n"] > 0]
+    cell = (
         strata["sex"].astype(str)
         + ":"
         + strata["byband"].astype(str)
         + ":"
         + strata["year"].astype(str)
         + ":"
-        + strata["ub"].astype(str),
+        + strata["ub"].astype(str)
     )
-    strata = strata.drop(columns=cell_cols)
-    if curve_pairs is not None:
-        cp = ibis.memtable(pd.DataFrame(list(curve_pairs), columns=["k_index", "k_outcome"]))
-        mo = mo.join(cp, (mo.p_index == cp.k_index) & (mo.p_outcome == cp.k_outcome))
-    month = (mo.days / 30.4375).floor().cast("int64")
-    km = (
-        mo.mutate(month=month)
-        .group_by(["p_index", "p_outcome", "exposed", "month"])
-        .aggregate(events=mo.event.sum(), n=mo.member.count())
-        .execute()
-        .rename(columns={"p_index": "index_set", "p_outcome": "outcome_set"})
-    )
+    strata = strata.assign(cell=cell)[
+        ["index_set", "outcome_set", "cell", "exposed", "n", "events", "person_days"]
+    ].reset_index(drop=True)
+
+    # Kaplan-Meier monthly counts the same way: base months, moved for members with the outcome
+    kp = pairs if curve_pairs is None else list(curve_pairs)
+    if kp:
+        cp = ibis.memtable(pd.DataFrame(list(kp), columns=["k_index", "k_outcome"]))
+        mk = mo.join(cp, (mo.p_index == cp.k_index) & (mo.p_outcome == cp.k_outcome))
+        moves = (
+            mk.filter(mk.b_in == 1)
+            .select(
+                index_set=mk.p_index,
+                outcome_set=mk.p_outcome,
+                exposed=mk.exposed,
+                month=month(mk.base_days),
+                dn=ibis.literal(-1, "int64"),
+                events=ibis.literal(0, "int64"),
+            )
+            .union(
+                mk.filter(mk.a_in == 1).select(
+                    index_set=mk.p_index,
+                    outcome_set=mk.p_outcome,
+                    exposed=mk.exposed,
+                    month=month(mk.a_days),
+                    dn=ibis.literal(1, "int64"),
+                    events=mk.event,
+                ),
+                distinct=False,
+            )
+        )
+        kd = (
+            moves.group_by(["index_set", "outcome_set", "exposed", "month"])
+            .aggregate(dn=moves.dn.sum(), events=moves.events.sum())
+            .execute()
+        )
+        kgrid = km_base.merge(
+            pd.DataFrame(kp, columns=["index_set", "outcome_set"]).drop_duplicates(),
+            on="index_set",
+        )
+        kk_keys = ["index_set", "outcome_set", "exposed", "month"]
+        km = kgrid.merge(kd, on=kk_keys, how="outer")
+        for c in ("n", "dn", "events"):
+            km[c] = km[c].fillna(0).astype("int64")
+        km["n"] = km["n"] + km["dn"]
+        km = km[km["n"] > 0][[*kk_keys, "events", "n"]].reset_index(drop=True)
+    else:
+        km = pd.DataFrame(columns=["index_set", "outcome_set", "exposed", "month", "events", "n"])
     km["censored"] = km["n"] - km["events"]
 
     # balance: age at index, sex, prior-year utilisation, any negative-control record before index
@@ -370,8 +436,6 @@ def km_curve(km: pd.DataFrame, horizon_months: int) -> pd.DataFrame:
     the month, events first as in the usual convention).
     """
     from lifelines import KaplanMeierFitter
-
-    import numpy as np
 
     out = []
     times = list(range(0, horizon_months + 1, 6))
