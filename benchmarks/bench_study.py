@@ -61,16 +61,28 @@ print(json.dumps({"scan_s": wall, "rows": rows,
 """
 
 STUDY = """
-import json, resource, sys, time
+import json, resource, sys, threading, time
+import psutil
+peak = [0]
+def sample():
+    # resident memory of this process and its children (Spark's JVM), sampled every 0.2 s
+    me = psutil.Process()
+    while True:
+        try:
+            rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
+        except psutil.Error:
+            rss = 0
+        peak[0] = max(peak[0], rss)
+        time.sleep(0.2)
+threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 from miglink.study import run_study
-import pandas as pd
-timings = {}
-res = run_study(sys.argv[1], sys.argv[2], engine=sys.argv[3], report=False)
+res = run_study(sys.argv[1], sys.argv[2], engine=sys.argv[3], report=False, resume=False)
 wall = time.perf_counter() - t0
 run = json.load(open(sys.argv[2] + "/run.json"))
 print(json.dumps({"study_s": wall, "rows_out": len(res), "stages": run["timings"],
-                  "study_peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+                  "study_peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+                  "study_tree_peak_rss_gb": peak[0] / 1e9}))
 """
 
 
@@ -98,13 +110,14 @@ def run_size(n: int, work: Path, engine: str) -> dict:
 
 def markdown(results: list[dict]) -> str:
     lines = [
-        "| persons | engine | fact rows scanned | bare scan (s) | whole study (s) | ratio | study peak RSS (GB) |",
-        "|---|---|---|---|---|---|---|",
+        "| persons | engine | fact rows scanned | bare scan (s) | whole study (s) | ratio | study peak RSS (GB) | with child processes (GB) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['persons']:,} | {r['engine']} | {r['rows']:,} | {r['scan_s']:.2f} | {r['study_s']:.1f} | "
-            f"{r['ratio_to_scan']:.0f}x | {r['study_peak_rss_gb']:.2f} |"
+            f"{r['ratio_to_scan']:.0f}x | {r['study_peak_rss_gb']:.2f} | "
+            f"{r.get('study_tree_peak_rss_gb', float('nan')):.2f} |"
         )
     lines.append("")
     lines.append(

@@ -54,6 +54,11 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress or summary."),
         as_json: bool = typer.Option(False, "--json", help="Print the claim verdicts as JSON."),
         no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
+        no_resume: bool = typer.Option(
+            False,
+            "--no-resume",
+            help="Recompute every stage (ignore finished stages kept from an interrupted run).",
+        ),
     ) -> None:
         """Run the whole study and write results, claims, report."""
         from miglink.study import run_study
@@ -89,6 +94,7 @@ def register(app: typer.Typer) -> None:
                 min_cell=min_cell,
                 progress=progress,
                 report=not no_report,
+                resume=not no_resume,
             )
             bar.update(task, completed=len(STAGES) + 1, description="artefacts written")
         claims = json.loads((out / "claims.json").read_text())["claims"]
