@@ -226,11 +226,46 @@ def _file_fingerprint(*paths: Path) -> str:
     return "\n".join(parts)
 
 
+#: Share of physical memory DuckDB may hold before it spills to disk (its own default is 80%);
+#: ``MIGLINK_MEMORY_LIMIT`` (a DuckDB size such as "8GB") overrides it.
+MEMORY_SHARE = 0.5
+
+
+def duckdb_connect(path: str | None = None, read_only: bool = False):
+    """An Ibis DuckDB connection with a memory limit and a private spill folder.
+
+    Large studies spill joins, aggregates and cached tables to a temporary folder instead of
+    growing past the limit; the folder is under the system temp directory, never the working
+    directory.
+    """
+    import os
+
+    import psutil
+
+    con = ibis.duckdb.connect(path, read_only=read_only) if path else ibis.duckdb.connect()
+    limit = os.environ.get("MIGLINK_MEMORY_LIMIT") or (
+        f"{int(psutil.virtual_memory().total * MEMORY_SHARE / 2**20)}MB"
+    )
+    spill = tempfile.mkdtemp(prefix="miglink-duckdb-")
+    try:
+        con.raw_sql(f"SET memory_limit = '{limit}'")
+    except Exception as e:  # noqa: BLE001 - a malformed size is a user error
+        raise MiglinkError(
+            f"MIGLINK_MEMORY_LIMIT={limit!r} is not a DuckDB memory size: {_first_line(e)}"
+        ) from None
+    con.raw_sql(f"SET temp_directory = '{spill}'")
+    import shutil
+    import weakref
+
+    weakref.finalize(con, shutil.rmtree, spill, True)  # the spill folder goes with the connection
+    return con
+
+
 def _from_folder(folder: Path, description: str, fingerprint: str | None) -> Cdm:
     found = discover(folder)
     if not found:
         raise MiglinkError(f"no CDM table files (.csv, .csv.gz, .parquet) found in {folder}")
-    con = ibis.duckdb.connect()
+    con = duckdb_connect()
     raw: dict[str, Callable[[], ir.Table]] = {
         name: (lambda tf=tf: _read_file(con, tf)) for name, tf in found.items()
     }
@@ -310,7 +345,7 @@ def _from_duckdb_file(path: Path) -> Cdm:
     import duckdb
 
     try:
-        con = ibis.duckdb.connect(str(path), read_only=True)
+        con = duckdb_connect(str(path), read_only=True)
     except duckdb.Error as e:
         raise MiglinkError(f"cannot open DuckDB file {path}: {_first_line(e)}") from None
     raw = _duckdb_tables(con)
