@@ -12,18 +12,42 @@ chronic migraine and migraine with aura vs no migraine as secondary contrasts.
 from __future__ import annotations
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from miglink.designs.d5_common import not_analysed, stratum_label
 from miglink.designs.rows import make_row
 from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
+from miglink.features.engine import cache
 from miglink.stats.means import ratio_of_geometric_means
 
 SECONDARY_GROUPS = ("chronic_migraine", "migraine_with_aura")
 
 
+def person_flags(ft: FeatureTables, group_sets: list[str]) -> ir.Table:
+    """Persons with 0/1 columns: ``ai`` (any autoimmune), ``has_index`` and ``has_<set>`` per set.
+
+    Cached, so the D6 queries join one narrow table instead of filtering the conditions each time.
+    """
+    P, C = ft.persons, ft.conditions
+    want = {"ai": ANY_AUTOIMMUNE, "has_index": ft.settings.index_set}
+    want.update({f"has_{g}": g for g in group_sets})
+    sets = sorted(set(want.values()))
+    c = C.filter(C.set_id.isin(sets))
+    wide = c.group_by(fpid=c.person_id).aggregate(
+        **{col: (c.set_id == sid).cast("int64").max() for col, sid in want.items()}
+    )
+    p = P.select("person_id", "sex", "birth_year", "util_q", "obs_band")
+    p = p.left_join(wide, p.person_id == wide.fpid).drop("fpid")
+    return cache(p.mutate(**{col: p[col].fill_null(0) for col in want}))
+
+
 def marker_sums(
-    ft: FeatureTables, marker: str, group_set: str, subgroup: str | None
+    ft: FeatureTables,
+    marker: str,
+    group_set: str,
+    subgroup: str | None,
+    flags: ir.Table | None = None,
 ) -> pd.DataFrame:
     """Per stratum x group (1: ``group_set``, 0: no migraine at all): n, sum and sum of squares.
 
@@ -35,11 +59,6 @@ def marker_sums(
     P = ft.persons
     M = ft.measurements.filter(ft.measurements.set_id == marker)
     use_post = "mean_log_post" in M.columns
-    idx = ft.settings.index_set
-    C = ft.conditions
-    g1 = C.filter(C.set_id == group_set).select(g1pid=C.person_id)
-    anym = C.filter(C.set_id == idx).select(mpid=C.person_id)
-    ai = C.filter(C.set_id == ANY_AUTOIMMUNE).select(apid=C.person_id)
     mm = M.select(
         mpid2=M.person_id,
         y_all=M.mean_log,
@@ -48,19 +67,17 @@ def marker_sums(
         d_all=M.mean_day if use_post else ibis.null().cast("float64"),
         d_post=M.mean_day_post if use_post else ibis.null().cast("float64"),
     )
-    # start from the (few) people with a value of the marker, then attach the flags
-    p = P.select("person_id", "sex", "birth_year", "util_q", "obs_band")
+    if flags is None:
+        flags = person_flags(ft, [group_set])
+    g1 = f"has_{group_set}"
+    p = flags.select("person_id", "sex", "birth_year", "util_q", "obs_band", "ai", "has_index", g1)
     p = mm.join(p, mm.mpid2 == p.person_id)
-    p = p.left_join(g1, p.person_id == g1.g1pid)
-    p = p.left_join(anym, p.person_id == anym.mpid)
-    p = p.left_join(ai, p.person_id == ai.apid)
-    p = p.mutate(ai=p.apid.notnull().cast("int64"))
     if subgroup == "no_autoimmune":
         p = p.filter(p.ai == 0)
     elif subgroup is not None:
         raise ValueError(f"unknown D6 subgroup {subgroup!r}")
     # group 1: has the set; group 0: no migraine record at all; other people with migraine drop out
-    p = p.mutate(grp=ibis.cases((p.g1pid.notnull(), 1), (p.mpid.isnull(), 0), else_=-1))
+    p = p.mutate(grp=ibis.cases((p[g1] == 1, 1), (p.has_index == 0, 0), else_=-1))
     j = p.filter(p.grp >= 0)
     j = j.mutate(
         y=ibis.cases((j.grp == 1, j.y_post), else_=j.y_all),
@@ -86,8 +103,8 @@ def marker_sums(
     return out
 
 
-def _row(h, ft, marker, group_set, subgroup, role, stratum) -> dict:
-    sums = marker_sums(ft, marker, group_set, subgroup)
+def _row(h, ft, marker, group_set, subgroup, role, stratum, flags=None) -> dict:
+    sums = marker_sums(ft, marker, group_set, subgroup, flags)
     est = ratio_of_geometric_means(sums) if len(sums) else None
     n1 = int(sums.loc[sums["group"] == 1, "n"].sum()) if len(sums) else 0
     n0 = int(sums.loc[sums["group"] == 0, "n"].sum()) if len(sums) else 0
@@ -114,6 +131,12 @@ def _row(h, ft, marker, group_set, subgroup, role, stratum) -> dict:
 def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None]:
     """Rows for every D6 hypothesis; the key row is the ratio of geometric means (group vs none)."""
     rows: list[dict] = []
+    flags = None
+    if ft.measurements is not None and hyps:
+        groups = {h.exposure for _c, h in hyps} | {
+            g for g in SECONDARY_GROUPS if g in ft.resolved_ids
+        }
+        flags = person_flags(ft, sorted(groups))
     for _claim, h in hyps:
         if ft.measurements is None:
             why = (
@@ -133,9 +156,11 @@ def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None
             why = f"no {h.outcome} values"
             rows.append(not_analysed(h, "D6", "RGM", why, f"{why} in the measurement table"))
             continue
-        rows.append(_row(h, ft, h.outcome, h.exposure, h.subgroup, role, label))
+        rows.append(_row(h, ft, h.outcome, h.exposure, h.subgroup, role, label, flags))
         if h.subgroup is None:
             for g in SECONDARY_GROUPS:
                 if g in ft.resolved_ids:
-                    rows.append(_row(h, ft, h.outcome, g, None, "secondary", f"{g} vs no migraine"))
+                    rows.append(
+                        _row(h, ft, h.outcome, g, None, "secondary", f"{g} vs no migraine", flags)
+                    )
     return rows, None
