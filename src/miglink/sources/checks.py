@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from miglink.errors import MiglinkError
+from miglink.features.engine import cache
 from miglink.privacy import DEFAULT_MIN_CELL, gate_count, is_small
 from miglink.sources.schema import cdm_schema
 
@@ -287,6 +288,23 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
         )
         multi = _int(op_span.o_n.max()) > 1
 
+    # one person-level table (birth year, death, observation span) that every event table joins
+    # once; keyed on every person id seen in person, death or observation_period
+    parts = [p1.select(k=p1.p_person_id)]
+    if death is not None:
+        parts.append(death.select(k=death.d_person_id))
+    if has_op:
+        parts.append(op_span.select(k=op_span.o_person_id))
+    pp = ibis.union(*parts, distinct=True) if len(parts) > 1 else parts[0]
+    pp = pp.left_join(p1, pp.k == p1.p_person_id)
+    if death is not None:
+        pp = pp.left_join(death, pp.k == death.d_person_id).drop("d_person_id")
+    else:
+        pp = pp.mutate(d_date=ibis.null("date"))
+    if has_op:
+        pp = pp.left_join(op_span, pp.k == op_span.o_person_id).drop("o_person_id")
+    pp = cache(pp.rename(k_person_id="k"))
+
     # 4. Event tables: orphans, before birth, after death, future, concept 0, outside observation.
     for name, date_col, concept_col in EVENT_TABLES:
         if name not in usable or rep.tables.get(name, 0) == 0:
@@ -298,25 +316,15 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
             e_date=t[date_col],
             e_concept=t[concept_col] if concept_col else ibis.null("int64"),
         )
-        j = e.left_join(p1, e.e_person_id == p1.p_person_id).select(
-            "e_person_id", "e_date", "e_concept", "p_person_id", "p_yob"
-        )
-        if death is not None and name != "death":
-            j = j.left_join(death, j.e_person_id == death.d_person_id).select(
-                *[c for c in j.columns], "d_date"
-            )
+        j = e.left_join(pp, e.e_person_id == pp.k_person_id).drop("k_person_id")
         check_op = has_op and name != "observation_period"
-        if check_op:
-            j = j.left_join(op_span, j.e_person_id == op_span.o_person_id).select(
-                *[c for c in j.columns], "o_n", "o_start", "o_end"
-            )
         aggs = {
             "orphan": (j.e_person_id.notnull() & j.p_person_id.isnull()).cast("int64").sum(),
             "before_birth": (j.e_date.year() < j.p_yob).cast("int64").sum(),
             "future": (j.e_date > ibis.literal(today)).cast("int64").sum(),
             "zero": ((j.e_concept == 0) | j.e_concept.isnull()).cast("int64").sum(),
         }
-        if "d_date" in j.columns:
+        if death is not None and name != "death":
             grace = j.d_date + ibis.interval(days=DEATH_GRACE_DAYS)
             aggs["after_death"] = (j.e_date > grace).cast("int64").sum()
         if check_op:
