@@ -125,6 +125,14 @@ def matched_members(
         "index_set", "person_id", "sex", "byband", "year", "ub", "index_day"
     )
 
+    key = ["sex", "byband", "year", "ub"]
+    cases = cases.mutate(r=_prand(cases.person_id, cases.year + 7, st.matching_seed))
+    wk = ibis.window(
+        group_by=[cases.index_set] + [cases[c] for c in key], order_by=[cases.r, cases.person_id]
+    )
+    # the cases are small and used five times below: materialised once
+    cases = cache(cases.mutate(irank=ibis.row_number().over(wk)))
+
     # candidate person-years: observed from at least Jan 1 of the year before, and during the year
     years = cases.select("year").distinct()
     cand = pk.cross_join(years)
@@ -135,14 +143,7 @@ def matched_members(
     cand = cand.mutate(ub=_util_band(cand.vdays.fill_null(0))).select(
         "person_id", "sex", "byband", "year", "ub", "obs_start_day", "obs_end_day", "death_day"
     )
-    key = ["sex", "byband", "year", "ub"]
     cand = cache(cand.mutate(r=_prand(cand.person_id, cand.year, st.matching_seed)))
-
-    cases = cases.mutate(r=_prand(cases.person_id, cases.year + 7, st.matching_seed))
-    wk = ibis.window(
-        group_by=[cases.index_set] + [cases[c] for c in key], order_by=[cases.r, cases.person_id]
-    )
-    cases = cases.mutate(irank=ibis.row_number().over(wk))
 
     cell_m = _ranked_prefix(cand, cases, key, kk)
     # rank only the prefix (in key order) of each cell that the draws can reach: the same ranks
