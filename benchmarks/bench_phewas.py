@@ -45,7 +45,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -53,11 +52,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psutil
+from _common import child, machine, run_json
 from scipy import stats
 
 HERE = Path(__file__).resolve().parent
-SRC = str(HERE.parent / "src")
 REQUIREMENTS = HERE / "requirements-phetk.txt"
 
 
@@ -195,27 +193,6 @@ print(json.dumps({
 """
 
 
-def _run(cmd: list[str], log: Path | None = None, miglink: bool = True) -> dict:
-    """Run ``cmd`` in a subprocess; its last stdout line is a JSON object (stderr to ``log``)."""
-    env = dict(os.environ)
-    if miglink:
-        env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
-    if log is not None:
-        with open(log, "w") as err:
-            p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-        tail = log.read_text()[-3000:]
-    else:
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        tail = p.stderr[-3000:]
-    if p.returncode != 0:
-        raise SystemExit(tail)
-    return json.loads(p.stdout.strip().splitlines()[-1])
-
-
-def _child(code: str, *args: str) -> dict:
-    return _run([sys.executable, "-c", code, *args])
-
-
 def ensure_phetk(venv: Path) -> str:
     """The PheTK virtualenv's python; created (pinned requirements) on first use."""
     python = venv / "bin" / "python"
@@ -301,17 +278,17 @@ def run_size(n: int, work: Path, a: argparse.Namespace) -> dict:
     data = work / f"synth_{n}"
     if not (data / "truth.json").exists():
         t = time.perf_counter()
-        _child(GEN, str(n), str(data))
+        child(GEN, str(n), str(data))
         print(f"generated {n:,} persons in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     out = work / f"phewas_{n}"
     out.mkdir(parents=True, exist_ok=True)
     r: dict = {"persons": n}
-    r.update(_child(MIGLINK, str(data), str(out)))
+    r.update(child(MIGLINK, str(data), str(out)))
     print(f"{n:,}: miglink done", file=sys.stderr, flush=True)
 
     # (ii) pandas
     r.update(
-        _run(
+        run_json(
             [
                 sys.executable,
                 str(HERE / "phewas_pandas.py"),
@@ -347,7 +324,7 @@ def run_size(n: int, work: Path, a: argparse.Namespace) -> dict:
         }
         (out / "phetk" / "args.json").write_text(json.dumps(args))
         r.update(
-            _run(
+            run_json(
                 [python, "-c", PHETK, str(out / "phetk" / "args.json")],
                 log=out / "phetk" / "phetk_stderr.log",
                 miglink=False,
@@ -472,10 +449,7 @@ def main() -> None:
         print(json.dumps(r), flush=True)
         results.append(r)
     if a.markdown:
-        print(
-            f"\nMachine: {platform.machine()}, {psutil.cpu_count()} cores, "
-            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}\n"
-        )
+        print(f"\n{machine()}\n")
         print(markdown(results))
 
 

@@ -15,16 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psutil
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+from _common import child, machine
 
 GEN = """
 import sys
@@ -86,23 +81,14 @@ print(json.dumps({"study_s": wall, "rows_out": len(res), "stages": run["timings"
 """
 
 
-def _child(code: str, *args: str) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
-    p = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise SystemExit(p.stderr[-3000:])
-    return json.loads(p.stdout.strip().splitlines()[-1])
-
-
 def run_size(n: int, work: Path, engine: str) -> dict:
     data = work / f"synth_{n}"
     if not (data / "truth.json").exists():
         t = time.perf_counter()
-        _child(GEN, str(n), str(data))
+        child(GEN, str(n), str(data))
         print(f"generated {n:,} persons in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    scan = _child(SCAN, str(data))
-    study = _child(STUDY, str(data), str(work / f"run_{n}_{engine}"), engine)
+    scan = child(SCAN, str(data))
+    study = child(STUDY, str(data), str(work / f"run_{n}_{engine}"), engine)
     out = {"persons": n, "engine": engine, **scan, **study}
     out["ratio_to_scan"] = out["study_s"] / out["scan_s"]
     return out
@@ -145,10 +131,7 @@ def main() -> None:
         print(json.dumps(r), flush=True)
         results.append(r)
     if a.markdown:
-        print(
-            f"\nMachine: {platform.machine()}, {psutil.cpu_count()} cores, "
-            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}\n"
-        )
+        print(f"\n{machine()}\n")
         print(markdown(results))
 
 
