@@ -16,6 +16,7 @@ RISK_DAYS = 30  # risk window = era + 30 days
 PRE_DAYS = 30  # pre-exposure window = -30..-1 days before era start
 ERA_GAP_DAYS = 30  # records of one drug set closer than this merge into one era
 _BIG = 1 << 20  # day offset per person in packed keys (days < 2**20 ~ year 4840)
+WINDOWS = ("baseline", "pre_exposure", "risk")  # window codes 0, 1, 2 (alphabetical order)
 
 
 def drug_eras(records: pd.DataFrame, gap: int = ERA_GAP_DAYS) -> pd.DataFrame:
@@ -100,26 +101,31 @@ def sccs_intervals(
     day = np.concatenate([np.asarray(b, np.int64) for _, b, *_ in pts])
     dr = np.concatenate([np.full(len(a), c, np.int64) for a, _, c, _ in pts])
     dp = np.concatenate([np.full(len(a), d, np.int64) for a, _, _, d in pts])
-    df = pd.DataFrame({"i": who, "day": day, "dr": dr, "dp": dp})
-    df = df.groupby(["i", "day"], as_index=False)[["dr", "dp"]].sum()
-    df["risk"] = df.groupby("i")["dr"].cumsum()
-    df["pre"] = df.groupby("i")["dp"].cumsum()
-    df["next"] = df.groupby("i")["day"].shift(-1)
-    df = df.dropna(subset=["next"])
-    df["next"] = df["next"].astype(np.int64)
-    # clip to observation
-    lo = np.maximum(df["day"].to_numpy(), ps[df["i"].to_numpy()])
-    hi = np.minimum(df["next"].to_numpy(), pe[df["i"].to_numpy()] + 1)
-    df["length"] = hi - lo
-    df["day"] = lo
-    df = df[df["length"] > 0].reset_index(drop=True)
-    df["window"] = np.where(
-        df["risk"] > 0, "risk", np.where(df["pre"] > 0, "pre_exposure", "baseline")
+    # sum the changes per (person, day) in sorted order, then running totals within person
+    order = np.lexsort((day, who))
+    who, day, dr, dp = who[order], day[order], dr[order], dp[order]
+    first = np.r_[True, (who[1:] != who[:-1]) | (day[1:] != day[:-1])] if len(who) else who
+    at = np.flatnonzero(first)
+    who, day = who[at], day[at]
+    dr, dp = np.add.reduceat(dr, at), np.add.reduceat(dp, at)
+    new_person = np.r_[True, who[1:] != who[:-1]] if len(who) else who.astype(bool)
+    person_start = np.maximum.accumulate(np.where(new_person, np.arange(len(who)), 0))
+    cr, cp = np.cumsum(dr), np.cumsum(dp)
+    risk = cr - (cr - dr)[person_start]
+    pre = cp - (cp - dp)[person_start]
+    # each change point opens a segment that runs to the next change point of the same person
+    has_next = np.r_[~new_person[1:], False] if len(who) else who.astype(bool)
+    seg = np.flatnonzero(has_next)
+    i, d0, d1 = who[seg], day[seg], day[seg + 1]
+    lo = np.maximum(d0, ps[i])  # clip to observation
+    hi = np.minimum(d1, pe[i] + 1)
+    keep = hi - lo > 0
+    i, lo, length = i[keep], lo[keep], (hi - lo)[keep]
+    win = np.where(risk[seg][keep] > 0, 2, np.where(pre[seg][keep] > 0, 1, 0))
+    age = np.floor((lo - born[i]) / 365.25 / age_width).astype(np.int64)
+    df = pd.DataFrame(
+        {"i": i, "day": lo, "length": length, "win": win, "age": np.maximum(age, 0) * age_width}
     )
-    age = np.floor((df["day"].to_numpy() - born[df["i"].to_numpy()]) / 365.25 / age_width).astype(
-        np.int64
-    )
-    df["age_band"] = (np.maximum(age, 0) * age_width).astype(str)
 
     # events: each event day to the segment holding it
     ev = events[events["person"].isin(pos)]
@@ -137,6 +143,10 @@ def sccs_intervals(
         np.bincount(order[j], minlength=len(df)) if len(ev_key) else np.zeros(len(df), np.int64)
     )
     df["events"] = counts
-    out = df.groupby(["i", "window", "age_band"], as_index=False)[["length", "events"]].sum()
+    out = df.groupby(["i", "win", "age"], as_index=False)[["length", "events"]].sum()
+    out["window"] = np.array(WINDOWS, dtype=object)[out["win"].to_numpy()]
+    out["age_band"] = out["age"].astype(str)
+    # the order of a groupby on the labels (person, window name, age band as text)
+    out = out.sort_values(["i", "win", "age_band"], kind="stable").reset_index(drop=True)
     out["person"] = pid[out["i"].to_numpy()]
     return out[["person", "window", "age_band", "length", "events"]]

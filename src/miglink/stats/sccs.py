@@ -90,9 +90,9 @@ def _fit(
     for w in usable:
         x[f"window[{w}]"] = (data[window_col] == w).astype(float)
     for cov in adjust:
-        levels = sorted(data[cov].astype(str).unique())
-        for lev in levels[1:]:
-            x[f"{cov}[{lev}]"] = (data[cov].astype(str) == lev).astype(float)
+        codes, levels = pd.factorize(data[cov].astype(str), sort=True)
+        for k, lev in enumerate(levels[1:], start=1):
+            x[f"{cov}[{lev}]"] = (codes == k).astype(float)
     params_arr, cov, converged = conditional_poisson(
         data[events_col].to_numpy(float),
         x.to_numpy(),
@@ -131,23 +131,27 @@ def conditional_poisson(
     Vectorised over groups, so cost is linear in rows.
     """
     codes, _ = pd.factorize(groups)
+    # rows sorted by group, so every per-group sum is one reduceat over contiguous blocks
+    order = np.argsort(codes, kind="stable")
+    codes, y, x, offset = codes[order], y[order], x[order], offset[order]
     n_groups = int(codes.max()) + 1 if len(codes) else 0
-    totals = np.bincount(codes, weights=y, minlength=n_groups)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else codes
+    totals = np.add.reduceat(y, starts) if len(codes) else np.zeros(0)
+    xty = x.T @ y
+    from scipy import sparse
+
+    # group indicator (groups x rows): per-group sums of a matrix are one sparse product
+    member = sparse.csr_matrix(
+        (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_groups, len(codes))
+    )
 
     def moments(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         eta = x @ beta + offset
-        top = np.full(n_groups, -np.inf)
-        np.maximum.at(top, codes, eta)
+        top = np.maximum.reduceat(eta, starts)
         ex = np.exp(eta - top[codes])  # softmax within group, shifted for stability
-        pi = ex / np.bincount(codes, weights=ex, minlength=n_groups)[codes]
-        m = np.stack(
-            [
-                np.bincount(codes, weights=pi * x[:, k], minlength=n_groups)
-                for k in range(x.shape[1])
-            ],
-            axis=1,
-        )
-        score = x.T @ y - totals @ m
+        pi = ex / np.add.reduceat(ex, starts)[codes]
+        m = member @ (pi[:, None] * x)
+        score = xty - totals @ m
         info = (x * (totals[codes] * pi)[:, None]).T @ x - (m * totals[:, None]).T @ m
         return score, info
 
