@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from miglink.designs.d5_common import not_analysed, stratum_label
+from miglink.designs.d5_common import not_analysed
 from miglink.designs.rows import make_row
 from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
 from miglink.features.engine import cache
@@ -93,14 +93,20 @@ def marker_sums(
     strata = ["sex", "age_band", "util_q", "obs_band"] + (
         [] if subgroup == "no_autoimmune" else ["ai"]
     )
-    j = j.mutate(stratum=stratum_label(j, strata))
     out = (
-        j.group_by(["stratum", "grp"])
+        j.group_by([*strata, "grp"])
         .aggregate(n=j.person_id.count(), sum=j.y.sum(), sumsq=(j.y * j.y).sum())
         .execute()
         .rename(columns={"grp": "group"})
     )
-    return out
+    # one label per stratum (sex:age band:utilisation quintile:observation band[:autoimmune]),
+    # built on the small grouped result
+    label = out[strata[0]].astype(str)
+    for c in strata[1:]:
+        label = label + ":" + out[c].astype(str)
+    label[out[strata].isna().any(axis=1)] = None
+    out.insert(0, "stratum", label)
+    return out.drop(columns=strata)
 
 
 def _row(h, ft, marker, group_set, subgroup, role, stratum, flags=None) -> dict:
