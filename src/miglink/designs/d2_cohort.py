@@ -143,7 +143,7 @@ def matched_members(
     cand = cand.mutate(ub=_util_band(cand.vdays.fill_null(0))).select(
         "person_id", "sex", "byband", "year", "ub", "obs_start_day", "obs_end_day", "death_day"
     )
-    cand = cache(cand.mutate(r=_prand(cand.person_id, cand.year, st.matching_seed)))
+    cand = cand_all = cache(cand.mutate(r=_prand(cand.person_id, cand.year, st.matching_seed)))
 
     cell_m = _ranked_prefix(cand, cases, key, kk)
     # rank only the prefix (in key order) of each cell that the draws can reach: the same ranks
@@ -233,7 +233,13 @@ def matched_members(
         mpid=P.person_id, m_obs_end=P.obs_end_day, m_death=P.death_day, m_birth=P.birth_year
     )
     members = members.join(pe, members.member == pe.mpid).drop("mpid")
-    return cache(members), cases
+    members = cache(members)
+    # the candidate person-years and cell table are only needed to build the members; count once
+    # so that Spark (whose cache is lazy) has materialised the members before they go
+    members.count().execute()
+    for t in (cand_all, cell_m):
+        t.release()
+    return members, cases
 
 
 def cohort_counts(
@@ -401,6 +407,7 @@ def cohort_counts(
         .execute()
     )
     n_cases = cases.group_by("index_set").aggregate(n=cases.person_id.count()).execute()
+    cases.release()
     n_matched = (
         members.filter(members.exposed == 1)
         .group_by("index_set")

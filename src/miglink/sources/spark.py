@@ -8,9 +8,16 @@ import os
 def local_spark_session(cores: int = 2, shuffle_partitions: int = 4, app_name: str = "miglink"):
     """Create (or get) a ``local[cores]`` SparkSession with the UI and console progress off.
 
-    Settings follow STACK.md: small shuffle partition count, loopback address, no UI.
+    Settings follow STACK.md: small shuffle partition count, loopback address, no UI. Driver
+    memory (in local mode also the executor's): ``MIGLINK_SPARK_MEMORY`` (e.g. "6g"), else a
+    third of physical memory, at least 4g (a 1M-person study needs more than 4g).
     """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    import psutil
+
+    memory = os.environ.get("MIGLINK_SPARK_MEMORY") or (
+        f"{max(4, int(psutil.virtual_memory().total / 3 / 2**30))}g"
+    )
     from pyspark.sql import SparkSession
 
     return (
@@ -20,7 +27,7 @@ def local_spark_session(cores: int = 2, shuffle_partitions: int = 4, app_name: s
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "4g")
+        .config("spark.driver.memory", memory)
         .config("spark.sql.ansi.enabled", "false")
         .getOrCreate()
     )
