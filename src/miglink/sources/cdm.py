@@ -254,6 +254,9 @@ def duckdb_connect(path: str | None = None, read_only: bool = False):
             f"MIGLINK_MEMORY_LIMIT={limit!r} is not a DuckDB memory size: {_first_line(e)}"
         ) from None
     con.raw_sql(f"SET temp_directory = '{spill}'")
+    # no query here relies on the row order of an unordered result (Spark gives none either);
+    # not keeping it lets DuckDB stream large results and spill less
+    con.raw_sql("SET preserve_insertion_order = false")
     import shutil
     import weakref
 
