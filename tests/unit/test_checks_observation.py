@@ -67,7 +67,8 @@ def test_outside_observation_counts_every_record_outside_all_periods(tmp_path, s
     for pid, day, _ in records:
         spans = periods[periods.person_id == pid]
         inside = (
-            (spans.observation_period_start_date <= day) & (day <= spans.observation_period_end_date)
+            (spans.observation_period_start_date <= day)
+            & (day <= spans.observation_period_end_date)
         ).any()
         expected += not inside
     assert expected == (5 if several_periods else 6)

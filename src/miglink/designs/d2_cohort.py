@@ -29,6 +29,8 @@ from miglink.features.engine import cache
 #: Prior-year utilisation bands (distinct visit days in the calendar year before the index year).
 UTIL_BAND_EDGES = (1, 3, 6, 11)
 _P1, _A, _B, _P2 = 2_147_483_629, 48_271, 69_621, 2_147_483_647
+#: The ranked prefix of a cell aims at PREFIX_FACTOR x the reach of the draws + PREFIX_SLACK keys.
+PREFIX_FACTOR, PREFIX_SLACK = 2, 64
 
 
 def _prand(pid: ir.IntegerValue, salt: ir.IntegerValue | int, seed: int) -> ir.IntegerValue:
@@ -53,7 +55,7 @@ def _ranked_prefix(cand: ir.Table, cases: ir.Table, key: list[str], kk: int) -> 
     cell = m.join(need, key)
     cell = cell.mutate(
         reach=ibis.least(cell.reach, cell.m),
-        tau=ibis.least((_P2 // cell.m + 1) * (2 * cell.reach + 64), _P2 + 1),
+        tau=ibis.least((_P2 // cell.m + 1) * (PREFIX_FACTOR * cell.reach + PREFIX_SLACK), _P2 + 1),
     )
     below = cand.join(cell.select(*key, t=cell.tau), key)
     below = below.group_by(key).aggregate(n_below=(below.r < below.t).cast("int64").sum())
