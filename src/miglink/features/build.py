@@ -96,7 +96,10 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
     }
 
     # --- conditions: one scan, plus the derived (composite) sets at record level -------------
+    # the matching records are read once: first dates and the index condition's record days
+    # both come from this table
     cond = records_in_sets(cdm, "condition", by_domain.get("condition", {}))
+    cond = cache(cond.select("person_id", "set_id", "event_date").distinct())
     groups = derived_groups(study)
     gmap = pd.DataFrame(
         [(member, gid) for gid, members in groups.items() for member in members],
