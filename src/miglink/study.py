@@ -84,19 +84,6 @@ class StageCache:
         return value
 
 
-def _with_set_files(study_hash: str, study_path, study_obj: Study) -> str:
-    """The study hash extended with the contents of the study's own concept-set files."""
-    import hashlib
-
-    if not study_path or not study_obj.concept_set_files:
-        return study_hash
-    h = hashlib.sha256(study_hash.encode())
-    for f in study_obj.concept_set_files:
-        p = Path(study_path).parent / f
-        h.update(p.read_bytes() if p.exists() else b"")
-    return h.hexdigest()[:16]
-
-
 def cache_key(fingerprint: str, study_hash: str, engine: str) -> str:
     import hashlib
 
@@ -162,7 +149,7 @@ def run_study(
             if cache_dir is not None
             else Path(out).parent / f".{Path(out).name}.miglink-cache"
         )
-        key = cache_key(cdm.fingerprint(), _with_set_files(study_hash, study, study_obj), engine)
+        key = cache_key(cdm.fingerprint(), study_hash, engine)
         stage_cache = StageCache(
             base / key, on_reuse=(lambda n: progress(f"{n} (reused)")) if progress else None
         )

@@ -13,19 +13,15 @@ import time
 import pandas as pd
 
 
+def _run_args(data, out, *extra: str) -> list[str]:
+    """The `miglink run` command line of these tests."""
+    cmd = [sys.executable, "-m", "miglink.cli.main", "run", "--data", str(data), "--out", str(out)]
+    return [*cmd, *extra, "--no-report"]
+
+
 def _start(data, out):
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "miglink.cli.main",
-            "run",
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--no-report",
-        ],
+        _run_args(data, out),
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -58,18 +54,7 @@ def test_killed_run_resumes_from_finished_stages(tmp_path, synthetic_cdm):
     assert not [f for f in cache_root.rglob("*") if f.name.endswith(".tmp")]
 
     again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "miglink.cli.main",
-            "run",
-            "--data",
-            str(synthetic_cdm),
-            "--out",
-            str(out),
-            "--json",
-            "--no-report",
-        ],
+        _run_args(synthetic_cdm, out, "--json"),
         capture_output=True,
         text=True,
         timeout=900,
@@ -82,18 +67,7 @@ def test_killed_run_resumes_from_finished_stages(tmp_path, synthetic_cdm):
 
     fresh = tmp_path / "fresh"
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "miglink.cli.main",
-            "run",
-            "--data",
-            str(synthetic_cdm),
-            "--out",
-            str(fresh),
-            "--json",
-            "--no-report",
-        ],
+        _run_args(synthetic_cdm, fresh, "--json"),
         capture_output=True,
         text=True,
         timeout=900,

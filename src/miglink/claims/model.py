@@ -104,7 +104,11 @@ def default_study_path() -> Path:
 
 
 def load_study(path: str | Path | None = None) -> tuple[Study, str]:
-    """Read and validate a study file; return it with its content hash (sha256, first 16 hex)."""
+    """Read and validate a study file; return it with its content hash (sha256, first 16 hex).
+
+    The hash covers the study file and the concept-set files it names (``concept_set_files``,
+    relative to it), so two studies with the same file but edited sets never share a hash.
+    """
     p = Path(path) if path is not None else default_study_path()
     if not p.exists():
         raise MiglinkError(f"study file not found: {p}")
@@ -124,5 +128,8 @@ def load_study(path: str | Path | None = None) -> tuple[Study, str]:
         raise MiglinkError(
             f"study file {p} is invalid at {loc}: {err['msg']} ({len(e.errors())} problem(s))"
         ) from None
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return study, digest
+    h = hashlib.sha256(text.encode("utf-8"))
+    for f in study.concept_set_files:
+        extra = p.parent / f
+        h.update(extra.read_bytes() if extra.exists() else b"")
+    return study, h.hexdigest()[:16]

@@ -50,10 +50,8 @@ def with_category(ft: FeatureTables):
     return p.mutate(cat=cat.cast("int64")).drop("m_pid", "a_pid", "w_pid")
 
 
-def aura_rows(ft: FeatureTables, h, role: str, counts=None) -> list[dict]:
-    """Rows of one aura hypothesis; ``counts`` = :func:`grouped_counts` by category (else queried)."""
-    if counts is None:
-        counts = grouped_counts(with_category(ft), ft.conditions, "cat", [h.outcome])
+def aura_rows(h, role: str, counts: tuple[pd.DataFrame, pd.DataFrame]) -> list[dict]:
+    """Rows of one aura hypothesis from :func:`grouped_counts` by migraine category."""
     totals, cases = counts
     out: list[dict] = []
     per_cat = {}
@@ -160,7 +158,7 @@ def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None
             if counts is None:
                 rows.append(not_analysed(h, "D4", "ROR", "migraine subtype codes not resolved"))
                 continue
-            rows += aura_rows(ft, h, role, counts)
+            rows += aura_rows(h, role, counts)
         elif h.subgroup == ft.settings.index_set:
             cohort_h.append((h, role))
         else:

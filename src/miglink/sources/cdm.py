@@ -7,13 +7,17 @@ rest of the program never knows which engine or file format it reads.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import tempfile
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import psutil
 
 from miglink.errors import MiglinkError, MissingTableError
 from miglink.sources import _compat  # noqa: F401  (ibis 12 / duckdb 2 shim)
@@ -238,10 +242,6 @@ def duckdb_connect(path: str | None = None, read_only: bool = False):
     growing past the limit; the folder is under the system temp directory, never the working
     directory.
     """
-    import os
-
-    import psutil
-
     con = ibis.duckdb.connect(path, read_only=read_only) if path else ibis.duckdb.connect()
     limit = os.environ.get("MIGLINK_MEMORY_LIMIT") or (
         f"{int(psutil.virtual_memory().total * MEMORY_SHARE / 2**20)}MB"
@@ -257,9 +257,6 @@ def duckdb_connect(path: str | None = None, read_only: bool = False):
     # no query here relies on the row order of an unordered result (Spark gives none either);
     # not keeping it lets DuckDB stream large results and spill less
     con.raw_sql("SET preserve_insertion_order = false")
-    import shutil
-    import weakref
-
     weakref.finalize(con, shutil.rmtree, spill, True)  # the spill folder goes with the connection
     return con
 
