@@ -4,10 +4,10 @@
    whose complement within its arm (persons without the outcome, ``n - events``) is that small:
    its events are withheld instead.
 2. Secondary suppression: cells that may add up to a published total form a *partition group*
-   (the strata of one analysis, per count column; the two arms of one row, whose sum other
-   artefacts publish). While the suppressed cells of a group add up to less than min_cell, the
-   smallest shown positive cell of the group is withheld too (``"withheld"``), so no suppressed
-   value is the difference of published ones. A withheld cell also hides every cell of the same
+   (the strata of one analysis, per count column; the two arms of one row where other artefacts
+   publish their sum, declared per design in ROW_TOTALS). While the suppressed cells of a group add up to less than min_cell, the
+   smallest shown positive cell of the group (a zero when no positive one is left) is withheld
+   too (``"withheld"``), so no suppressed value is the difference of published ones. A withheld cell also hides every cell of the same
    column and outcome that holds the same value (the same quantity published by another analysis).
 3. Derived values: when any count of a row is suppressed, every value computed from its counts
    (kinds person_time, estimate, interval, p_value, rate, statistic) is withheld, and so is every
@@ -31,8 +31,34 @@ log = logging.getLogger("miglink")
 
 SECONDARY_LABEL = "withheld"
 
-#: Count pairs of one row whose sum another artefact publishes (persons, cases of the outcome).
-ARM_PAIRS = (("n_exposed", "n_unexposed"), ("events_exposed", "events_unexposed"))
+PERSONS = ("n_exposed", "n_unexposed")
+CASES = ("events_exposed", "events_unexposed")
+#: Count pairs of one row whose sum another artefact publishes, declared per design: whole-
+#: population designs (D1, D7) have both totals in the prevalence table; matched cohorts have
+#: their size in the attrition table. Subgroup contrasts (D3, D4 strata, D6, D8, D9, SCCS) have
+#: no published row total; their strata are partition groups of their analysis instead. A design
+#: not declared here gets both pairs (fail safe).
+ROW_TOTALS: dict[str, tuple[tuple[str, str], ...]] = {
+    "D1": (PERSONS, CASES),
+    "D7": (PERSONS, CASES),
+    "D2": (PERSONS,),
+    "D3": (),
+    "D4": (),
+    "D5": (),
+    "D6": (),
+    "D8": (),
+    "D9": (),
+}
+MATCHED_COHORT_METHODS = ("poisson_matched", "new_user_poisson")
+
+
+def row_totals(design: object, method: object) -> tuple[tuple[str, str], ...]:
+    """The count pairs of a row whose sum is published elsewhere (see ROW_TOTALS)."""
+    if str(method).startswith(MATCHED_COHORT_METHODS):
+        return (PERSONS,)
+    return ROW_TOTALS.get(str(design), (PERSONS, CASES))
+
+
 #: Arms whose complement (persons without the outcome) is a count of persons too.
 ARMS = (("n_exposed", "events_exposed"), ("n_unexposed", "events_unexposed"))
 
@@ -105,6 +131,8 @@ def _groups(df: pd.DataFrame, counts: tuple[str, ...], cells: _Cells) -> list[li
     nc = (df["role"].astype(str) == "negative_control").tolist()
     by_col: dict[tuple, dict[tuple, list[Pos]]] = defaultdict(lambda: defaultdict(list))
     by_row: dict[tuple, dict[str, list[Pos]]] = defaultdict(lambda: defaultdict(list))
+    pairs: dict[tuple, tuple[tuple[str, str], ...]] = {}
+    design, method = df["design"].tolist(), df["method"].tolist()
     for i in range(len(df)):
         for c in counts:
             p = (i, c)
@@ -113,9 +141,10 @@ def _groups(df: pd.DataFrame, counts: tuple[str, ...], cells: _Cells) -> list[li
             # rows of one analysis and stratum (other methods on the same counts) share a cell
             by_col[(analysis[i], nc[i], c)][(stratum[i], cells.value[p])].append(p)
             by_row[(analysis[i], stratum[i])][c].append(p)
+        pairs[(analysis[i], stratum[i])] = row_totals(design[i], method[i])
     groups = [list(g.values()) for g in by_col.values()]
-    for g in by_row.values():
-        for a, b in ARM_PAIRS:
+    for key, g in by_row.items():
+        for a, b in pairs[key]:
             if a in g and b in g:
                 groups.append([g[a], g[b]])
     return groups
@@ -142,12 +171,12 @@ def _secondary(df: pd.DataFrame, counts: tuple[str, ...], cells: _Cells) -> None
             total = sum(cells.weight(cell[0]) for cell in hidden)
             if not hidden or total >= cells.min_cell:
                 continue
-            shown = [
-                cell for cell in g if not cells.hidden(cell[0]) and (cells.value[cell[0]] or 0) > 0
-            ]
+            # smallest shown positive cell first; a shown zero only when none is left (else a
+            # zero beside a suppressed cell gives it back from the total)
+            shown = [cell for cell in g if not cells.hidden(cell[0])]
             if not shown:
                 continue
-            pick = min(shown, key=lambda cell: cells.value[cell[0]] or 0)
+            pick = min(shown, key=lambda cell: (cells.value[cell[0]] == 0, cells.value[cell[0]]))
             for p in pick:
                 cells.state[p] = "secondary"
             changed = True
