@@ -579,3 +579,38 @@ def test_synthetic_5k_recovers_nothing(synth5k, tmp_path, m):
     for c in COUNTS:
         naive[c] = [f"<{m}" if _num(v) is not None and 0 < _num(v) < m else v for v in naive[c]]
     assert attack_se_inversion(naive, m) or attack_subtraction(naive, truth, m)
+
+
+def test_report_rerenders_a_leaky_summary_from_gated_rows(tmp_path):
+    """A claims.json whose summary shows a withheld share (the MIMIC finding) cannot reach the
+    report: load_run re-renders summaries from the gated table."""
+    from miglink.io import write_json, write_parquet
+    from miglink.report.artefacts import load_run
+
+    truth = pd.DataFrame(
+        [
+            _row(
+                hypothesis="h9_order",
+                claim=9,
+                design="D9",
+                measure="share",
+                method="clopper_pearson",
+                n_exposed=1,
+                events_exposed=1,
+                estimate=1.0,
+                ci_low=0.025,
+                ci_high=1.0,
+            )
+        ]
+    )
+    write_parquet(tmp_path / "results.parquet", truth)  # as an old, primary-only writer left it
+    leaky = "h9_order: share 1.00 (95% CI 0.03-1.00) inconclusive"
+    hyp = {"id": "h9_order", "analysis": "a1", "verdict": "inconclusive"}
+    write_json(
+        tmp_path / "claims.json", {"claims": [{"id": 9, "summary": leaky, "hypotheses": [hyp]}]}
+    )
+    write_json(tmp_path / "run.json", {"parameters": {"min_cell": 5}})
+    art = load_run(tmp_path)
+    assert art.claims[0]["summary"] == "h9_order: inconclusive"
+    assert art.results.loc[0, "n_exposed"] == "<5"
+    assert pd.isna(art.results.loc[0, "estimate"]) and pd.isna(art.results.loc[0, "ci_low"])
