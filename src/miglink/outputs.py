@@ -14,7 +14,7 @@ import pandas as pd
 
 from miglink import __version__
 from miglink.io import atomic_dir, write_csv, write_json, write_parquet, write_text
-from miglink.privacy import gate_claims, gate_count, gate_frame, gate_results
+from miglink.privacy import gate_claims, gate_count, gate_frame, gate_results, redact_secrets
 
 log = logging.getLogger("miglink")
 
@@ -79,6 +79,9 @@ def write_run(
     report: bool = True,
 ) -> Path:
     """Write every artefact of ``run`` into ``out`` (atomically, as a whole directory)."""
+    # no secret in any artefact: the source is described without credentials or query strings
+    data_description = redact_secrets(data_description)
+    notes = [redact_secrets(n) for n in run.notes]
     with atomic_dir(out) as tmp:
         gated = gated_results(run.results, min_cell)
         res = _parquet_safe(gated)
@@ -132,7 +135,7 @@ def write_run(
             "data_source": data_description,
             "timings": run.timings,
             "data_quality": dq_g,
-            "notes": run.notes,
+            "notes": notes,
             "resolution": run.resolution,
             "study": {"name": study.name, "hash": study_hash},
             "methods": methods_text(study),
@@ -140,7 +143,7 @@ def write_run(
         write_json(tmp / "run.json", run_json)
         lines = [f"miglink {__version__} run", f"data: {data_description}", f"engine: {engine}"]
         lines += [f"stage {k}: {v:.3f} s" for k, v in run.timings.items()]
-        lines += [f"note: {n}" for n in run.notes]
+        lines += [f"note: {n}" for n in notes]
         write_text(tmp / "run.log", "\n".join(lines) + "\n")
         from miglink.federate.site import write_site_results
 

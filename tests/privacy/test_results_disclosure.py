@@ -614,3 +614,44 @@ def test_report_rerenders_a_leaky_summary_from_gated_rows(tmp_path):
     assert art.claims[0]["summary"] == "h9_order: inconclusive"
     assert art.results.loc[0, "n_exposed"] == "<5"
     assert pd.isna(art.results.loc[0, "estimate"]) and pd.isna(art.results.loc[0, "ci_low"])
+
+
+def test_redact_secrets_keeps_the_source_and_drops_credentials():
+    from miglink.privacy import redact_secrets
+
+    url = "postgresql://alice:s3cr3t@db.example.org:5432/cdm?password=hunter2&sslmode=require"
+    out = redact_secrets(url)
+    assert "db.example.org:5432/cdm" in out
+    assert "s3cr3t" not in out and "hunter2" not in out and "alice" not in out
+    assert "hunter2" not in redact_secrets("host=db password=hunter2 dbname=cdm")
+    assert redact_secrets("'mimic' (FHIR, 3 tables)") == "'mimic' (FHIR, 3 tables)"
+
+
+def test_no_secret_in_any_artefact(synth5k, tmp_path):
+    from miglink.claims.model import load_study
+    from miglink.outputs import write_run
+    from miglink.sources import open_cdm
+    from miglink.study import execute
+
+    study, study_hash = load_study(None)
+    run = execute(open_cdm(synth5k), study)
+    url = "postgresql://alice:s3cr3t@db.example.org/cdm?password=hunter2&sslmode=require"
+    run.notes.append(f"connected to {url}")
+    out = tmp_path / "run"
+    write_run(
+        run,
+        out,
+        study=study,
+        study_hash=study_hash,
+        data_description=url,
+        engine="duckdb",
+        min_cell=5,
+        report=True,
+    )
+    names = {p.name for p in out.iterdir()}
+    assert {"report.html", "run.json", "run.log", "site_results.json"} <= names
+    for p in out.iterdir():
+        text = p.read_bytes().decode("utf-8", errors="replace")
+        for secret in ("s3cr3t", "hunter2", "alice"):
+            assert secret not in text, f"{p.name} holds {secret!r}"
+    assert "db.example.org/cdm" in (out / "run.json").read_text()

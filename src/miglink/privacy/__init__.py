@@ -86,6 +86,7 @@ def gate_frame(
 
 from miglink.privacy.claims import claim_summary, gate_claims  # noqa: E402
 from miglink.privacy.results import SECONDARY_LABEL, gate_results  # noqa: E402
+from miglink.privacy.secrets import redact_secrets  # noqa: E402
 from miglink.privacy.text import scan_text  # noqa: E402
 
 __all__ = [
@@ -100,6 +101,7 @@ __all__ = [
     "gate_frame",
     "gate_results",
     "is_small",
+    "redact_secrets",
     "scan_text",
     "suppressed_label",
 ]
