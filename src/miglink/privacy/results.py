@@ -4,8 +4,8 @@
    whose complement within its arm (persons without the outcome, ``n - events``) is that small:
    its events are withheld instead.
 2. Secondary suppression: cells that may add up to a published total form a *partition group*
-   (the strata of one analysis, per count column; the two arms of one row where other artefacts
-   publish their sum, declared per design in ROW_TOTALS). While the suppressed cells of a group add up to less than min_cell, the
+   (the persons, and the cases, of the strata and arms of one analysis; the two arms of one row
+   where other artefacts publish their sum, declared per design in ROW_TOTALS). While the suppressed cells of a group add up to less than min_cell, the
    smallest shown positive cell of the group (a zero when no positive one is left) is withheld
    too (``"withheld"``), so no suppressed value is the difference of published ones. A withheld cell also hides every cell of the same
    column and outcome that holds the same value (the same quantity published by another analysis).
@@ -138,8 +138,11 @@ def _groups(df: pd.DataFrame, counts: tuple[str, ...], cells: _Cells) -> list[li
             p = (i, c)
             if p not in cells.value:
                 continue
-            # rows of one analysis and stratum (other methods on the same counts) share a cell
-            by_col[(analysis[i], nc[i], c)][(stratum[i], cells.value[p])].append(p)
+            # one group per analysis and type of count (persons, cases), across both arms: the
+            # strata and arms of an analysis partition its persons and its cases. Rows of one
+            # stratum (other methods on the same counts) share a cell.
+            kind = "persons" if c in PERSONS else "cases" if c in CASES else c
+            by_col[(analysis[i], nc[i], kind)][(stratum[i], c, cells.value[p])].append(p)
             by_row[(analysis[i], stratum[i])][c].append(p)
         pairs[(analysis[i], stratum[i])] = row_totals(design[i], method[i])
     groups = [list(g.values()) for g in by_col.values()]
