@@ -14,7 +14,14 @@ import pandas as pd
 
 from miglink import __version__
 from miglink.io import atomic_dir, write_csv, write_json, write_parquet, write_text
-from miglink.privacy import gate_claims, gate_count, gate_frame, gate_results, redact_secrets
+from miglink.privacy import (
+    gate_calibration,
+    gate_claims,
+    gate_count,
+    gate_frame,
+    gate_results,
+    redact_secrets,
+)
 
 log = logging.getLogger("miglink")
 
@@ -112,11 +119,7 @@ def write_run(
         if not att.empty:
             att = gate_frame(att, min_cell, ("n",))
         write_parquet(tmp / "attrition.parquet", _parquet_safe(att))
-        cal = {}
-        for k, v in (run.calibration or {}).items():
-            cal[k] = {kk: vv for kk, vv in v.items()}
-            cal[k]["n_controls"] = v.get("n_controls")
-        write_json(tmp / "calibration.json", cal)
+        write_json(tmp / "calibration.json", gate_calibration(run.calibration, gated))
         dq = run.data_quality or {}
         dq_g = {
             "fatal": [_gate_finding(f, min_cell) for f in dq.get("fatal", [])],

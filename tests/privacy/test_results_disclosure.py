@@ -536,6 +536,19 @@ def _check_run(truth: pd.DataFrame, out: Path, m: int) -> None:
     for cl in claims:
         for tok in re.findall(r"\d+\.\d\d", cl["summary"]):
             assert tok in published, (cl["id"], cl["summary"])
+    # calibration.json lists a control's estimate only where the table shows it, and never
+    # leaves exactly one control out of a published null fit
+    cal = json.loads((out / "calibration.json").read_text())
+    nc_logs = {
+        f"{v:.6f}" for v in pub.loc[pub["role"] == "negative_control", "log_estimate"].dropna()
+    }
+    for key, info in cal.items():
+        ctrls = info.get("controls") or []
+        for ctl in ctrls:
+            if ctl.get("log_estimate") is not None:
+                assert f"{ctl['log_estimate']:.6f}" in nc_logs, (key, ctl)
+        n_hidden = sum(1 for ctl in ctrls if ctl.get("log_estimate") is None)
+        assert n_hidden != 1 or info.get("mean") is None, key
     # the report prints no estimate (with its interval) of a withheld row
     from miglink.report import fmt
 
@@ -655,3 +668,43 @@ def test_no_secret_in_any_artefact(synth5k, tmp_path):
         for secret in ("s3cr3t", "hunter2", "alice"):
             assert secret not in text, f"{p.name} holds {secret!r}"
     assert "db.example.org/cdm" in (out / "run.json").read_text()
+
+
+def test_calibration_withholds_controls_with_their_rows():
+    from miglink.privacy import gate_calibration
+
+    gated = gate_results(
+        pd.DataFrame(
+            [
+                _row(
+                    role="negative_control",
+                    outcome=f"nc{k}",
+                    analysis=f"d1_nc{k}",
+                    n_exposed=500,
+                    n_unexposed=4000,
+                    events_exposed=e,
+                    events_unexposed=40,
+                    log_estimate=0.1 * k,
+                    se_log=0.3 + 0.1 * k,
+                    estimate=math.exp(0.1 * k),
+                )
+                for k, e in enumerate([2, 30, 25, 20])
+            ]
+        ),
+        5,
+    )
+    cal = {
+        "D1": {
+            "mean": 0.1,
+            "sd": 0.2,
+            "n_controls": 4,
+            "controls": [
+                {"outcome": f"nc{k}", "log_estimate": 0.1 * k, "se_log": 0.3 + 0.1 * k}
+                for k in range(4)
+            ],
+        }
+    }
+    out = gate_calibration(cal, gated)["D1"]["controls"]
+    hidden = [c["outcome"] for c in out if c["log_estimate"] is None]
+    assert "nc0" in hidden and len(hidden) == 2  # nc0 (2 cases) and the sparsest other one
+    assert cal["D1"]["controls"][0]["log_estimate"] == 0.0  # the input is not changed

@@ -84,6 +84,7 @@ def gate_frame(
     return out
 
 
+from miglink.privacy.calibration import gate_calibration  # noqa: E402
 from miglink.privacy.claims import claim_summary, gate_claims  # noqa: E402
 from miglink.privacy.results import SECONDARY_LABEL, gate_results  # noqa: E402
 from miglink.privacy.secrets import redact_secrets  # noqa: E402
@@ -96,6 +97,7 @@ __all__ = [
     "claim_summary",
     "column_kinds",
     "columns_of",
+    "gate_calibration",
     "gate_claims",
     "gate_count",
     "gate_frame",
