@@ -708,3 +708,14 @@ def test_calibration_withholds_controls_with_their_rows():
     hidden = [c["outcome"] for c in out if c["log_estimate"] is None]
     assert "nc0" in hidden and len(hidden) == 2  # nc0 (2 cases) and the sparsest other one
     assert cal["D1"]["controls"][0]["log_estimate"] == 0.0  # the input is not changed
+
+
+def test_gate_fails_soft_on_empty_and_partial_tables():
+    """An empty run (no incident cohort, say) or a partial table still passes the gate."""
+    from miglink.privacy import gate_calibration
+
+    empty = gate_results(pd.DataFrame(), 5)
+    assert empty.empty and list(empty.columns) == list(column_kinds())
+    part = gate_results(pd.DataFrame([{"analysis": "a", "n_exposed": 3}]), 5)
+    assert part.loc[0, "n_exposed"] == "<5"
+    assert gate_claims([], part) == [] and gate_calibration(None, part) == {}
