@@ -14,7 +14,14 @@ import pandas as pd
 
 from miglink import __version__
 from miglink.io import atomic_dir, write_csv, write_json, write_parquet, write_text
-from miglink.privacy import gate_count, gate_frame
+from miglink.privacy import (
+    gate_calibration,
+    gate_claims,
+    gate_count,
+    gate_frame,
+    gate_results,
+    redact_secrets,
+)
 
 log = logging.getLogger("miglink")
 
@@ -61,46 +68,10 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-#: Rows whose estimate is a closed-form function of their shown counts: with one count
-#: suppressed, the estimate would give it back, so the estimate is withheld too.
-DERIVABLE_METHODS = ("crude_woolf", "persons_with_record", "descriptive", "clopper_pearson")
-ESTIMATE_COLUMNS = ("estimate", "log_estimate", "se_log", "ci_low", "ci_high", "p_value")
-
-
 def gated_results(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """The results table as it may leave the program: small counts suppressed, and every number
-    that would let a suppressed count be recomputed withheld with it."""
-    from miglink.designs.rows import results_columns
-    from miglink.privacy import is_small
-
-    cols = results_columns()
-    df = results.copy()
-    for c in cols:
-        if c not in df.columns:
-            df[c] = None
-    extra = [c for c in df.columns if c not in cols]
-    df = df[cols + extra]
-    for arm in ("exposed", "unexposed"):
-        rate = f"ir_{arm}_per_1000py"
-        if rate in df.columns:
-            small = df[f"events_{arm}"].map(lambda v: is_small(v, min_cell))
-            df[rate] = df[rate].astype(object).where(~small, None)
-    counts = [
-        c for c in ("n_exposed", "n_unexposed", "events_exposed", "events_unexposed") if c in df
-    ]
-    any_small = df[counts].apply(lambda r: any(is_small(v, min_cell) for v in r), axis=1)
-    derivable = df["method"].isin(DERIVABLE_METHODS) | df["measure"].isin(
-        ["count", "share", "prevalence"]
-    )
-    hide = any_small & derivable
-    for c in ESTIMATE_COLUMNS:
-        df[c] = df[c].astype(object).where(~hide, None)
-    if hide.any():
-        df.loc[hide, "note"] = (
-            df.loc[hide, "note"].fillna("").astype(str)
-            + " [estimate withheld: it would reveal a suppressed count]"
-        ).str.strip()
-    return gate_frame(df, min_cell)
+    """The results table as it may leave the program: the policy of miglink.privacy.gate_results
+    (primary and secondary suppression, derived values withheld, text scanned)."""
+    return gate_results(results, min_cell)
 
 
 def write_run(
@@ -115,14 +86,22 @@ def write_run(
     report: bool = True,
 ) -> Path:
     """Write every artefact of ``run`` into ``out`` (atomically, as a whole directory)."""
+    # no secret in any artefact: the source is described without credentials or query strings
+    data_description = redact_secrets(data_description)
+    notes = [redact_secrets(n) for n in run.notes]
     with atomic_dir(out) as tmp:
-        res = _parquet_safe(gated_results(run.results, min_cell))
+        gated = gated_results(run.results, min_cell)
+        res = _parquet_safe(gated)
         write_parquet(tmp / "results.parquet", res)
         write_csv(tmp / "results.csv", res)
         write_json(tmp / "results.json", json.loads(res.to_json(orient="records")))
         write_json(
             tmp / "claims.json",
-            {"study": study.name, "study_hash": study_hash, "claims": run.claims},
+            {
+                "study": study.name,
+                "study_hash": study_hash,
+                "claims": gate_claims(run.claims, gated),
+            },
         )
         curves = run.curves
         if curves is not None and not curves.empty:
@@ -140,11 +119,7 @@ def write_run(
         if not att.empty:
             att = gate_frame(att, min_cell, ("n",))
         write_parquet(tmp / "attrition.parquet", _parquet_safe(att))
-        cal = {}
-        for k, v in (run.calibration or {}).items():
-            cal[k] = {kk: vv for kk, vv in v.items()}
-            cal[k]["n_controls"] = v.get("n_controls")
-        write_json(tmp / "calibration.json", cal)
+        write_json(tmp / "calibration.json", gate_calibration(run.calibration, gated))
         dq = run.data_quality or {}
         dq_g = {
             "fatal": [_gate_finding(f, min_cell) for f in dq.get("fatal", [])],
@@ -163,7 +138,7 @@ def write_run(
             "data_source": data_description,
             "timings": run.timings,
             "data_quality": dq_g,
-            "notes": run.notes,
+            "notes": notes,
             "resolution": run.resolution,
             "study": {"name": study.name, "hash": study_hash},
             "methods": methods_text(study),
@@ -171,7 +146,7 @@ def write_run(
         write_json(tmp / "run.json", run_json)
         lines = [f"miglink {__version__} run", f"data: {data_description}", f"engine: {engine}"]
         lines += [f"stage {k}: {v:.3f} s" for k, v in run.timings.items()]
-        lines += [f"note: {n}" for n in run.notes]
+        lines += [f"note: {n}" for n in notes]
         write_text(tmp / "run.log", "\n".join(lines) + "\n")
         from miglink.federate.site import write_site_results
 

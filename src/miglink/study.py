@@ -692,26 +692,11 @@ def _key_rows(results: pd.DataFrame, h, idx: str) -> pd.DataFrame:
 
 
 def _summary(claim, hyps: list[dict], results: pd.DataFrame) -> str:
-    parts = []
-    for h in hyps:
-        if not h["analysis"]:
-            parts.append(f"{h['id']}: {h['verdict']}")
-            continue
-        row = results[(results.analysis == h["analysis"]) & (results.hypothesis == h["id"])]
-        if row.empty:
-            continue
-        r = row.iloc[0]
-        if _finite(r.get("cal_ci_low")):
-            parts.append(
-                f"{h['id']}: {r['measure']} {r['estimate']:.2f} (calibrated 95% CI {r['cal_ci_low']:.2f}-{r['cal_ci_high']:.2f}) {h['verdict']}"
-            )
-        elif _finite(r.get("ci_low")):
-            parts.append(
-                f"{h['id']}: {r['measure']} {r['estimate']:.2f} (95% CI {r['ci_low']:.2f}-{r['ci_high']:.2f}) {h['verdict'] or 'descriptive'}"
-            )
-        else:
-            parts.append(f"{h['id']}: {h['verdict'] or 'descriptive'}")
-    return "; ".join(parts)
+    """The claim's one-line summary. Written artefacts re-render it from the gated results
+    (miglink.privacy.gate_claims), so it never shows more than the results table."""
+    from miglink.privacy import claim_summary
+
+    return claim_summary(hyps, results)
 
 
 def _prevalence(ft: FeatureTables, sets: list[str]) -> pd.DataFrame:

@@ -122,3 +122,51 @@ def test_no_person_ids_anywhere(big_id_run, big_id_cdm):
         assert not found, f"{p.name} contains person ids {sorted(found)[:3]}"
         if p.suffix in (".parquet", ".csv"):
             assert "person_id" not in text.splitlines()[0], f"{p.name} has a person_id column"
+
+
+DERIVED = (
+    "estimate",
+    "log_estimate",
+    "se_log",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "cal_estimate",
+    "cal_ci_low",
+    "cal_ci_high",
+    "cal_p_value",
+    "mdrr",
+)
+
+
+def test_no_estimate_beside_a_suppressed_count(synthetic_run):
+    """A row with a suppressed count (and every other row of its analysis, negative controls
+    aside) publishes no estimate, SE, interval, p-value or MDRR: they would give the count back."""
+    res = pd.read_csv(synthetic_run / "results.csv", dtype=str, keep_default_na=False)
+    counts = ["n_exposed", "n_unexposed", "events_exposed", "events_unexposed"]
+    hidden = res[counts].apply(
+        lambda r: any(v.startswith("<") or v == "withheld" for v in r), axis=1
+    )
+    assert hidden.sum() > 0
+    nc = res["role"] == "negative_control"
+    spread = set(res.loc[hidden & ~nc, "analysis"])
+    must_hide = hidden | (res["analysis"].isin(spread) & ~nc)
+    for c in DERIVED:
+        shown = res.loc[must_hide, c].str.len() > 0
+        assert not shown.any(), (
+            c,
+            res.loc[must_hide & (res[c].str.len() > 0), "analysis"].tolist()[:3],
+        )
+    assert "withheld" in " ".join(res.loc[must_hide, "note"])
+
+
+def test_claim_summaries_show_only_published_numbers(synthetic_run):
+    res = pd.read_csv(synthetic_run / "results.csv")
+    published = set()
+    for c in ("estimate", "ci_low", "ci_high", "cal_ci_low", "cal_ci_high"):
+        published |= {f"{v:.2f}" for v in pd.to_numeric(res[c], errors="coerce").dropna()}
+    claims = json.loads((synthetic_run / "claims.json").read_text())["claims"]
+    assert claims
+    for cl in claims:
+        for tok in re.findall(r"\d+\.\d\d", cl["summary"]):
+            assert tok in published, (cl["id"], cl["summary"])

@@ -158,7 +158,9 @@ def sccs_rows(
             person_years_unexposed=py_w["baseline"],
         )
     )
-    note = f"{n_cases} exposed cases; eras from records with a {ERA_GAP_DAYS}-day gap; {age_note}"
+    note = (
+        f"exposed cases in n_exposed; eras from records with a {ERA_GAP_DAYS}-day gap; {age_note}"
+    )
     if pre is not None and pre.estimable and pre.ci_low > 1:
         note += "; encounters already raised before exposure (pre-exposure IRR > 1): possible reverse causation"
     rows[0]["note"] = (rows[0]["note"] + "; " if rows[0]["note"] else "") + note

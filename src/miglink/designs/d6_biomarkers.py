@@ -130,7 +130,7 @@ def _row(h, ft, marker, group_set, subgroup, role, stratum, flags=None) -> dict:
     if est is None or not est.estimable:
         row["note"] = (
             row["note"] or ""
-        ) + f"; persons with a {marker} value: {n1} with, {n0} without"
+        ) + f"; persons with a {marker} value: n_exposed with, n_unexposed without"
     return row
 
 

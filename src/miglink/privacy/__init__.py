@@ -1,7 +1,9 @@
 """The single disclosure-control gate.
 
 Every artefact that leaves the program (report, JSON, CSV, parquet, log, site file) passes
-through :func:`gate_frame` or :func:`gate_count`. A count below the minimum cell count is replaced
+through this package: the results table through :func:`gate_results` (the policy driven by the
+column kinds of ``data/results_schema.csv``, see docs/privacy.md), claims through
+:func:`gate_claims`, other tables through :func:`gate_frame` with their count columns named. A count below the minimum cell count is replaced
 by the string ``"<N"`` (N the minimum) and so cannot be recovered from the artefact. Zero is shown
 as 0 (a structural zero reveals no person). Person identifiers never reach this point: estimators
 see counts only.
@@ -13,15 +15,15 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from miglink.privacy.schema import column_kinds, columns_of
+
 #: Default minimum cell count (PROTOCOL.md: 5, configurable with ``--min-cell``).
 DEFAULT_MIN_CELL = 5
 
-#: Columns of the results table that hold counts of persons or events.
-COUNT_COLUMNS: tuple[str, ...] = (
-    "n_exposed",
-    "n_unexposed",
-    "events_exposed",
-    "events_unexposed",
+
+#: Columns that hold counts of persons or events: the results table's count columns (from the
+#: schema's kinds) and the count columns other tables use. Results go through gate_results.
+COUNT_COLUMNS: tuple[str, ...] = columns_of("count") + (
     "n_persons",
     "n_records",
     "n_both",
@@ -80,3 +82,28 @@ def gate_frame(
             [gate_count(v, min_cell) for v in out[c].tolist()], index=out.index, dtype=object
         )
     return out
+
+
+from miglink.privacy.calibration import gate_calibration  # noqa: E402
+from miglink.privacy.claims import claim_summary, gate_claims  # noqa: E402
+from miglink.privacy.results import SECONDARY_LABEL, gate_results  # noqa: E402
+from miglink.privacy.secrets import redact_secrets  # noqa: E402
+from miglink.privacy.text import scan_text  # noqa: E402
+
+__all__ = [
+    "COUNT_COLUMNS",
+    "DEFAULT_MIN_CELL",
+    "SECONDARY_LABEL",
+    "claim_summary",
+    "column_kinds",
+    "columns_of",
+    "gate_calibration",
+    "gate_claims",
+    "gate_count",
+    "gate_frame",
+    "gate_results",
+    "is_small",
+    "redact_secrets",
+    "scan_text",
+    "suppressed_label",
+]

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from miglink.errors import MiglinkError
-from miglink.privacy import COUNT_COLUMNS, DEFAULT_MIN_CELL, gate_count, gate_frame
+from miglink.privacy import DEFAULT_MIN_CELL, gate_claims, gate_count, gate_frame, gate_results
 
 #: Numeric columns of the results table (counts stay as they are: they may hold "<5").
 FLOAT_COLUMNS = (
@@ -121,7 +121,13 @@ def load_run(run_dir: str | Path) -> RunArtefacts:
     # The writer gated every artefact already; the report is an artefact too, so it passes its
     # counts through the same gate once more (a no-op on gated input).
     min_cell = int((run.get("parameters") or {}).get("min_cell") or DEFAULT_MIN_CELL)
-    results = gate_frame(results, min_cell, COUNT_COLUMNS)
+    # The results pass the same policy as the table (a no-op on a table this version wrote), and
+    # claim summaries are re-rendered from those gated rows: the report never shows more.
+    results = gate_results(results, min_cell)
+    for col in FLOAT_COLUMNS:
+        if col in results.columns:
+            results[col] = pd.to_numeric(results[col], errors="coerce")
+    claims = gate_claims(claims, results)
     if not curves.empty:
         curves = gate_frame(curves, min_cell, ("at_risk", "events"))
     if not prevalence.empty:

@@ -17,6 +17,7 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from miglink.io import write_text
+from miglink.privacy import redact_secrets
 from miglink.report import charts, fmt
 from miglink.report.artefacts import RunArtefacts, load_run
 from miglink.report.literature import comparable, published_for
@@ -445,7 +446,7 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
     return {
         "title": (run.get("study") or {}).get("name") or "miglink study",
         "study_hash": (run.get("study") or {}).get("hash", ""),
-        "data_source": run.get("data_source", ""),
+        "data_source": redact_secrets(run.get("data_source", "")),
         "miglink_version": run.get("miglink_version", ""),
         "pooled": pooled,
         "claims": claims,
@@ -455,7 +456,7 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
         "calibration": [dict(v, svg=None) for v in calib.values()],
         "dq_fatal": [_finding(f) for f in dq.get("fatal", []) or []],
         "dq_warnings": [_finding(w) for w in dq.get("warnings", []) or []],
-        "notes": [str(n) for n in run.get("notes", []) or []],
+        "notes": [redact_secrets(n) for n in run.get("notes", []) or []],
         "dq_available": bool(dq),
         "versions": sorted((run.get("versions") or {}).items()),
         "parameters": _flatten(run.get("parameters") or {}),
