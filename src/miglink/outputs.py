@@ -32,8 +32,6 @@ VERSION_PACKAGES = (
     "pyarrow",
 )
 
-CURVE_COUNTS = ("at_risk", "events")
-
 
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "miglink": __version__}
@@ -103,6 +101,21 @@ def gated_results(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     return gate_frame(df, min_cell)
 
 
+def gated_tables(run, min_cell: int) -> dict[str, pd.DataFrame]:
+    """Every table of ``run`` as it may leave the program; the run directory and the site file
+    are both written from these (one gate for every route)."""
+    from miglink.privacy.curves import gate_curves
+    from miglink.privacy.partitions import gate_attrition, gate_prevalence
+
+    res = run.results if run.results is not None else pd.DataFrame()
+    return {
+        "results": gated_results(res, min_cell),
+        "curves": gate_curves(run.curves, min_cell),
+        "prevalence": gate_prevalence(run.prevalence, min_cell),
+        "attrition": gate_attrition(run.attrition, min_cell),
+    }
+
+
 def write_run(
     run,
     out: Path,
@@ -116,7 +129,8 @@ def write_run(
 ) -> Path:
     """Write every artefact of ``run`` into ``out`` (atomically, as a whole directory)."""
     with atomic_dir(out) as tmp:
-        res = _parquet_safe(gated_results(run.results, min_cell))
+        gated = gated_tables(run, min_cell)
+        res = _parquet_safe(gated["results"])
         write_parquet(tmp / "results.parquet", res)
         write_csv(tmp / "results.csv", res)
         write_json(tmp / "results.json", json.loads(res.to_json(orient="records")))
@@ -124,22 +138,11 @@ def write_run(
             tmp / "claims.json",
             {"study": study.name, "study_hash": study_hash, "claims": run.claims},
         )
-        curves = run.curves
-        if curves is not None and not curves.empty:
-            curves = gate_frame(curves, min_cell, CURVE_COUNTS)
-        write_parquet(
-            tmp / "curves.parquet", _parquet_safe(curves if curves is not None else pd.DataFrame())
-        )
-        prev = run.prevalence.copy() if run.prevalence is not None else pd.DataFrame()
-        if not prev.empty:
-            small = (prev["n_cases"] > 0) & (prev["n_cases"] < min_cell)
-            prev.loc[small | (prev["n_persons"] < min_cell), "prevalence"] = np.nan
-            prev = gate_frame(prev, min_cell, ("n_persons", "n_cases"))
-        write_parquet(tmp / "prevalence.parquet", _parquet_safe(prev))
-        att = run.attrition if run.attrition is not None else pd.DataFrame()
-        if not att.empty:
-            att = gate_frame(att, min_cell, ("n",))
-        write_parquet(tmp / "attrition.parquet", _parquet_safe(att))
+        # curves, prevalence and attrition: coarsened so no count or difference of counts is
+        # small (miglink.privacy.curves, miglink.privacy.partitions; docs/privacy.md)
+        write_parquet(tmp / "curves.parquet", _parquet_safe(gated["curves"]))
+        write_parquet(tmp / "prevalence.parquet", _parquet_safe(gated["prevalence"]))
+        write_parquet(tmp / "attrition.parquet", _parquet_safe(gated["attrition"]))
         cal = {}
         for k, v in (run.calibration or {}).items():
             cal[k] = {kk: vv for kk, vv in v.items()}

@@ -204,6 +204,9 @@ def at_risk_table(curve: pd.DataFrame, max_columns: int = 8) -> tuple[list[str],
         return [], []
     df = curve.copy()
     df["time"] = pd.to_numeric(df["time"], errors="coerce")
+    df = df.dropna(subset=["time"])  # a withheld arm has one row with no time and no numbers
+    if df.empty:
+        return [], []
     horizon = float(df["time"].max())
     step = max(1, math.ceil(horizon / max_columns))
     times = list(range(0, int(math.floor(horizon)) + 1, step))
