@@ -171,6 +171,13 @@ def gate_prevalence(prev, min_cell: int):
     cols = ["set_id", "sex", "age_band", "n_persons", "n_cases", "prevalence"]
     if prev is None or prev.empty:
         return pd.DataFrame(columns=cols)
+    num = prev[["n_persons", "n_cases"]].apply(pd.to_numeric, errors="coerce")
+    keys = prev.assign(sex=prev["sex"].astype(str), age_band=prev["age_band"].astype(str))
+    per_set = keys.groupby("set_id")[["sex", "age_band"]].apply(
+        lambda g: frozenset(map(tuple, g.to_numpy().tolist()))
+    )
+    if num.isna().any().any() or per_set.nunique() > 1:
+        return _gate_assembled(prev[cols], num, min_cell)
     df = prev.copy()
     df["sex"] = df["sex"].astype(str)
     df["age_band"] = df["age_band"].astype(str)
@@ -260,3 +267,22 @@ def gate_prevalence(prev, min_cell: int):
     for c in ("n_persons", "n_cases"):
         out_df[c] = out_df[c].astype(object)
     return out_df
+
+
+def _gate_assembled(prev, num, min_cell: int):
+    """A prevalence table assembled from gated inputs (a pooled network: sums of the sites'
+    coarsened cells, on bands common to every site) is not one raw partition and may hold unknown
+    cells. Its shown cells are sums of safe site cells; any cell that is not safe anyway (persons,
+    cases or non-cases in (0, min_cell)) loses its counts and prevalence."""
+    from miglink.privacy import gate_frame
+
+    out = prev.copy()
+    n, c = num["n_persons"], num["n_cases"]
+    bad = n.isna() | c.isna()
+    for a in (n, c, n - c):
+        bad |= (a > 0) & (a < min_cell)
+    out = gate_frame(out, min_cell, ("n_persons", "n_cases"))
+    out.loc[bad, "prevalence"] = float("nan")
+    unsafe = ((n - c) > 0) & ((n - c) < min_cell)
+    out.loc[unsafe, "n_cases"] = None
+    return out
