@@ -139,7 +139,7 @@ def write_run(
             {"study": study.name, "study_hash": study_hash, "claims": run.claims},
         )
         # curves, prevalence and attrition: coarsened so no count or difference of counts is
-        # small (miglink.privacy.curves, miglink.privacy.partitions; docs/privacy.md)
+        # small (miglink.privacy.curves, miglink.privacy.partitions; docs/privacy-tables.md)
         write_parquet(tmp / "curves.parquet", _parquet_safe(gated["curves"]))
         write_parquet(tmp / "prevalence.parquet", _parquet_safe(gated["prevalence"]))
         write_parquet(tmp / "attrition.parquet", _parquet_safe(gated["attrition"]))

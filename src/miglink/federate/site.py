@@ -6,12 +6,16 @@ OHDSI's EvidenceSynthesis shares). The file also names the study file by its has
 mixed studies), embeds the study definition (so the pool can reach verdicts without it), describes
 the data source and lists software versions. docs/federation.md documents the format.
 
+Everything in the file comes from the gated tables (``miglink.outputs.gated_tables``): the gated
+results table and the coarsened prevalence table (docs/privacy-tables.md), never the raw run.
+
 Profiles. The run keeps only each estimate's total counts, not its per-stratum cells, so the
 stratified conditional likelihood of an adjusted estimate cannot be rebuilt here. Two kinds exist:
 
-* ``conditional_2x2``: for crude odds ratios (method ``crude_woolf``) whose four cells are all
-  shown, the exact conditional (non-central hypergeometric) log-likelihood of the shown table —
-  it discloses nothing beyond the shown counts;
+* ``conditional_2x2``: for crude odds ratios (method ``crude_woolf``) whose four cells (a, n1-a,
+  c, n0-c) are all shown and none is below the minimum, the exact conditional (non-central
+  hypergeometric) log-likelihood of the shown table — a function of the four cells, so it is
+  never shared when one of them is small;
 * ``normal``: otherwise, the quadratic -(b - log_estimate)² / (2·se²). It carries no information
   beyond the estimate and SE, so it cannot reveal a suppressed count; it is always used when any
   count of the row is suppressed.
