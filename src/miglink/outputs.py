@@ -107,10 +107,10 @@ def gated_tables(run, min_cell: int) -> dict[str, pd.DataFrame]:
     from miglink.privacy.curves import gate_curves
     from miglink.privacy.partitions import gate_attrition, gate_prevalence
 
-    res = run.results if run.results is not None else pd.DataFrame()
+    res = gated_results(run.results if run.results is not None else pd.DataFrame(), min_cell)
     return {
-        "results": gated_results(res, min_cell),
-        "curves": gate_curves(run.curves, min_cell),
+        "results": res,
+        "curves": gate_curves(run.curves, min_cell, res),
         "prevalence": gate_prevalence(run.prevalence, min_cell),
         "attrition": gate_attrition(run.attrition, min_cell),
     }

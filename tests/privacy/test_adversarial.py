@@ -455,18 +455,21 @@ def test_curves_give_back_no_small_count(run):
 
 
 def test_curves_agree_with_the_results_table(run):
-    """The curve's arm size against the table's n_exposed / n_unexposed for the same analysis."""
+    """The curve's arm size and events against the table's counts for the same analysis (the
+    table's events minus the curve's last events = events after the curve's end)."""
     m, found = run["min_cell"], []
     curves = _table(run["dir"], "curves")
     if curves.empty:
         return
     res = pd.DataFrame(_results(run["dir"]))
     for (a, g), cur in curves.dropna(subset=["time"]).groupby(["analysis", "group"]):
-        n0 = _num(cur.sort_values("time")["at_risk"].iloc[0])
-        col = "n_exposed" if g == "exposed" else "n_unexposed"
-        for v in res.loc[res.analysis == a, col].map(_num):
-            if math.isfinite(v) and _small(abs(v - n0), m):
-                found.append(f"{a}/{g}: table {v} vs curve {n0}")
+        cur = cur.sort_values("time")
+        n0, e_last = _num(cur["at_risk"].iloc[0]), _num(cur["events"].iloc[-1])
+        arm = "exposed" if g == "exposed" else "unexposed"
+        for col, ref in ((f"n_{arm}", n0), (f"events_{arm}", e_last)):
+            for v in res.loc[res.analysis == a, col].map(_num):
+                if math.isfinite(v) and _small(abs(v - ref), m):
+                    found.append(f"{a}/{g}: table {col} {v} vs curve {ref}")
     assert found == []
 
 

@@ -99,6 +99,21 @@ def test_gated_curve_is_close_to_kaplan_meier_on_a_large_arm():
     assert ((m["ci_low"] <= m["survival"]) & (m["survival"] <= m["ci_high"])).all()
 
 
+def test_curve_ends_where_the_tables_event_total_gives_back_no_tail():
+    raw = _curves(300, 8)
+    exposed = raw[raw.group == "exposed"]
+    last = int(gate_curves(raw, 5).query("group == 'exposed'")["events"].iloc[-1])
+    # the results table shows 2 more events than the curve's end (events after the horizon)
+    res = pd.DataFrame(
+        {"analysis": [exposed.analysis.iloc[0]], "events_exposed": [last + 2],
+         "events_unexposed": [None]}
+    )  # fmt: skip
+    gated = gate_curves(raw, 5, res).query("group == 'exposed'")
+    tail = last + 2 - int(gated["events"].iloc[-1])
+    assert tail == 0 or tail >= 5
+    assert len(gated) >= 1
+
+
 def test_small_arm_publishes_no_numbers_and_says_why():
     raw = _curves(4, 6)
     gated = gate_curves(raw, 5)

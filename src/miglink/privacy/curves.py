@@ -11,6 +11,8 @@ S(t_k) / S(t_k-1) = 1 - d / n. So a curve is published only on a coarsened grid:
   actuarial life table (Cutler & Ederer 1958: n' = n - c/2) with Greenwood's variance and the
   log(-log) interval lifelines uses (Kalbfleisch & Prentice 2002, §1.3). They carry no
   information beyond the published counts, so no within-step count can be solved from them;
+* the curve ends early enough that the results table's event total for the arm, minus the
+  events shown up to the end, is 0 or at least the minimum;
 * an arm with fewer persons than the minimum publishes one row with no numbers and the reason.
 
 What a site gives up: the curve's steps are at least the minimum apart in events and censorings,
@@ -25,7 +27,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from miglink.privacy.partitions import chain_keep
+from miglink.privacy.partitions import chain_keep, is_safe
 
 #: Columns of a gated curve (the design's ``censored`` column is used, then dropped).
 CURVE_COLUMNS = (
@@ -68,8 +70,15 @@ def _loglog_ci(s: float, var_log_s: float) -> tuple[float, float]:
     return (s ** math.exp(Z95 * se), s ** math.exp(-Z95 * se))
 
 
-def gate_curve(g: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """One arm's curve (rows by time: cumulative ``events`` and ``censored``, ``at_risk``) gated."""
+def gate_curve(
+    g: pd.DataFrame, min_cell: int, event_totals: list[float] | None = None
+) -> pd.DataFrame:
+    """One arm's curve (rows by time: cumulative ``events`` and ``censored``, ``at_risk``) gated.
+
+    ``event_totals`` are the arm's event counts the results table shows (over the whole
+    follow-up): the curve's last shown time is moved back until each total minus the events shown
+    up to it is 0 or >= ``min_cell`` (else the table gives the events after the curve's end).
+    """
     g = g.sort_values("time")
     head = {"analysis": g["analysis"].iloc[0], "group": g["group"].iloc[0]}
     if "censored" not in g.columns or g[["events", "censored", "at_risk"]].isna().any().any():
@@ -86,6 +95,10 @@ def gate_curve(g: pd.DataFrame, min_cell: int) -> pd.DataFrame:
         return _withheld(head, "withheld: no step of the curve has enough events and censorings")
     kept = [p for p, k in zip(points, keep, strict=True) if k]
     times = [t for t, k in zip(g["time"].tolist(), keep, strict=True) if k]
+    totals = [float(v) for v in (event_totals or []) if v == v]
+    while len(kept) > 1 and not all(is_safe(t - kept[-1][0], min_cell) for t in totals):
+        kept.pop()
+        times.pop()
     enter = [n0] + [p[2] for p in kept[:-1]]
     d = [kept[0][0]] + [b[0] - a[0] for a, b in zip(kept[:-1], kept[1:], strict=True)]
     c = [kept[0][1]] + [b[1] - a[1] for a, b in zip(kept[:-1], kept[1:], strict=True)]
@@ -112,11 +125,20 @@ def _withheld(head: dict, reason: str) -> pd.DataFrame:
     return pd.DataFrame([row], columns=list(CURVE_COLUMNS))
 
 
-def gate_curves(curves: pd.DataFrame | None, min_cell: int) -> pd.DataFrame:
-    """Every curve of a run as it may leave the program (see the module docstring)."""
+def gate_curves(
+    curves: pd.DataFrame | None, min_cell: int, results: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Every curve of a run as it may leave the program (see the module docstring).
+
+    ``results`` is the gated results table: the events it shows per analysis and arm bound where
+    each curve may end (:func:`gate_curve`).
+    """
     if curves is None or curves.empty:
         return pd.DataFrame(columns=list(CURVE_COLUMNS))
-    parts = [gate_curve(g, min_cell) for _, g in curves.groupby(["analysis", "group"], sort=False)]
+    parts = [
+        gate_curve(g, min_cell, _event_totals(results, a, grp))
+        for (a, grp), g in curves.groupby(["analysis", "group"], sort=False)
+    ]
     out = pd.concat(parts, ignore_index=True)
     for col in ("at_risk", "events"):
         out[col] = pd.Series(
@@ -124,3 +146,11 @@ def gate_curves(curves: pd.DataFrame | None, min_cell: int) -> pd.DataFrame:
             dtype=object,
         )
     return out[list(CURVE_COLUMNS)]
+
+
+def _event_totals(results: pd.DataFrame | None, analysis: str, group: str) -> list[float]:
+    col = "events_exposed" if group == "exposed" else "events_unexposed"
+    if results is None or results.empty or col not in results or "analysis" not in results:
+        return []
+    vals = pd.to_numeric(results.loc[results["analysis"] == analysis, col], errors="coerce")
+    return sorted(set(vals.dropna().tolist()))
