@@ -112,7 +112,7 @@ def gated_tables(run, min_cell: int) -> dict[str, pd.DataFrame]:
         "results": res,
         "curves": gate_curves(run.curves, min_cell, res),
         "prevalence": gate_prevalence(run.prevalence, min_cell),
-        "attrition": gate_attrition(run.attrition, min_cell),
+        "attrition": gate_attrition(run.attrition, min_cell, res),
     }
 
 

@@ -480,7 +480,16 @@ def test_prevalence_gives_back_no_small_count(run):
 
 
 def test_attrition_gives_back_no_small_count(run):
-    assert attack_attrition(_table(run["dir"], "attrition"), run["min_cell"]) == []
+    att = _table(run["dir"], "attrition")
+    assert attack_attrition(att, run["min_cell"]) == []
+    # each step against the cohort sizes the table shows for the same index set
+    m, found = run["min_cell"], []
+    res = pd.DataFrame(_results(run["dir"]))
+    for s in att.itertuples():
+        v = _num(s.n)
+        sizes = res.loc[res.analysis.str.startswith(f"{s.analysis}__"), "n_exposed"].map(_num)
+        found += [f"{s.analysis} step {s.step}: {v} vs {x}" for x in sizes if _small(abs(v - x), m)]
+    assert found == []
 
 
 def test_site_file_carries_nothing_the_tables_withhold(run):

@@ -216,3 +216,15 @@ def test_attrition_hides_steps_that_differ_by_a_small_count():
     assert adv.attack_attrition(gated, 5) == []
     assert gated["n"].tolist() == [40, None, 40, 30, "<5", 0]
     assert "differs from the previous shown step" in gated["withheld"].iloc[1]
+
+
+def test_attrition_step_is_hidden_when_a_shown_cohort_size_is_a_small_step_away():
+    # 40 new diagnoses, 40 matched; the results table shows 37 of them without a prior outcome
+    att = pd.DataFrame(
+        {"analysis": "d2__migraine", "step": [1, 2], "description": "s", "n": [40, 40]}
+    )
+    res = pd.DataFrame({"analysis": ["d2__migraine__sle", "d2__sle__migraine"],
+                        "n_exposed": [37, 3]})  # fmt: skip
+    gated = gate_attrition(att, 5, res)
+    assert gated["n"].tolist() == [None, None]
+    assert gate_attrition(att, 5, res.assign(n_exposed=[30, 3]))["n"].tolist() == [40, 40]

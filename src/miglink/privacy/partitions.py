@@ -32,18 +32,30 @@ def vector_safe(values: Sequence[float], min_cell: int) -> bool:
     return all(is_safe(v, min_cell) for v in values)
 
 
-def chain_keep(points: Sequence[Sequence[float]], min_cell: int) -> list[bool]:
+def chain_keep(
+    points: Sequence[Sequence[float]],
+    min_cell: int,
+    anchors: Sequence[Sequence[float]] = (),
+) -> list[bool]:
     """Which points of an ordered chain may be published.
 
     A point is kept if each of its values is safe and each value differs from the same value of the
     last kept point by 0 or at least ``min_cell``. The first point is kept only if it is safe; a
     point that is not kept is compared no further (the next one is measured from the last kept).
+    ``anchors`` are numbers published elsewhere that every kept point must also differ from by 0
+    or at least ``min_cell``.
     """
+
+    def apart(p: Sequence[float], q: Sequence[float]) -> bool:
+        return vector_safe([a - b for a, b in zip(p, q, strict=True)], min_cell)
+
     keep: list[bool] = []
     last: Sequence[float] | None = None
     for p in points:
-        ok = vector_safe(p, min_cell) and (
-            last is None or vector_safe([a - b for a, b in zip(p, last, strict=True)], min_cell)
+        ok = (
+            vector_safe(p, min_cell)
+            and (last is None or apart(p, last))
+            and all(apart(p, q) for q in anchors)
         )
         keep.append(ok)
         if ok:
@@ -96,9 +108,14 @@ def _sum(cells: Sequence[Sequence[float]], idx: Sequence[int]) -> list[float]:
 # --- attrition: nested counts of cohort building ------------------------------------------------
 
 
-def gate_attrition(att, min_cell: int):
+def gate_attrition(att, min_cell: int, results=None):
     """Attrition steps per analysis with no count, and no difference of consecutive shown
-    counts, in (0, min_cell); a step that cannot be shown gets ``None`` and the reason."""
+    counts, in (0, min_cell); a step that cannot be shown gets ``None`` and the reason.
+
+    ``results`` (the gated results table) adds the cohort sizes it shows for the analyses built
+    on the same index set (``d2__<index>__<outcome>``: cases without the outcome before index):
+    a step may not differ from any of them by a small count either.
+    """
     import pandas as pd
 
     from miglink.privacy import suppressed_label
@@ -106,10 +123,11 @@ def gate_attrition(att, min_cell: int):
     if att is None or att.empty:
         return pd.DataFrame() if att is None else att.copy()
     out = []
-    for _, g in att.sort_values(["analysis", "step"]).groupby("analysis", sort=False):
+    for a, g in att.sort_values(["analysis", "step"]).groupby("analysis", sort=False):
         g = g.copy()
         vals = [float(v) for v in g["n"]]
-        keep = chain_keep([[v] for v in vals], min_cell)
+        anchors = [[x] for x in _cohort_sizes(results, str(a))]
+        keep = chain_keep([[v] for v in vals], min_cell, anchors)
         shown: list[object] = []
         why: list[str] = []
         for v, k in zip(vals, keep, strict=True):
@@ -122,12 +140,23 @@ def gate_attrition(att, min_cell: int):
             else:
                 shown.append(None)
                 why.append(
-                    f"withheld: it differs from the previous shown step by fewer than {min_cell}"
+                    f"withheld: it differs from the previous shown step or from a shown cohort"
+                    f" size by fewer than {min_cell}"
                 )
         g["n"] = pd.Series(shown, index=g.index, dtype=object)
         g["withheld"] = why
         out.append(g)
     return pd.concat(out, ignore_index=True)
+
+
+def _cohort_sizes(results, analysis: str) -> list[float]:
+    import pandas as pd
+
+    if results is None or len(results) == 0 or "analysis" not in results:
+        return []
+    rows = results[results["analysis"].astype(str).str.startswith(analysis + "__")]
+    vals = pd.to_numeric(rows.get("n_exposed", pd.Series(dtype=float)), errors="coerce")
+    return sorted(set(vals.dropna().tolist()))
 
 
 # --- prevalence: persons and cases by sex x age band, per concept set ---------------------------
