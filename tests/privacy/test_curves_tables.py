@@ -228,3 +228,15 @@ def test_attrition_step_is_hidden_when_a_shown_cohort_size_is_a_small_step_away(
     gated = gate_attrition(att, 5, res)
     assert gated["n"].tolist() == [None, None]
     assert gate_attrition(att, 5, res.assign(n_exposed=[30, 3]))["n"].tolist() == [40, 40]
+
+
+def test_prevalence_with_unordered_band_labels_falls_back_to_totals():
+    raw = pd.DataFrame(
+        {"set_id": "x", "sex": ["F", "M", "F", "M"], "age_band": ["young", "young", "old", "old"],
+         "n_persons": [50, 60, 40, 30], "n_cases": [6, 7, 0, 9], "prevalence": 0.1}
+    )  # fmt: skip
+    gated = gate_prevalence(raw, 5)
+    assert gated[["sex", "age_band", "n_persons", "n_cases"]].values.tolist() == [
+        ["F", "all", 90, 6],
+        ["M", "all", 90, 16],
+    ]

@@ -166,6 +166,8 @@ ALL = "all"
 
 def _band_bounds(band: str) -> tuple[int, int | None]:
     b = str(band).strip()
+    if b == ALL:
+        return 0, None
     if b.endswith("+"):
         return int(b[:-1]), None
     lo, hi = b.split("-")
@@ -173,7 +175,7 @@ def _band_bounds(band: str) -> tuple[int, int | None]:
 
 
 def _band_label(bands: Sequence[str]) -> str:
-    if len(bands) == 1:
+    if len(bands) == 1 or ALL in bands:
         return str(bands[0])
     lo = _band_bounds(bands[0])[0]
     hi = _band_bounds(bands[-1])[1]
@@ -210,7 +212,15 @@ def gate_prevalence(prev, min_cell: int):
     df = prev.copy()
     df["sex"] = df["sex"].astype(str)
     df["age_band"] = df["age_band"].astype(str)
-    bands = sorted(set(df["age_band"]), key=lambda b: _band_bounds(b)[0])
+    try:
+        bands = sorted(set(df["age_band"]), key=lambda b: _band_bounds(b)[0])
+    except ValueError:
+        # bands not labelled "a-b" / "a+" cannot be merged in order: one total per set
+        df["age_band"] = ALL
+        df = df.groupby(["set_id", "sex", "age_band"], as_index=False)[
+            ["n_persons", "n_cases"]
+        ].sum()
+        bands = [ALL]
     sexes = sorted(set(df["sex"]))
     pop = (
         df.drop_duplicates(["sex", "age_band"])
