@@ -18,7 +18,6 @@ from miglink.privacy import (
     gate_calibration,
     gate_claims,
     gate_count,
-    gate_frame,
     gate_results,
     redact_secrets,
 )
@@ -38,8 +37,6 @@ VERSION_PACKAGES = (
     "pydantic",
     "pyarrow",
 )
-
-CURVE_COUNTS = ("at_risk", "events")
 
 
 def versions() -> dict[str, str]:
@@ -74,6 +71,21 @@ def gated_results(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     return gate_results(results, min_cell)
 
 
+def gated_tables(run, min_cell: int) -> dict[str, pd.DataFrame]:
+    """Every table of ``run`` as it may leave the program; the run directory and the site file
+    are both written from these (one gate for every route)."""
+    from miglink.privacy.curves import gate_curves
+    from miglink.privacy.partitions import gate_attrition, gate_prevalence
+
+    res = gated_results(run.results if run.results is not None else pd.DataFrame(), min_cell)
+    return {
+        "results": res,
+        "curves": gate_curves(run.curves, min_cell, res),
+        "prevalence": gate_prevalence(run.prevalence, min_cell),
+        "attrition": gate_attrition(run.attrition, min_cell, res),
+    }
+
+
 def write_run(
     run,
     out: Path,
@@ -90,8 +102,8 @@ def write_run(
     data_description = redact_secrets(data_description)
     notes = [redact_secrets(n) for n in run.notes]
     with atomic_dir(out) as tmp:
-        gated = gated_results(run.results, min_cell)
-        res = _parquet_safe(gated)
+        gated = gated_tables(run, min_cell)
+        res = _parquet_safe(gated["results"])
         write_parquet(tmp / "results.parquet", res)
         write_csv(tmp / "results.csv", res)
         write_json(tmp / "results.json", json.loads(res.to_json(orient="records")))
@@ -100,26 +112,15 @@ def write_run(
             {
                 "study": study.name,
                 "study_hash": study_hash,
-                "claims": gate_claims(run.claims, gated),
+                "claims": gate_claims(run.claims, gated["results"]),
             },
         )
-        curves = run.curves
-        if curves is not None and not curves.empty:
-            curves = gate_frame(curves, min_cell, CURVE_COUNTS)
-        write_parquet(
-            tmp / "curves.parquet", _parquet_safe(curves if curves is not None else pd.DataFrame())
-        )
-        prev = run.prevalence.copy() if run.prevalence is not None else pd.DataFrame()
-        if not prev.empty:
-            small = (prev["n_cases"] > 0) & (prev["n_cases"] < min_cell)
-            prev.loc[small | (prev["n_persons"] < min_cell), "prevalence"] = np.nan
-            prev = gate_frame(prev, min_cell, ("n_persons", "n_cases"))
-        write_parquet(tmp / "prevalence.parquet", _parquet_safe(prev))
-        att = run.attrition if run.attrition is not None else pd.DataFrame()
-        if not att.empty:
-            att = gate_frame(att, min_cell, ("n",))
-        write_parquet(tmp / "attrition.parquet", _parquet_safe(att))
-        write_json(tmp / "calibration.json", gate_calibration(run.calibration, gated))
+        # curves, prevalence and attrition: coarsened so no count or difference of counts is
+        # small (miglink.privacy.curves, miglink.privacy.partitions; docs/privacy-tables.md)
+        write_parquet(tmp / "curves.parquet", _parquet_safe(gated["curves"]))
+        write_parquet(tmp / "prevalence.parquet", _parquet_safe(gated["prevalence"]))
+        write_parquet(tmp / "attrition.parquet", _parquet_safe(gated["attrition"]))
+        write_json(tmp / "calibration.json", gate_calibration(run.calibration, gated["results"]))
         dq = run.data_quality or {}
         dq_g = {
             "fatal": [_gate_finding(f, min_cell) for f in dq.get("fatal", [])],

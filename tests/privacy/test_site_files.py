@@ -127,3 +127,47 @@ def test_profile_is_normal_when_a_count_is_suppressed_and_exact_when_all_shown()
     # the normal profile is a function of (log_estimate, se) only: nothing more is disclosed
     expected = [round(float(v), 4) for v in normal_profile(0.2, 0.6)]
     assert suppressed["log_likelihood"] == expected
+
+
+def test_exact_profile_is_withheld_when_a_non_event_cell_is_small():
+    # all four shown counts are >= 5, but n1 - a = 3 exposed persons without the event: the exact
+    # conditional profile is a function of that cell too, so only the normal one is shared
+    row = dict(
+        analysis="x", design="D1", measure="OR", method="crude_woolf", role="sensitivity",
+        n_exposed=9, n_unexposed=2000, events_exposed=6, events_unexposed=40,
+        log_estimate=4.6, se_log=0.7,
+    )  # fmt: skip
+    prof = profile_for(row, 5)
+    assert prof["kind"] == "normal"
+    assert prof["log_likelihood"] == [round(float(v), 4) for v in normal_profile(4.6, 0.7)]
+
+
+def test_site_prevalence_is_the_coarsened_table_not_the_raw_run():
+    """Five patients in five bands beside zeros (the MIMIC pattern): the site file must not let
+    the published total pin each one."""
+    import pandas as pd
+
+    from miglink.claims.model import load_study
+    from miglink.federate.site import site_results
+    from miglink.study import StudyRun
+
+    bands = [f"{a}-{a + 4}" for a in range(20, 90, 5)]
+    ones = {("F", 1), ("F", 4), ("F", 7), ("M", 2), ("M", 9)}
+    prev = pd.DataFrame(
+        [
+            {"set_id": "migraine", "sex": s, "age_band": b, "n_persons": 7,
+             "n_cases": int((s, i) in ones), "prevalence": float((s, i) in ones) / 7}
+            for s in ("F", "M") for i, b in enumerate(bands)
+        ]
+    )  # fmt: skip
+    study, h = load_study()
+    data = site_results(
+        StudyRun(results=pd.DataFrame(), claims=[], prevalence=prev), study, h, "t", 5
+    )
+    shown = pd.DataFrame(data["prevalence"])
+    assert not (shown["n_cases"].astype(str) == "<5").any()
+    assert sum(int(v) for v in shown["n_cases"]) == 5
+    from miglink.privacy.partitions import gate_prevalence
+
+    gated = gate_prevalence(prev, 5)
+    assert shown[["sex", "age_band"]].values.tolist() == gated[["sex", "age_band"]].values.tolist()

@@ -474,6 +474,8 @@ def km_curve(km: pd.DataFrame, horizon_months: int) -> pd.DataFrame:
             at_risk = float(at_risk_col[first_ge]) if first_ge < len(t_idx) else 0.0
             last_le = int(np.searchsorted(t_idx, t, side="right"))
             ev_cum = float(cum_obs[last_le - 1]) if last_le > 0 else 0.0
+            # censorings at times <= t, on the same footing as ev_cum (the privacy gate needs both)
+            ce_cum = float(ce_n[month <= t].sum())
             out.append(
                 {
                     "group": "exposed" if exposed == 1 else "unexposed",
@@ -483,6 +485,7 @@ def km_curve(km: pd.DataFrame, horizon_months: int) -> pd.DataFrame:
                     "ci_high": float(hi.loc[t]),
                     "at_risk": int(round(at_risk)),
                     "events": int(round(ev_cum)),
+                    "censored": int(round(ce_cum)),
                 }
             )
     return pd.DataFrame(out)

@@ -339,24 +339,78 @@ def pooled_run(sites: list[dict], study: Study, *, method: str = "REML", hksj: b
 def pooled_prevalence(sites: list[dict]) -> pd.DataFrame:
     """Persons and cases per set, sex and age band summed over sites; prevalence only where both are exact.
 
-    A band with a suppressed site count has an unknown sum: it is left empty (NaN), not guessed.
+    Each site publishes its prevalence on its own coarsened bands (miglink.privacy.partitions), so
+    the sites' cells are first re-aggregated onto the bands common to every site that reports the
+    set (and onto both sexes together if any site shows the set only for both): a band is summed
+    only where every site's count for exactly that band is known. A band with a suppressed site
+    count has an unknown sum: it is left empty (NaN), not guessed.
     """
+    from miglink.privacy.partitions import ALL, _band_bounds
+
     min_cell = max(int(s["min_cell"]) for s in sites)
-    groups: dict[tuple, list[dict]] = {}
+    by_set: dict[str, list[list[dict]]] = {}
     for s in sites:
+        per: dict[str, list[dict]] = {}
         for r in s.get("prevalence") or []:
-            groups.setdefault((r["set_id"], r["sex"], r["age_band"]), []).append(r)
+            per.setdefault(str(r["set_id"]), []).append(r)
+        for set_id, rs in per.items():
+            by_set.setdefault(set_id, []).append(rs)
     rows = []
-    for (set_id, sex, band), rs in groups.items():
-        n = sum_counts([r.get("n_persons") for r in rs], min_cell)
-        c = sum_counts([r.get("n_cases") for r in rs], min_cell)
-        # inexact sums (ranges) become NaN: the writer's gate compares these columns numerically
-        n = n if isinstance(n, int) else math.nan
-        c = c if isinstance(c, int) else math.nan
-        rows.append(
-            {"set_id": set_id, "sex": sex, "age_band": band, "n_persons": n, "n_cases": c,
-             "prevalence": c / n if n > 0 else math.nan}
-        )  # fmt: skip
+    for set_id, site_rows in by_set.items():
+        total_only = any(r["age_band"] == ALL for rs in site_rows for r in rs)
+        pool_sex = total_only or any(r["sex"] == ALL for rs in site_rows for r in rs)
+        sexes = [ALL] if pool_sex else sorted({str(r["sex"]) for rs in site_rows for r in rs})
+        for sex in sexes:
+            mine = [[r for r in rs if pool_sex or str(r["sex"]) == sex] for rs in site_rows]
+            if total_only:
+                groups = [(0, None)]
+            else:
+                # a band may start only where it starts for every site and, within a site,
+                # for every sex (both sexes are summed when the set is pooled over sex)
+                starts = set.intersection(
+                    *(
+                        {_band_bounds(r["age_band"])[0] for r in rs if str(r["sex"]) == sx}
+                        for rs in mine
+                        for sx in {str(r["sex"]) for r in rs}
+                    )
+                )
+                open_top = any(_band_bounds(r["age_band"])[1] is None for rs in mine for r in rs)
+                top = max((_band_bounds(r["age_band"])[1] or 0) for rs in mine for r in rs)
+                lo_list = sorted(starts)
+                groups = [
+                    (
+                        lo,
+                        (lo_list[i + 1] - 1)
+                        if i + 1 < len(lo_list)
+                        else (None if open_top else top),
+                    )
+                    for i, lo in enumerate(lo_list)
+                ]
+            for lo, hi in groups:
+
+                def inside(band: str, lo=lo, hi=hi, whole=total_only) -> bool:
+                    if whole:
+                        return True
+                    b0 = _band_bounds(band)[0]
+                    return b0 >= lo and (hi is None or b0 <= hi)
+
+                ns, cs = [], []
+                for rs in mine:
+                    sel = [r for r in rs if inside(str(r["age_band"]))]
+                    if not sel:
+                        continue
+                    ns.append(sum_counts([r.get("n_persons") for r in sel], min_cell))
+                    cs.append(sum_counts([r.get("n_cases") for r in sel], min_cell))
+                n = sum_counts(ns, min_cell)
+                c = sum_counts(cs, min_cell)
+                # inexact sums (ranges) become NaN: the writer's gate compares these columns numerically
+                n = n if isinstance(n, int) else math.nan
+                c = c if isinstance(c, int) else math.nan
+                band = ALL if total_only else (f"{lo}+" if hi is None else f"{lo}-{hi}")
+                rows.append(
+                    {"set_id": set_id, "sex": sex, "age_band": band, "n_persons": n, "n_cases": c,
+                     "prevalence": c / n if n > 0 else math.nan}
+                )  # fmt: skip
     return pd.DataFrame(
         rows, columns=["set_id", "sex", "age_band", "n_persons", "n_cases", "prevalence"]
     )

@@ -6,12 +6,16 @@ OHDSI's EvidenceSynthesis shares). The file also names the study file by its has
 mixed studies), embeds the study definition (so the pool can reach verdicts without it), describes
 the data source and lists software versions. docs/federation.md documents the format.
 
+Everything in the file comes from the gated tables (``miglink.outputs.gated_tables``): the gated
+results table and the coarsened prevalence table (docs/privacy-tables.md), never the raw run.
+
 Profiles. The run keeps only each estimate's total counts, not its per-stratum cells, so the
 stratified conditional likelihood of an adjusted estimate cannot be rebuilt here. Two kinds exist:
 
-* ``conditional_2x2``: for crude odds ratios (method ``crude_woolf``) whose four cells are all
-  shown, the exact conditional (non-central hypergeometric) log-likelihood of the shown table —
-  it discloses nothing beyond the shown counts;
+* ``conditional_2x2``: for crude odds ratios (method ``crude_woolf``) whose four cells (a, n1-a,
+  c, n0-c) are all shown and none is below the minimum, the exact conditional (non-central
+  hypergeometric) log-likelihood of the shown table — a function of the four cells, so it is
+  never shared when one of them is small;
 * ``normal``: otherwise, the quadratic -(b - log_estimate)² / (2·se²). It carries no information
   beyond the estimate and SE, so it cannot reveal a suppressed count; it is always used when any
   count of the row is suppressed.
@@ -30,6 +34,7 @@ from scipy import stats
 from miglink import __version__
 from miglink.io import write_json
 from miglink.privacy import gate_count, is_small
+from miglink.privacy.partitions import vector_safe
 
 FORMAT = "miglink-site-results"
 FORMAT_VERSION = 1
@@ -142,11 +147,18 @@ def profile_for(row: dict, min_cell: int) -> dict | None:
         _num(row.get(k)) for k in ("n_exposed", "n_unexposed", "events_exposed", "events_unexposed")
     ]
     known = [v for v in counts if math.isfinite(v)]
-    if not known or min(known) >= PROFILE_BELOW:
+    suppressed = any(
+        _hidden(row.get(k), min_cell)
+        for k in ("n_exposed", "n_unexposed", "events_exposed", "events_unexposed")
+    )
+    if not suppressed and (not known or min(known) >= PROFILE_BELOW):
         return None
-    suppressed = any(is_small(v, min_cell) for v in known)
-    if row.get("method") == "crude_woolf" and len(known) == 4 and not suppressed:
+    exact = row.get("method") == "crude_woolf" and len(known) == 4 and not suppressed
+    if exact:
         n1, n0, a, c = (int(v) for v in counts)
+        # the exact profile is a function of all four cells: only when none of them is small
+        exact = vector_safe([a, n1 - a, c, n0 - c], min_cell)
+    if exact:
         ll = conditional_2x2_profile(a, n1, c, n0)
         kind = "conditional_2x2"
     else:
@@ -156,6 +168,11 @@ def profile_for(row: dict, min_cell: int) -> dict | None:
         "kind": kind,
         "log_likelihood": [round(float(v), 4) if math.isfinite(v) else None for v in ll],
     }
+
+
+def _hidden(v: Any, min_cell: int) -> bool:
+    """A suppressed count: the gate's "<N" label, or (on ungated input) a small number."""
+    return (isinstance(v, str) and v.strip().startswith("<")) or is_small(v, min_cell)
 
 
 def site_row(row: dict, min_cell: int) -> dict:
@@ -169,7 +186,7 @@ def site_row(row: dict, min_cell: int) -> dict:
     for side in ("exposed", "unexposed"):
         py = _num(row.get(f"person_years_{side}"))
         # person-time of a group whose size is suppressed is withheld with it
-        n_shown = not is_small(row.get(f"n_{side}"), min_cell)
+        n_shown = not _hidden(row.get(f"n_{side}"), min_cell)
         out[f"person_years_{side}"] = round(py, 1) if math.isfinite(py) and n_shown else None
     out["balance_fail"] = _clean(row.get("balance_fail")) or ""
     reason = _clean(row.get("not_analysed_reason"))
@@ -177,7 +194,7 @@ def site_row(row: dict, min_cell: int) -> dict:
     pct = _clean(_num(row.get("phenome_percentile")))
     if pct is not None:
         out["phenome_percentile"] = pct
-    suppressed = any(is_small(row.get(k), min_cell) for k in COUNT_KEYS)
+    suppressed = any(_hidden(row.get(k), min_cell) for k in COUNT_KEYS)
     method = str(row.get("method") or "")
     if suppressed and (row.get("measure") in PROPORTION_MEASURES or method.startswith("crude")):
         # a proportion or a crude ratio plus the shown counts would give the suppressed one back
@@ -192,9 +209,11 @@ def site_row(row: dict, min_cell: int) -> dict:
 
 def site_results(run, study, study_hash: str, data_description: str, min_cell: int) -> dict:
     """The content of site_results.json for one run (``run`` is a study.StudyRun, before gating)."""
-    from miglink.outputs import versions
+    from miglink.outputs import gated_tables, versions
 
-    res = run.results
+    # built from the gated artefacts, never from the raw run: one gate for every route
+    gated = gated_tables(run, min_cell)
+    res = gated["results"]
     rows = (
         [site_row(r, min_cell) for r in res.to_dict("records")]
         if res is not None and len(res)
@@ -229,12 +248,13 @@ def site_results(run, study, study_hash: str, data_description: str, min_cell: i
         "site_calibration": cal,
         "site_claims": [{"id": c.get("id"), "verdict": c.get("verdict")} for c in run.claims or []],
         "estimates": rows,
-        "prevalence": site_prevalence(getattr(run, "prevalence", None), min_cell),
+        "prevalence": site_prevalence(gated["prevalence"], min_cell),
     }
 
 
 def site_prevalence(prev: pd.DataFrame | None, min_cell: int) -> list[dict]:
-    """Persons and cases per concept set, sex and age band, gated; the pool sums them."""
+    """Persons and cases per concept set, sex and (possibly merged) age band from the gated
+    prevalence table; the pool sums a band only where every site shows that same band."""
     if prev is None or prev.empty:
         return []
     cols = ["set_id", "sex", "age_band", "n_persons", "n_cases"]

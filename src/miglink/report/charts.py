@@ -27,7 +27,8 @@ KIND_COLOURS = {
     "published": "#c8641e",
 }
 GROUP_COLOURS = {"exposed": "#b2182b", "unexposed": "#2166ac"}
-SEX_COLOURS = {"F": "#b2182b", "M": "#2166ac"}
+#: "all": a concept set the privacy gate could show only for both sexes together
+SEX_COLOURS = {"F": "#b2182b", "M": "#2166ac", "all": "#555555"}
 
 _ids = itertools.count(1)
 
@@ -204,6 +205,9 @@ def at_risk_table(curve: pd.DataFrame, max_columns: int = 8) -> tuple[list[str],
         return [], []
     df = curve.copy()
     df["time"] = pd.to_numeric(df["time"], errors="coerce")
+    df = df.dropna(subset=["time"])  # a withheld arm has one row with no time and no numbers
+    if df.empty:
+        return [], []
     horizon = float(df["time"].max())
     step = max(1, math.ceil(horizon / max_columns))
     times = list(range(0, int(math.floor(horizon)) + 1, step))
@@ -226,7 +230,8 @@ def _band_start(band: str) -> float:
 
 
 def prevalence(prev: pd.DataFrame, set_id: str, label: str) -> str | None:
-    """Age–sex prevalence by 5-year band for one concept set (suppressed cells left out)."""
+    """Age–sex prevalence by age band (5-year, or wider where the gate merged bands) for one
+    concept set (suppressed cells left out)."""
     if prev is None or prev.empty:
         return None
     df = prev[prev["set_id"] == set_id].copy()
