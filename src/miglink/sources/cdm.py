@@ -21,6 +21,7 @@ import psutil
 
 from miglink.errors import MiglinkError, MissingTableError
 from miglink.sources import _compat  # noqa: F401  (ibis 12 / duckdb 2 shim)
+from miglink.sources.describe import describe_source, is_url, scrub
 from miglink.sources.files import TableFile, discover, unzip_to_cache
 from miglink.sources.schema import cdm_schema
 from miglink.sources.typed import cast_failure_counts, column_map, missing_columns, typed_table
@@ -174,12 +175,15 @@ def open_cdm(data: Any, engine: str = "duckdb", *, cache_dir: str | Path | None 
         return _from_backend(ibis.pyspark.connect(data), "spark", "a Spark session's catalog")
     if isinstance(data, ibis.BaseBackend):
         return _from_backend(data, data.name, f"an Ibis {data.name} connection")
-    if isinstance(data, str) and "://" in data and not Path(data).exists():
+    if is_url(data) and not Path(data).exists():
+        where = describe_source(data)
         try:
             backend = ibis.connect(data)
         except Exception as e:  # noqa: BLE001 - any driver error is a user error here
-            raise MiglinkError(f"cannot connect to {_redact(data)}: {_first_line(e)}") from None
-        return _from_backend(backend, backend.name, f"database {_redact(data)}")
+            raise MiglinkError(
+                f"cannot connect to {where}: {scrub(_first_line(e), data)}"
+            ) from None
+        return _from_backend(backend, backend.name, f"database {where}")
     path = Path(data)
     if not path.exists():
         raise MiglinkError(f"data source not found: {path}")
@@ -407,16 +411,6 @@ def _list_tables(backend: Any) -> list[str]:
 def _is_spark_session(obj: Any) -> bool:
     cls = type(obj)
     return cls.__name__ == "SparkSession" and cls.__module__.startswith("pyspark")
-
-
-def _redact(url: str) -> str:
-    """A URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
 
 
 def _spark_from_files(path: Path, cache_dir: str | Path | None) -> Cdm:
