@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import weakref
@@ -298,13 +299,42 @@ def _read_file(con: Any, tf: TableFile) -> ir.Table:
                 f"read_csv('{path}', header = true, delim = '{delim}', quote = '\"', "
                 f"strict_mode = true, columns = {{{cols}}})"
             )
-        con.con.execute(sql)
+        con.con.execute(sql).fetchall()  # this duckdb refuses new work while a result is open
+        if tf.format != "parquet":
+            _refuse_nul(con, name, tf, names)
     except duckdb.Error as e:
-        raise MiglinkError(
-            f"table '{tf.table}' could not be read from {tf.path.name}: {_first_line(e)}",
-            table=tf.table,
-        ) from None
+        raise MiglinkError(_read_error(tf, e), table=tf.table) from None
     return con.table(name)
+
+
+def _read_error(tf: TableFile, e: BaseException) -> str:
+    """One line for an engine's parse error; a wrong encoding is said so, with its line."""
+    text = str(e)
+    if "not utf-8" in text.lower() or "invalid unicode" in text.lower():
+        line = re.search(r"Line: (\d+)", text)
+        at = f" (first bad byte on line {line.group(1)})" if line else ""
+        return f"table '{tf.table}' in {tf.path.name} is not UTF-8 text{at}; save it as UTF-8"
+    return f"table '{tf.table}' could not be read from {tf.path.name}: {_first_line(e)}"
+
+
+def _refuse_nul(con: Any, name: str, tf: TableFile, columns: list[str]) -> None:
+    """A NUL byte in a text file is a damaged or binary file, never data: refuse it, counted.
+    (DuckDB keeps NUL inside values, so the file would otherwise be read without a word.)"""
+    q = ", ".join(
+        f'count_if(contains("{c.replace(chr(34), chr(34) * 2)}", chr(0)))' for c in columns
+    )
+    counts = con.con.execute(f'SELECT {q} FROM "{name}"').fetchall()[0]
+    bad = [(c, int(n)) for c, n in zip(columns, counts, strict=True) if n]
+    if bad:
+        col, n = bad[0]
+        raise MiglinkError(
+            # the count is carried in n_rows (gated where shown), never in the text
+            f"table '{tf.table}' in {tf.path.name} has rows holding a NUL byte in column "
+            f"'{col}' (a damaged or binary file)",
+            table=tf.table,
+            column=col.lower(),
+            n_rows=n,
+        )
 
 
 def check_header(tf: TableFile) -> tuple[str, list[str]]:
