@@ -123,3 +123,32 @@ def test_spark_casts_as_strictly_as_duckdb(spark):
     fdf.createOrReplaceTempView("strict_ids_float")
     t = typed_table(con.table("strict_ids_float"), cdm_schema()["person"])
     assert con.to_pyarrow(t.person_id).to_pylist() == [1950, None, None, None]
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2.5", 2.5),
+        (" -1e3 ", -1000.0),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("0x10", None),
+        ("inf", None),
+        ("nan", None),
+        ("-Infinity", None),
+        ("1_000.5", None),
+        ("1e400", None),
+        ("1,5", None),
+    ],
+)
+def test_measurement_values_are_plain_decimals(value, expected):
+    """DuckDB's TRY_CAST to DOUBLE reads 'inf', 'nan' and '1_000.5' (checked on the pinned duckdb)."""
+    spec = cdm_schema()["measurement"]
+    cols = {c.name: ["1"] for c in spec.columns if c.type == "int64"}
+    cols |= {c.name: ["2020-01-01"] for c in spec.columns if c.type == "date"}
+    raw = ibis.memtable(pd.DataFrame({**cols, "value_as_number": [value]}))
+    con = ibis.duckdb.connect()
+    got = con.to_pyarrow(typed_table(raw, spec).value_as_number).to_pylist()
+    assert got == [expected]
+    n_failed = cast_failure_counts(con.create_table("m", raw.to_pyarrow()), spec)["value_as_number"]
+    assert n_failed == (expected is None)

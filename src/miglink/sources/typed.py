@@ -52,6 +52,8 @@ def _cast(col: ir.Value, target: str) -> ir.Value:
         return s.strip().nullif("")
     if target == "int64":
         return _strict_int(col)
+    if target == "float64":
+        return _strict_float(col)
     if src.is_string():
         return col.strip().nullif("").try_cast(_IBIS_TYPE[target])
     if str(src).rstrip("!") == target:
@@ -64,6 +66,24 @@ def _cast(col: ir.Value, target: str) -> ir.Value:
 #: into 1000, '+12' into 12, '1_000' into 1000 (checked on duckdb 1.x/2.x) - and a rounded
 #: identifier moves a record to another person, so anything else is a type failure (NULL, counted).
 INT_PATTERN = r"^-?[0-9]{1,19}$"
+
+
+#: A decimal number as text: sign, digits with an optional fraction, optional exponent. Not
+#: '1_000.5' (DuckDB reads 1000.5), 'inf', 'nan' or '-Infinity', which a mean would not survive.
+FLOAT_PATTERN = r"^[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]+)?$"
+
+
+def _strict_float(col: ir.Value) -> ir.Value:
+    """float64 from text or numbers; NaN, infinities and overflow ('1e400') are type failures."""
+    src = col.type()
+    if src.is_string():
+        s = col.strip().nullif("")
+        x = s.re_search(FLOAT_PATTERN).ifelse(s, ibis.null("string")).try_cast("float64")
+    elif src.is_numeric():
+        x = col.cast("float64")
+    else:
+        x = col.try_cast("float64")
+    return (x.notnull() & (x.abs() < float("inf"))).ifelse(x, ibis.null("float64"))
 
 
 def _whole(col: ir.Value) -> ir.Value:
