@@ -328,3 +328,16 @@ def test_failed_extraction_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(MiglinkError, match="is not a readable zip file"):
         unzip_to_cache(z, cache)
     assert list(cache.iterdir()) == []
+
+
+def test_unlistable_folder_is_a_user_error(tmp_path, monkeypatch):
+    """An unreadable sub-folder (simulated: the tests may run as root, who reads everything)."""
+    from miglink.errors import MiglinkError
+    from miglink.sources.files import discover
+
+    def denied(self, pattern):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "locked"))
+
+    monkeypatch.setattr(Path, "rglob", denied)
+    with pytest.raises(MiglinkError, match="cannot list .*locked: Permission denied"):
+        discover(tmp_path)

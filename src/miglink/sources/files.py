@@ -50,7 +50,11 @@ def discover(folder: Path) -> dict[str, TableFile]:
     silently picking one could analyse the wrong data.
     """
     found: dict[str, TableFile] = {}
-    for p in sorted(folder.rglob("*")):
+    try:
+        entries = sorted(folder.rglob("*"))
+    except OSError as e:  # an unreadable sub-folder, a vanished file
+        raise MiglinkError(f"cannot list {e.filename or folder}: {e.strerror or e}") from None
+    for p in entries:
         if _skip(p, folder):
             continue
         tn = table_name_of(p)
