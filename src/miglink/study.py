@@ -133,12 +133,12 @@ def run_study(
     With ``out``, writes results.{parquet,csv,json}, claims.json, curves/prevalence/attrition
     parquet, calibration.json, run.json, run.log and report.html (all gated, written atomically).
     """
+    from miglink.cli.options import validate_min_cell
     from miglink.sources import open_cdm
 
     if engine not in ("duckdb", "spark"):
         raise MiglinkError(f"unknown engine {engine!r}: choose 'duckdb' or 'spark'")
-    if min_cell < 1:
-        raise MiglinkError(f"--min-cell must be at least 1, got {min_cell}")
+    min_cell = validate_min_cell(min_cell)
     study_obj, study_hash = load_study(study)
     t0 = time.perf_counter()
     cdm = open_cdm(data, engine=engine)

@@ -279,3 +279,65 @@ def test_unknown_engine_and_missing_path(tmp_path, capsys):
     assert "data source not found" in capsys.readouterr().err
     assert main(["check", "--data", str(tmp_path), "--engine", "polars"]) == 2
     assert "unknown engine 'polars'" in capsys.readouterr().err
+
+
+def _small_zip(tmp_path: Path) -> Path:
+    import zipfile
+
+    z = tmp_path / "cdm.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(
+            "person.csv", "person_id,gender_concept_id,year_of_birth\n" + "1,8507,1950\n" * 5000
+        )
+    return z
+
+
+def test_zip_over_the_size_limit_is_refused_before_writing(tmp_path, monkeypatch):
+    """The declared uncompressed size is checked before anything is extracted."""
+    from miglink.errors import MiglinkError
+    from miglink.sources.files import unzip_to_cache
+
+    z = _small_zip(tmp_path)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MIGLINK_MAX_UNZIP_BYTES", "1000")
+    with pytest.raises(
+        MiglinkError, match=r"cdm.zip would inflate to 60,042 bytes in 1 files, more than the limit"
+    ):
+        unzip_to_cache(z, cache)
+    assert not cache.exists() or list(cache.iterdir()) == []
+    monkeypatch.setenv("MIGLINK_MAX_UNZIP_BYTES", "lots")
+    with pytest.raises(MiglinkError, match="MIGLINK_MAX_UNZIP_BYTES='lots'"):
+        unzip_to_cache(z, cache)
+    monkeypatch.delenv("MIGLINK_MAX_UNZIP_BYTES")
+    out = unzip_to_cache(z, cache)
+    assert (out / "person.csv").stat().st_size == 60_042
+    assert [p.name for p in cache.iterdir()] == [out.name]  # no temporary sibling left
+
+
+def test_failed_extraction_leaves_nothing(tmp_path, monkeypatch):
+    """A member that fails mid-extraction (here: its CRC) removes the partial folder."""
+    from miglink.errors import MiglinkError
+    from miglink.sources.files import unzip_to_cache
+
+    z = _small_zip(tmp_path)
+    data = bytearray(z.read_bytes())
+    i = data.index(b"PK\x01\x02") + 16  # the central directory's CRC-32, which zipfile checks
+    data[i : i + 4] = b"\0\0\0\0"
+    z.write_bytes(bytes(data))
+    cache = tmp_path / "cache"
+    with pytest.raises(MiglinkError, match="is not a readable zip file"):
+        unzip_to_cache(z, cache)
+    assert list(cache.iterdir()) == []
+
+
+def test_unlistable_folder_is_a_user_error(tmp_path, monkeypatch):
+    """An unreadable sub-folder (simulated: the tests may run as root, who reads everything)."""
+    from miglink.errors import MiglinkError
+    from miglink.sources.files import discover
+
+    def denied(self, pattern):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "locked"))
+
+    monkeypatch.setattr(Path, "rglob", denied)
+    with pytest.raises(MiglinkError, match="cannot list .*locked: Permission denied"):
+        discover(tmp_path)

@@ -103,33 +103,154 @@ def default_study_path() -> Path:
     return Path(str(resources.files("miglink") / "data" / "study.yaml"))
 
 
+#: A study file larger than this is refused unread (the protocol's own is about 11 kB).
+MAX_STUDY_BYTES = 1_000_000
+#: ... and one whose YAML, with aliases expanded, has more nodes than this ("billion laughs":
+#: a few hundred bytes of nested aliases that expand to 10^9 nodes and hang validation).
+MAX_YAML_NODES = 100_000
+
+
 def load_study(path: str | Path | None = None) -> tuple[Study, str]:
     """Read and validate a study file; return it with its content hash (sha256, first 16 hex).
 
     The hash covers the study file and the concept-set files it names (``concept_set_files``,
     relative to it), so two studies with the same file but edited sets never share a hash.
+    Every problem is a one-line :class:`MiglinkError` naming the path: unreadable, too large,
+    not UTF-8, not YAML, an alias bomb, duplicate keys, not a mapping, every schema problem at
+    once, a claim without hypotheses, a concept set the study names but nothing defines.
     """
     p = Path(path) if path is not None else default_study_path()
-    if not p.exists():
-        raise MiglinkError(f"study file not found: {p}")
-    text = p.read_text(encoding="utf-8")
+    data = _read_bytes(p, "study file")
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        msg = " ".join(str(e).split())
-        raise MiglinkError(f"study file {p} is not valid YAML: {msg}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise MiglinkError(
+            f"study file {p} is not UTF-8 text (first bad byte on line {line})"
+        ) from None
+    raw = safe_yaml(text, p, "study file")
     if not isinstance(raw, dict):
-        raise MiglinkError(f"study file {p} must be a mapping with 'name', 'claims', ...")
+        what = "empty" if raw is None else f"a YAML {type(raw).__name__}"
+        raise MiglinkError(
+            f"study file {p} is {what}; it must be a mapping with 'name', 'claims', "
+            "'negative_controls' and 'autoimmune'"
+        )
     try:
         study = Study.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
+        raise MiglinkError(f"study file {p} is invalid: {validation_summary(e)}") from None
+    empty = [str(c.id) for c in study.claims if not c.hypotheses]
+    if empty:
         raise MiglinkError(
-            f"study file {p} is invalid at {loc}: {err['msg']} ({len(e.errors())} problem(s))"
-        ) from None
-    h = hashlib.sha256(text.encode("utf-8"))
+            f"study file {p} is invalid: claim(s) {', '.join(empty)} have no hypotheses"
+        )
+    # newlines normalised as read_text does, so a CRLF checkout of the same study shares the hash
+    h = hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8"))
+    extra = []
     for f in study.concept_set_files:
-        extra = p.parent / f
-        h.update(extra.read_bytes() if extra.exists() else b"")
+        q = p.parent / f
+        h.update(_read_bytes(q, "concept-set file"))
+        extra.append(q)
+    _check_named_sets(study, p, extra)
     return study, h.hexdigest()[:16]
+
+
+def validation_summary(e: ValidationError, limit: int = 10) -> str:
+    """Every pydantic problem on one line: ``loc: message; ...`` (the first ``limit``)."""
+    errs = e.errors()
+    parts = []
+    for err in errs[:limit]:
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        msg = err["msg"] if err["type"] != "extra_forbidden" else "unknown key"
+        parts.append(f"{loc}: {msg}")
+    more = f"; and {len(errs) - limit} more" if len(errs) > limit else ""
+    return f"{len(errs)} problem(s): " + "; ".join(parts) + more
+
+
+def _read_bytes(p: Path, what: str) -> bytes:
+    try:
+        if p.is_dir():
+            raise MiglinkError(f"{what} {p} is a folder, not a file")
+        size = p.stat().st_size
+        if size > MAX_STUDY_BYTES:
+            raise MiglinkError(
+                f"{what} {p} is {size:,} bytes, more than the {MAX_STUDY_BYTES:,} accepted"
+            )
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise MiglinkError(f"{what} not found: {p}") from None
+    except OSError as e:
+        raise MiglinkError(f"cannot read {what} {p}: {e.strerror or e}") from None
+
+
+def safe_yaml(text: str, path: Path, what: str) -> object:
+    """``yaml.safe_load`` after refusing alias bombs, recursive aliases and duplicate keys
+    (which PyYAML would silently resolve to the last value)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        msg = " ".join(str(e).split())
+        raise MiglinkError(f"{what} {path} is not valid YAML: {msg}") from None
+    if node is not None:
+        _walk(node, path, what)
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as e:
+        msg = " ".join(str(e).split())
+        raise MiglinkError(f"{what} {path} is not valid YAML: {msg}") from None
+
+
+def _walk(root: yaml.Node, path: Path, what: str) -> None:
+    """Count nodes with aliases expanded (memoised per node), refuse cycles and duplicate keys."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active or depth > 200:
+            raise MiglinkError(f"{what} {path} has a recursive or too deeply nested alias")
+        active.add(key)
+        n = 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    if k.value in seen:
+                        raise MiglinkError(
+                            f"{what} {path} has the key {k.value!r} twice in one mapping "
+                            f"(line {k.start_mark.line + 1})"
+                        )
+                    seen.add(k.value)
+                n += size(k, depth + 1) + size(v, depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            n += sum(size(v, depth + 1) for v in node.value)
+        active.discard(key)
+        if n > MAX_YAML_NODES:
+            raise MiglinkError(
+                f"{what} {path} expands to more than {MAX_YAML_NODES:,} YAML nodes "
+                "(nested aliases, a 'billion laughs' file)"
+            )
+        sizes[key] = n
+        return n
+
+    size(root, 0)
+
+
+def _check_named_sets(study: Study, path: Path, extra: list[Path]) -> None:
+    """Every concept set the study names is defined (bundled sets or its own files)."""
+    from miglink.concepts.load import load_concept_sets
+    from miglink.study import DERIVED
+
+    sets = load_concept_sets()
+    if extra:
+        sets.update(load_concept_sets(extra))
+    named = {study.settings.index_set, *study.negative_controls, *study.autoimmune}
+    named |= {*study.d1_outcomes, *study.nervous_system_autoimmune}
+    named |= {x for _c, h in study.hypotheses() for x in (h.exposure, h.outcome)}
+    missing = sorted(n for n in named if n not in sets and n not in DERIVED)
+    if missing:
+        raise MiglinkError(
+            f"study file {path} names concept sets that are not defined: {', '.join(missing)}"
+        )

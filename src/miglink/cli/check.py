@@ -9,18 +9,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from miglink.privacy import DEFAULT_MIN_CELL, gate_count
+from miglink.cli.options import OneLineCommand, min_cell_option
+from miglink.privacy import gate_count
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("check")
+    @app.command("check", cls=OneLineCommand)
     def check(
         data: str = typer.Option(..., "--data", help="OMOP CDM folder / .zip / .duckdb / URL."),
         as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
         engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark."),
-        min_cell: int = typer.Option(
-            DEFAULT_MIN_CELL, "--min-cell", help="Counts below this are shown as '<N'."
-        ),
+        min_cell: int = min_cell_option(),
         cache_dir: Path | None = typer.Option(
             None, "--cache-dir", help="Where unzipped / converted copies are kept."
         ),

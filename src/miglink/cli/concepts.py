@@ -9,17 +9,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from miglink.privacy import DEFAULT_MIN_CELL, gate_frame
+from miglink.cli.options import OneLineCommand, min_cell_option
+from miglink.privacy import gate_frame
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("concepts")
+    @app.command("concepts", cls=OneLineCommand)
     def concepts(
         data: str = typer.Option(..., "--data", help="OMOP CDM folder / .zip / .duckdb / URL."),
         as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
-        min_cell: int = typer.Option(
-            DEFAULT_MIN_CELL, "--min-cell", help="Counts below this are shown as '<N'."
-        ),
+        min_cell: int = min_cell_option(),
         engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark."),
         concept_sets: list[Path] | None = typer.Option(
             None,

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
+from miglink.cli.options import OneLineCommand
 from miglink.errors import MiglinkError
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("pool")
+    @app.command("pool", cls=OneLineCommand)
     def pool_cmd(
         sites: list[Path] = typer.Argument(
             None, help="site_results.json files (or run directories holding one)."

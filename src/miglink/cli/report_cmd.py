@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
+from miglink.cli.options import OneLineCommand
 from miglink.errors import MiglinkError
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("report")
+    @app.command("report", cls=OneLineCommand)
     def report_cmd(
         run: Path = typer.Option(..., "--run", help="A run or pooled output directory."),
         out: Path | None = typer.Option(

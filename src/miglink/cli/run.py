@@ -18,6 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from miglink.cli.options import min_cell_option
+
 STAGES = (
     "check",
     "features",
@@ -48,9 +50,7 @@ def register(app: typer.Typer) -> None:
             None, "--study", help="Study file (YAML); default: the protocol."
         ),
         engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark."),
-        min_cell: int = typer.Option(
-            5, "--min-cell", help="Minimum cell count shown in any artefact."
-        ),
+        min_cell: int = min_cell_option(),
         quiet: bool = typer.Option(False, "--quiet", help="No progress or summary."),
         as_json: bool = typer.Option(False, "--json", help="Print the claim verdicts as JSON."),
         no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import typer
 
+from miglink.cli.options import OneLineCommand
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("synth")
+    @app.command("synth", cls=OneLineCommand)
     def synth(
         persons: int = typer.Option(..., "--persons", help="Number of persons to generate."),
         seed: int = typer.Option(..., "--seed", help="Random seed (same seed, same files)."),

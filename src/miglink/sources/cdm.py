@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import weakref
@@ -21,6 +22,7 @@ import psutil
 
 from miglink.errors import MiglinkError, MissingTableError
 from miglink.sources import _compat  # noqa: F401  (ibis 12 / duckdb 2 shim)
+from miglink.sources.describe import describe_source, is_url, scrub
 from miglink.sources.files import TableFile, discover, unzip_to_cache
 from miglink.sources.schema import cdm_schema
 from miglink.sources.typed import cast_failure_counts, column_map, missing_columns, typed_table
@@ -174,12 +176,15 @@ def open_cdm(data: Any, engine: str = "duckdb", *, cache_dir: str | Path | None 
         return _from_backend(ibis.pyspark.connect(data), "spark", "a Spark session's catalog")
     if isinstance(data, ibis.BaseBackend):
         return _from_backend(data, data.name, f"an Ibis {data.name} connection")
-    if isinstance(data, str) and "://" in data and not Path(data).exists():
+    if is_url(data) and not Path(data).exists():
+        where = describe_source(data)
         try:
             backend = ibis.connect(data)
         except Exception as e:  # noqa: BLE001 - any driver error is a user error here
-            raise MiglinkError(f"cannot connect to {_redact(data)}: {_first_line(e)}") from None
-        return _from_backend(backend, backend.name, f"database {_redact(data)}")
+            raise MiglinkError(
+                f"cannot connect to {where}: {scrub(_first_line(e), data)}"
+            ) from None
+        return _from_backend(backend, backend.name, f"database {where}")
     path = Path(data)
     if not path.exists():
         raise MiglinkError(f"data source not found: {path}")
@@ -294,13 +299,42 @@ def _read_file(con: Any, tf: TableFile) -> ir.Table:
                 f"read_csv('{path}', header = true, delim = '{delim}', quote = '\"', "
                 f"strict_mode = true, columns = {{{cols}}})"
             )
-        con.con.execute(sql)
+        con.con.execute(sql).fetchall()  # this duckdb refuses new work while a result is open
+        if tf.format != "parquet":
+            _refuse_nul(con, name, tf, names)
     except duckdb.Error as e:
-        raise MiglinkError(
-            f"table '{tf.table}' could not be read from {tf.path.name}: {_first_line(e)}",
-            table=tf.table,
-        ) from None
+        raise MiglinkError(_read_error(tf, e), table=tf.table) from None
     return con.table(name)
+
+
+def _read_error(tf: TableFile, e: BaseException) -> str:
+    """One line for an engine's parse error; a wrong encoding is said so, with its line."""
+    text = str(e)
+    if "not utf-8" in text.lower() or "invalid unicode" in text.lower():
+        line = re.search(r"Line: (\d+)", text)
+        at = f" (first bad byte on line {line.group(1)})" if line else ""
+        return f"table '{tf.table}' in {tf.path.name} is not UTF-8 text{at}; save it as UTF-8"
+    return f"table '{tf.table}' could not be read from {tf.path.name}: {_first_line(e)}"
+
+
+def _refuse_nul(con: Any, name: str, tf: TableFile, columns: list[str]) -> None:
+    """A NUL byte in a text file is a damaged or binary file, never data: refuse it, counted.
+    (DuckDB keeps NUL inside values, so the file would otherwise be read without a word.)"""
+    q = ", ".join(
+        f'count_if(contains("{c.replace(chr(34), chr(34) * 2)}", chr(0)))' for c in columns
+    )
+    counts = con.con.execute(f'SELECT {q} FROM "{name}"').fetchall()[0]
+    bad = [(c, int(n)) for c, n in zip(columns, counts, strict=True) if n]
+    if bad:
+        col, n = bad[0]
+        raise MiglinkError(
+            # the count is carried in n_rows (gated where shown), never in the text
+            f"table '{tf.table}' in {tf.path.name} has rows holding a NUL byte in column "
+            f"'{col}' (a damaged or binary file)",
+            table=tf.table,
+            column=col.lower(),
+            n_rows=n,
+        )
 
 
 def check_header(tf: TableFile) -> tuple[str, list[str]]:
@@ -407,16 +441,6 @@ def _list_tables(backend: Any) -> list[str]:
 def _is_spark_session(obj: Any) -> bool:
     cls = type(obj)
     return cls.__name__ == "SparkSession" and cls.__module__.startswith("pyspark")
-
-
-def _redact(url: str) -> str:
-    """A URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
 
 
 def _spark_from_files(path: Path, cache_dir: str | Path | None) -> Cdm:

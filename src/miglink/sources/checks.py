@@ -170,7 +170,8 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
             continue
         for col, n in failures.items():
             if n:
-                req = spec.column(col).required
+                # an identifier that is not a plain integer cannot be placed: never a warning
+                req = spec.column(col).required or col.endswith("_id")
                 rep.add(
                     Finding(
                         "type",
@@ -195,7 +196,9 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
         if not req or rep.tables.get(name, 0) == 0:
             continue
         counts = _row(t, **{c: t[c].isnull().cast("int64").sum() for c in req})
+        failed = cdm.cast_failures(name)
         for col, n in counts.items():
+            n -= failed.get(col, 0)  # values that failed to cast are reported once, as 'type'
             if n:
                 key = col == "person_id" or (name == "person" and col == "year_of_birth")
                 rep.add(
@@ -216,7 +219,9 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
     person = usable["person"]
 
     # 3. Person table: duplicates, implausible birth years.
-    dup = person.group_by("person_id").agg(n=person.count()).filter(lambda d: d.n > 1)
+    # NULL ids (missing or failed to cast) are reported above, not as one shared id
+    keyed = person.filter(person.person_id.notnull())
+    dup = keyed.group_by("person_id").agg(n=keyed.count()).filter(lambda d: d.n > 1)
     n_dup = _int(dup.n.sum())
     if n_dup:
         rep.add(

@@ -44,17 +44,66 @@ def _cast(col: ir.Value, target: str) -> ir.Value:
         return col.try_cast("date")
     if target == "string":
         if src.is_floating():  # a code stored as a double (e.g. Synthea27Nj's Parquet): no '.0'
-            whole = col.notnull() & (col == col.round(0)) & (col.abs() < 1e18)
+            whole = _whole(col) & (col.abs() < 1e18)
             s = ibis.cases((whole, col.cast("int64").cast("string")), else_=col.cast("string"))
         else:
             s = col if src.is_string() else col.cast("string")
         # MIMIC-IV's OMOP copy pads source values with trailing spaces.
         return s.strip().nullif("")
+    if target == "int64":
+        return _strict_int(col)
+    if target == "float64":
+        return _strict_float(col)
+    raise ValueError(f"cdm_schema.csv declares an unknown type {target!r}")
+
+
+#: A plain integer as text: optional minus sign, decimal digits (at most 19, the width of int64).
+#: Engines' own casts are looser - DuckDB's TRY_CAST turns '1.6' into 2, '0x10' into 16, '1e3'
+#: into 1000, '+12' into 12, '1_000' into 1000 (checked on the pinned duckdb) - and a rounded
+#: identifier moves a record to another person, so anything else is a type failure (NULL, counted).
+INT_PATTERN = r"^-?[0-9]{1,19}$"
+
+
+#: A decimal number as text: sign, digits with an optional fraction, optional exponent. Not
+#: '1_000.5' (DuckDB reads 1000.5), 'inf', 'nan' or '-Infinity', which a mean would not survive.
+FLOAT_PATTERN = r"^[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]+)?$"
+
+
+def _strict_float(col: ir.Value) -> ir.Value:
+    """float64 from text or numbers; NaN, infinities and overflow ('1e400') are type failures."""
+    src = col.type()
     if src.is_string():
-        return col.strip().nullif("").try_cast(_IBIS_TYPE[target])
-    if str(src).rstrip("!") == target:
-        return col
-    return col.try_cast(_IBIS_TYPE[target])
+        s = col.strip().nullif("")
+        x = s.re_search(FLOAT_PATTERN).ifelse(s, ibis.null("string")).try_cast("float64")
+    elif src.is_numeric():
+        x = col.cast("float64")
+    else:
+        x = col.try_cast("float64")
+    return (x.notnull() & (x.abs() < float("inf"))).ifelse(x, ibis.null("float64"))
+
+
+def _whole(col: ir.Value) -> ir.Value:
+    """True for finite whole numbers. Not ``col == col.round(0)``: Ibis rounds to BIGINT, which
+    fails on infinity and on values past int64 instead of giving false."""
+    x = col.cast("float64")
+    return col.notnull() & ((x % 1.0) == 0.0)
+
+
+def _strict_int(col: ir.Value) -> ir.Value:
+    """int64 from text, integers, floats or decimals without rounding: '12', 12 and 12.0 give 12;
+    '1.6', '0x10', '1e3', '12abc', 1950.7, NaN and out-of-range values give NULL."""
+    src = col.type()
+    if src.is_integer():
+        return col if str(src).rstrip("!") == "int64" else col.cast("int64")
+    if src.is_string():
+        s = col.strip().nullif("")  # surrounding blanks are padding, not part of the value
+        return s.re_search(INT_PATTERN).ifelse(s, ibis.null("string")).try_cast("int64")
+    if src.is_floating() or src.is_decimal():
+        whole = _whole(col) & (col.abs() < 9.2e18)
+        return whole.ifelse(col, ibis.null(src)).try_cast("int64")
+    if src.is_boolean():
+        return ibis.null("int64")  # a flag is not an identifier or a count
+    return col.try_cast("int64")
 
 
 def missing_columns(raw: ir.Table, spec: TableSpec) -> list[str]:
