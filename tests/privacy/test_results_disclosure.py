@@ -372,6 +372,41 @@ def test_same_quantity_in_another_analysis_is_withheld_too(m):
     assert pub.loc[1, "events_unexposed"] == SECONDARY_LABEL
 
 
+@pytest.mark.parametrize("m", MIN_CELLS)
+def test_subgroup_of_another_analysis_nested_in_all_is_withheld(m):
+    """D6: the 'all' row of one hypothesis and the 'no autoimmune disease' row of another describe
+    nested populations; their difference (the persons with autoimmune disease) is never published,
+    so it must not be small (found by tests/privacy/test_adversarial.py on 300 synthetic persons)."""
+    truth = pd.DataFrame(
+        [
+            _row(
+                analysis="h6_all",
+                design="D6",
+                method="rgm_ols_stratum_sums",
+                n_exposed=40,
+                n_unexposed=900,
+                estimate=1.1,
+                se_log=0.1,
+            ),
+            _row(
+                analysis="h6_noai",
+                design="D6",
+                method="rgm_ols_stratum_sums",
+                stratum="no autoimmune disease",
+                n_exposed=39,
+                n_unexposed=880,
+                estimate=1.0,
+                se_log=0.1,
+            ),
+        ]
+    )
+    pub = gate_results(truth, m)
+    assert pub.loc[0, "n_exposed"] == 40
+    assert pub.loc[1, "n_exposed"] == SECONDARY_LABEL
+    assert pub.loc[1, "n_unexposed"] == 880  # a difference of 20 >= min_cell reveals nothing
+    assert pd.isna(pub.loc[1, "estimate"])
+
+
 def test_mantel_haenszel_or_is_withheld_when_an_arm_is_sparse():
     from miglink.stats.twobytwo import mantel_haenszel
 

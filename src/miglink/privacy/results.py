@@ -9,6 +9,8 @@
    smallest shown positive cell of the group (a zero when no positive one is left) is withheld
    too (``"withheld"``), so no suppressed value is the difference of published ones. A withheld cell also hides every cell of the same
    column and outcome that holds the same value (the same quantity published by another analysis).
+   A subgroup row of another analysis on the same population is nested in its 'all' row: a
+   subgroup cell whose difference from the 'all' cell is small is withheld.
 3. Derived values: when any count of a row is suppressed, every value computed from its counts
    (kinds person_time, estimate, interval, p_value, rate, statistic) is withheld, and so is every
    such value of the other rows of its analysis (ratios of stratum estimates, trend fits over
@@ -153,6 +155,28 @@ def _groups(df: pd.DataFrame, counts: tuple[str, ...], cells: _Cells) -> list[li
     return groups
 
 
+def _nested(df: pd.DataFrame, counts: tuple[str, ...], cells: _Cells) -> None:
+    """A subgroup row of another analysis on the same population (same design, exposure, outcome
+    and method) is nested in the 'all' row: their difference is an unpublished count, so a
+    subgroup cell that leaves a small difference is withheld."""
+    keys = list(zip(df["design"], df["exposure"], df["outcome"], df["method"], strict=True))
+    stratum = df["stratum"].fillna("all").astype(str).tolist()
+    alls: dict[tuple, list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        if stratum[i] == "all":
+            alls[k].append(i)
+    for i, k in enumerate(keys):
+        if stratum[i] == "all":
+            continue
+        for j in alls.get(k, ()):
+            for c in counts:
+                a, b = cells.value.get((j, c)), cells.value.get((i, c))
+                if a is None or b is None or cells.hidden((j, c)) or cells.hidden((i, c)):
+                    continue
+                if 0 < a - b < cells.min_cell:
+                    cells.state[(i, c)] = "secondary"
+
+
 def _secondary(df: pd.DataFrame, counts: tuple[str, ...], cells: _Cells) -> None:
     """Withhold the smallest shown cells until no group's suppressed cells sum below min_cell."""
     groups = _groups(df, counts, cells)
@@ -223,6 +247,7 @@ def gate_results(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     for c in ("analysis", "stratum", "role", "outcome"):
         df[c] = df[c].astype(object)
     cells = _read_cells(df, counts, min_cell)
+    _nested(df, counts, cells)
     _secondary(df, counts, cells)
 
     hidden_rows = {i for (i, _c) in cells.state}
