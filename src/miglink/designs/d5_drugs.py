@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 
 import ibis
-import numpy as np
 import pandas as pd
 
 from miglink.designs.d5_common import not_analysed
@@ -181,12 +180,12 @@ def _fit_sccs(iv: pd.DataFrame) -> tuple[dict, str]:
             iv, person_col="person", age_col=None
         ), "no case crosses an age band: not age adjusted"
     iv.loc[nb == 1, "age_band"] = sorted(crossing.unique())[0]
-    try:
-        return sccs_fit(iv, person_col="person", age_col="age_band"), "age adjusted in 5-year bands"
-    except np.linalg.LinAlgError:
+    adjusted = sccs_fit(iv, person_col="person", age_col="age_band")
+    if any(e.extra.get("fit_failed") for e in adjusted.values()):
         return sccs_fit(
             iv, person_col="person", age_col=None
         ), "age adjustment not estimable: not age adjusted"
+    return adjusted, "age adjusted in 5-year bands"
 
 
 def _epoch_date(days):
