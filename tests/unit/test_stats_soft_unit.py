@@ -149,3 +149,40 @@ def test_poisson_with_exposure_collinear_with_strata_says_why():
     )
     est = poisson_rate_ratio(df)
     assert math.isnan(est.estimate) and est.note.startswith("not estimable:")
+
+
+def test_logistic_level_left_only_in_uninformative_strata_is_not_estimable():
+    # found on miglink.synth.generate(persons=500, seed=8), D1: the exposed level has events and
+    # non-events overall, but each of its strata has none or only events; once those strata are
+    # dropped no exposure column is left (ValueError "need at least one array to stack" before)
+    df = pd.DataFrame(
+        {
+            "stratum": ["s1", "s2", "s3"],
+            "exposed": [0, 1, 1],
+            "events": [3, 0, 2],
+            "total": [10, 2, 2],
+        }
+    )
+    est = logistic_grouped(df, "events", "total", "exposed", ["stratum"])
+    assert math.isnan(est.estimate)
+    assert est.note == "not estimable: level 1 is only in strata with no events or only events"
+
+
+def test_sccs_design_without_baseline_time_is_not_estimable():
+    # found on miglink.synth.generate(persons=500, seed=3), D5: the only exposed case is exposed
+    # for its whole observation (MiglinkError "baseline window not found" ended the run before)
+    iv = pd.DataFrame(
+        {
+            "person": [332, 332],
+            "window": ["risk", "risk"],
+            "age_band": [50, 55],
+            "length": [528, 815],
+            "events": [4, 8],
+        }
+    )
+    res, how = _fit_sccs(iv)
+    assert set(res) == {"pre_exposure", "risk"}
+    for est in res.values():
+        assert math.isnan(est.estimate)
+        assert est.note == "not estimable: no exposed case has baseline (unexposed) time"
+    assert how == "no baseline time"

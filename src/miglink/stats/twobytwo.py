@@ -104,6 +104,9 @@ def mantel_haenszel(table: pd.DataFrame) -> Estimate:
     )
 
 
+NO_STRATA = "not estimable: no stratum holds both events and non-events"
+
+
 def _drop_uninformative(
     df: pd.DataFrame, events: str, total: str, covariates: list[str]
 ) -> pd.DataFrame:
@@ -236,8 +239,14 @@ def logistic_grouped_levels(
             usable.append(lev)
     data = data[data[exposure_col].isin([ref, *usable])]
     data = _drop_uninformative(data, events_col, total_col, covariates)
+    left = set(data[exposure_col])
+    for lev in [lev for lev in usable if lev not in left]:
+        out[lev] = Estimate.missing(
+            method, f"not estimable: level {lev} is only in strata with no events or only events"
+        )
+    usable = [lev for lev in usable if lev in left]
     if not usable or data.empty:
-        return out
+        return {lev: out.get(lev, Estimate.missing(method, NO_STRATA)) for lev in others}
     if ref not in set(data[exposure_col]):
         note = "not estimable: reference level has no informative strata"
         return {lev: out.get(lev, Estimate.missing(method, note)) for lev in others}
