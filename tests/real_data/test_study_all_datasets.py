@@ -23,7 +23,18 @@ from miglink.study import run_study
 VERDICTS = {"supported", "contradicted", "no evidence", "inconclusive", "not analysed", ""}
 #: estimate columns that must never be inf (MDRR is inf by definition when nothing is detectable:
 #: docs/statistics.md, "MDRR")
-NUMERIC = ["estimate", "log_estimate", "se_log", "ci_low", "ci_high", "p_value"]
+NUMERIC = [
+    "estimate",
+    "log_estimate",
+    "se_log",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "cal_estimate",
+    "cal_ci_low",
+    "cal_ci_high",
+    "cal_p_value",
+]
 
 #: dataset id -> path under shared/data (see each folder's SOURCE.md)
 DATASETS = {
