@@ -186,3 +186,15 @@ def test_sccs_design_without_baseline_time_is_not_estimable():
         assert math.isnan(est.estimate)
         assert est.note == "not estimable: no exposed case has baseline (unexposed) time"
     assert how == "no baseline time"
+
+
+def test_pooling_sites_far_apart_does_not_overflow():
+    from miglink.stats.meta import pool
+
+    # two sites at log OR +-600 (SE 1): tau² ~ 7e5, so exp() of the CI and prediction bounds
+    # overflowed (OverflowError) before
+    p = pool([600.0, -600.0], [1.0, 1.0])
+    assert math.isnan(p.ci_high) and math.isnan(p.pi_high)
+    assert p.to_estimate().note.startswith("not estimable:")
+    # an SE whose square underflows to 0 is dropped like a zero SE, not an infinite weight
+    assert pool([5.0, 5.0], [1e-300, 1e-300]).k == 0
