@@ -618,6 +618,7 @@ def _finite(x) -> bool:
 
 def _diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
     from miglink.designs.rows import REASON_KEY
+    from miglink.stats.power import exp_or_inf
 
     recs = results.to_dict("records")
     for r in recs:
@@ -629,7 +630,7 @@ def _diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
                 r["note"] = f"{reason}; {note}" if note else reason
         if r.get("mdrr") is None or not _finite(r.get("mdrr")):
             if _finite(r.get("se_log")) and r.get("measure") in ("ROR", "OR", "HR", "IRR", "RGM"):
-                r["mdrr"] = float(math.exp(2.8016 * float(r["se_log"])))
+                r["mdrr"] = exp_or_inf(2.8016 * float(r["se_log"]))
         cal_expected = (
             r["design"] in ("D1", "D2")
             and r["method"] in ("mantel_haenszel", "poisson_matched_strata")

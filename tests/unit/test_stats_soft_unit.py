@@ -198,3 +198,29 @@ def test_pooling_sites_far_apart_does_not_overflow():
     assert p.to_estimate().note.startswith("not estimable:")
     # an SE whose square underflows to 0 is dropped like a zero SE, not an infinite weight
     assert pool([5.0, 5.0], [1e-300, 1e-300]).k == 0
+
+
+def test_mdrr_beyond_exp_range_is_inf_not_overflow():
+    from miglink.stats.power import mdrr_cohort
+
+    # one exposed person with one event among a million: log MDRR ~ 2,800 (OverflowError before)
+    assert mdrr_cohort(1, 10**6, 1) == math.inf
+    assert mdrr_cohort(500, 500, 100) < 2
+
+
+def test_diagnostics_mdrr_from_a_huge_se_is_inf_not_overflow():
+    from miglink.claims.model import load_study
+    from miglink.designs.rows import make_row
+    from miglink.study import _diagnostics
+
+    st = load_study()[0].settings
+    row = make_row(
+        design="D1",
+        exposure="a",
+        outcome="b",
+        measure="OR",
+        method="logistic_grouped",
+        est=Estimate.from_log(1.0, 300.0, "logistic_grouped"),
+    )
+    out = _diagnostics(pd.DataFrame([row]), st)
+    assert out["mdrr"].iloc[0] == math.inf
