@@ -224,3 +224,21 @@ def test_diagnostics_mdrr_from_a_huge_se_is_inf_not_overflow():
     )
     out = _diagnostics(pd.DataFrame([row]), st)
     assert out["mdrr"].iloc[0] == math.inf
+
+
+def test_ratio_of_geometric_means_beyond_exp_range_is_not_estimable():
+    from miglink.stats.means import ratio_of_geometric_means
+
+    # log values 704 and 706 vs -1 and 1 (two persons each): the CI upper bound is
+    # exp(705 + 4.30 * 1.41) ~ exp(711), beyond math.exp's range (OverflowError before)
+    df = pd.DataFrame(
+        {
+            "stratum": ["s", "s"],
+            "group": [1, 0],
+            "n": [2, 2],
+            "sum": [1410.0, 0.0],
+            "sumsq": [704.0**2 + 706.0**2, 2.0],
+        }
+    )
+    est = ratio_of_geometric_means(df)
+    assert math.isnan(est.estimate) and est.note.startswith("not estimable:")
