@@ -104,9 +104,6 @@ def mantel_haenszel(table: pd.DataFrame) -> Estimate:
     )
 
 
-NO_STRATA = "not estimable: no stratum holds both events and non-events"
-
-
 def _drop_uninformative(
     df: pd.DataFrame, events: str, total: str, covariates: list[str]
 ) -> pd.DataFrame:
@@ -245,8 +242,8 @@ def logistic_grouped_levels(
             method, f"not estimable: level {lev} is only in strata with no events or only events"
         )
     usable = [lev for lev in usable if lev in left]
-    if not usable or data.empty:
-        return {lev: out.get(lev, Estimate.missing(method, NO_STRATA)) for lev in others}
+    if not usable:
+        return {lev: out[lev] for lev in others}
     if ref not in set(data[exposure_col]):
         note = "not estimable: reference level has no informative strata"
         return {lev: out.get(lev, Estimate.missing(method, note)) for lev in others}
