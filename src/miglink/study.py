@@ -553,6 +553,23 @@ def _phenome_rows(
             None,
         )
         if base is None or not _finite(base.get("log_estimate")):
+            # the hypothesis still gets its row, saying why it has no percentile
+            out.append(
+                make_row(
+                    design="D8",
+                    exposure=h.exposure,
+                    outcome=h.outcome,
+                    measure="OR",
+                    method="phenome_background_calibrated",
+                    role="primary",
+                    stratum="phenome background",
+                    analysis=h.id,
+                    note=(
+                        f"not estimable: the D1 Mantel-Haenszel OR of {h.exposure} and "
+                        f"{h.outcome} is not estimable, so it has no place in the phenome background"
+                    ),
+                )
+            )
             continue
         pct = percentile_of(base["log_estimate"], bg_log)
         row = make_row(
@@ -600,11 +617,20 @@ def _finite(x) -> bool:
 
 
 def _diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
+    from miglink.designs.rows import REASON_KEY
+    from miglink.stats.power import exp_or_inf
+
     recs = results.to_dict("records")
     for r in recs:
+        reason = r.pop(REASON_KEY, None)
+        note = r.get("note") if isinstance(r.get("note"), str) else ""
+        if isinstance(reason, str) and reason and not _finite(r.get("estimate")):
+            if reason not in note:
+                # the estimator's reason first: a design's own note says what was estimated
+                r["note"] = f"{reason}; {note}" if note else reason
         if r.get("mdrr") is None or not _finite(r.get("mdrr")):
             if _finite(r.get("se_log")) and r.get("measure") in ("ROR", "OR", "HR", "IRR", "RGM"):
-                r["mdrr"] = float(math.exp(2.8016 * float(r["se_log"])))
+                r["mdrr"] = exp_or_inf(2.8016 * float(r["se_log"]))
         cal_expected = (
             r["design"] in ("D1", "D2")
             and r["method"] in ("mantel_haenszel", "poisson_matched_strata")

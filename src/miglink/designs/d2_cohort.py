@@ -435,7 +435,9 @@ def cohort_counts(
                 "n": int(r["n"]),
             }
         )
-    return CohortCounts(strata=strata, km=km, balance=balance, attrition=pd.DataFrame(att))
+    # named columns: with no new diagnosis at all the attrition table is empty but still keyed
+    attrition = pd.DataFrame(att, columns=["index_set", "step", "description", "n"])
+    return CohortCounts(strata=strata, km=km, balance=balance, attrition=attrition)
 
 
 def km_curve(km: pd.DataFrame, horizon_months: int) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import pandas as pd
 from miglink.designs.d2_cohort import CohortCounts, balance_smd, km_curve
 from miglink.designs.rows import make_row
 from miglink.stats.cohort import incidence_rate, poisson_rate_ratio
+from miglink.stats.estimate import Estimate
 from miglink.stats.power import mdrr_cohort
 
 
@@ -42,7 +43,15 @@ def d2_rows(
                 "person_years": (s["person_days"].astype(float) / 365.25).to_numpy(),
             }
         )
-        est = poisson_rate_ratio(df) if len(df) else None
+        est = (
+            poisson_rate_ratio(df)
+            if len(df)
+            else Estimate.missing(
+                "poisson",
+                f"not estimable: no new {idx} diagnosis with prior observation and a matched "
+                "comparator",
+            )
+        )
         smd = smd_by_index.get(idx, {})
         max_s = max(smd.values()) if smd else float("nan")
         analysis = f"d2__{idx}__{out}"

@@ -20,13 +20,13 @@ from __future__ import annotations
 import dataclasses
 
 import ibis
-import numpy as np
 import pandas as pd
 
 from miglink.designs.d5_common import not_analysed
 from miglink.designs.d5_sccs import ERA_GAP_DAYS, PRE_DAYS, RISK_DAYS, drug_eras, sccs_intervals
 from miglink.designs.rows import make_row
 from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
+from miglink.stats.estimate import Estimate
 from miglink.stats.power import mdrr_sccs
 from miglink.stats.proportion import binomial_share
 from miglink.stats.sccs import sccs_fit
@@ -167,6 +167,10 @@ def sccs_rows(
     return rows
 
 
+#: The SCCS windows compared with baseline; each gets a row, estimable or not.
+SCCS_WINDOWS = ("pre_exposure", "risk")
+
+
 def _fit_sccs(iv: pd.DataFrame) -> tuple[dict, str]:
     """Age-adjusted SCCS fit; age bands that no case crosses carry no information and are folded.
 
@@ -175,6 +179,19 @@ def _fit_sccs(iv: pd.DataFrame) -> tuple[dict, str]:
     no band is held only by them (it would not be identifiable). Without any case crossing a band
     boundary the fit is unadjusted for age (said in the note).
     """
+    if not ((iv["window"] == "baseline") & (iv["length"] > 0)).any():
+        # every exposed case is exposed for its whole observation: nothing to compare with
+        reason = "not estimable: no exposed case has baseline (unexposed) time"
+        return {w: Estimate.missing("sccs", reason) for w in SCCS_WINDOWS}, "no baseline time"
+    est, how = _fit_sccs_age(iv)
+    for w in SCCS_WINDOWS:
+        if w not in est:
+            est[w] = Estimate.missing("sccs", f"not estimable: no {w} time among exposed cases")
+    return est, how
+
+
+def _fit_sccs_age(iv: pd.DataFrame) -> tuple[dict, str]:
+    """The age-adjusted fit, falling back to no age adjustment when that fit fails."""
     iv = iv.copy()
     nb = iv.groupby("person")["age_band"].transform("nunique")
     crossing = iv.loc[nb > 1, "age_band"]
@@ -183,12 +200,12 @@ def _fit_sccs(iv: pd.DataFrame) -> tuple[dict, str]:
             iv, person_col="person", age_col=None
         ), "no case crosses an age band: not age adjusted"
     iv.loc[nb == 1, "age_band"] = sorted(crossing.unique())[0]
-    try:
-        return sccs_fit(iv, person_col="person", age_col="age_band"), "age adjusted in 5-year bands"
-    except np.linalg.LinAlgError:
+    adjusted = sccs_fit(iv, person_col="person", age_col="age_band")
+    if any(e.extra.get("fit_failed") for e in adjusted.values()):
         return sccs_fit(
             iv, person_col="person", age_col=None
         ), "age adjustment not estimable: not age adjusted"
+    return adjusted, "age adjusted in 5-year bands"
 
 
 def _epoch_date(days):

@@ -17,6 +17,11 @@ def results_columns() -> list[str]:
         return pd.read_csv(f)["column"].tolist()
 
 
+#: Row key (not a results column) holding an estimator's "not estimable" reason until the
+#: diagnostics step writes it into the note.
+REASON_KEY = "_not_estimable_reason"
+
+
 def analysis_id(design: str, exposure: str, outcome: str, extra: str = "") -> str:
     tail = f"__{extra}" if extra else ""
     return f"{design.lower()}__{exposure}__{outcome}{tail}"
@@ -62,6 +67,10 @@ def make_row(
         note = (est.extra or {}).get("note")
         if note:
             row["note"] = str(note)
+            if not est.estimable:
+                # designs often replace the note with their own text; the estimator's reason is
+                # kept aside and put back in front of the note by study._diagnostics
+                row[REASON_KEY] = str(note)
     row.update(fields)
     return row
 

@@ -24,6 +24,7 @@ from miglink.errors import MiglinkError, MissingTableError
 from miglink.sources import _compat  # noqa: F401  (ibis 12 / duckdb 2 shim)
 from miglink.sources.describe import describe_source, is_url, scrub
 from miglink.sources.files import TableFile, discover, unzip_to_cache
+from miglink.sources.foreign import refuse_foreign_layout
 from miglink.sources.schema import cdm_schema
 from miglink.sources.typed import cast_failure_counts, column_map, missing_columns, typed_table
 
@@ -212,6 +213,7 @@ def _duckdb_from_path(path: Path, cache_dir: str | Path | None) -> Cdm:
         if not found and len(zips) > 1:
             names = ", ".join(z.name for z in zips)
             raise MiglinkError(f"folder {path} holds several zips ({names}); name one with --data")
+        refuse_foreign_layout(path, set(found))
         return _from_folder(path, f"OMOP CDM folder '{path.name}'", None)
     raise MiglinkError(
         f"cannot read {path}: expected a folder of CSV / Parquet files, a .zip or a .duckdb file"

@@ -17,6 +17,7 @@ from miglink.errors import MiglinkError
 from miglink.stats.absorbed import fit_absorbed
 from miglink.stats.coxfast import fit_cox_efron
 from miglink.stats.estimate import Estimate
+from miglink.stats.soft import attempt
 
 
 def _require(df: pd.DataFrame, cols: list[str], table: str) -> None:
@@ -97,18 +98,20 @@ def poisson_rate_ratio(df: pd.DataFrame) -> Estimate:
     informative = data.groupby("stratum", observed=True)["events"].transform("sum") > 0
     data = data[informative]
     # Stratum intercepts are absorbed (fast with many strata; equal to the dummy-coded GLM).
-    try:
-        fit = fit_absorbed(
+    res = attempt(
+        lambda: fit_absorbed(
             data["events"].to_numpy(float),
             data[["exposed"]].to_numpy(float),
             data["stratum"].astype(str).to_numpy(),
             "poisson",
             offset=np.log(data["person_years"].to_numpy(float)),
-        )
-    except np.linalg.LinAlgError:
-        return Estimate.missing(
-            method, "not estimable: exposure is collinear with the strata", extra
-        )
+        ),
+        singular="exposure is collinear with the strata",
+        converged=lambda f: f.converged,
+    )
+    if not res.ok:
+        return Estimate.missing(method, res.reason, extra)
+    fit = res.value
     extra.update({"n_strata": int(data["stratum"].nunique()), "converged": fit.converged})
     return Estimate.from_log(float(fit.params[0]), float(np.sqrt(fit.cov[0, 0])), method, extra)
 
@@ -140,19 +143,19 @@ def cox_matched(
         return Estimate.missing(method, "not estimable: no events in one exposure group", extra)
     if data[exposure_col].nunique() < 2:
         return Estimate.missing(method, "not estimable: exposure does not vary", extra)
-    try:
-        fit = fit_cox_efron(
+    res = attempt(
+        lambda: fit_cox_efron(
             data[duration_col].to_numpy(float),
             data[event_col].to_numpy(int),
             data[[exposure_col]].to_numpy(float),
             data[strata_col].to_numpy() if strata_col else None,
-        )
-    except np.linalg.LinAlgError:
-        return Estimate.missing(
-            method, "not estimable: exposure does not vary within any set", extra
-        )
-    if not fit.converged:
-        return Estimate.missing(method, "not estimable: Cox fit did not converge", extra)
+        ),
+        singular="exposure does not vary within any set",
+        converged=lambda f: f.converged,
+    )
+    if not res.ok:
+        return Estimate.missing(method, res.reason, extra)
+    fit = res.value
     if strata_col:
         extra["n_strata"] = int(data[strata_col].nunique())
     coef = float(fit.params[0])

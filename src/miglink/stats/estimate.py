@@ -15,6 +15,8 @@ from scipy import stats
 
 Z95 = float(stats.norm.ppf(0.975))
 NAN = float("nan")
+#: Largest |log ratio| (estimate or CI bound) reported: math.exp overflows just above 709.78.
+MAX_LOG = 700.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,13 @@ class Estimate:
         extra = dict(extra or {})
         if not (math.isfinite(log_estimate) and math.isfinite(se_log) and se_log > 0):
             extra.setdefault("note", "not estimable: non-finite estimate or standard error")
+            return cls.missing(method, extra["note"], extra)
+        if abs(log_estimate) + Z95 * se_log > MAX_LOG:
+            # exp() of this overflows (Python raises OverflowError): the fit ran off to a
+            # boundary (sparse or separated data); a ratio beyond e^700 is not an estimate
+            extra["note"] = (
+                "not estimable: the estimate or its CI diverges (sparse or separated data)"
+            )
             return cls.missing(method, extra["note"], extra)
         if p_value is None:
             p_value = float(2 * stats.norm.sf(abs(log_estimate / se_log)))

@@ -18,7 +18,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from miglink.errors import MiglinkError
-from miglink.stats.estimate import Estimate
+from miglink.stats.estimate import MAX_LOG, Estimate
 
 COLUMNS = ["stratum", "group", "n", "sum", "sumsq"]
 
@@ -77,6 +77,12 @@ def ratio_of_geometric_means(df: pd.DataFrame) -> Estimate:
     if not se > 0:
         return Estimate.missing(method, "not estimable: zero residual variance", extra)
     t = stats.t.ppf(0.975, df_resid)
+    if abs(beta) + t * se > MAX_LOG:
+        return Estimate.missing(
+            method,
+            "not estimable: the estimate or its CI diverges (sparse or extreme values)",
+            extra,
+        )
     return Estimate(
         estimate=math.exp(beta),
         log_estimate=beta,

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
-from miglink.stats.estimate import Estimate
+from miglink.stats.estimate import MAX_LOG, Estimate
 
 Method = Literal["REML", "DL", "PM", "FE"]
 NAN = float("nan")
@@ -108,7 +108,8 @@ def pool(
     """Pool log-scale estimates with their SEs; non-finite or non-positive SEs are dropped."""
     y_all = np.asarray(log_est, dtype=float).ravel()
     s_all = np.asarray(se, dtype=float).ravel()
-    keep = np.isfinite(y_all) & np.isfinite(s_all) & (s_all > 0)
+    # s > 0 whose square underflows to 0 would give an infinite weight: dropped too
+    keep = np.isfinite(y_all) & np.isfinite(s_all) & (s_all**2 > 0)
     y, v = y_all[keep], s_all[keep] ** 2
     k = int(len(y))
     extra: dict[str, Any] = {"dropped": int((~keep).sum())}
@@ -152,14 +153,16 @@ def pool(
         s2 = (k - 1) * w_fe.sum() / (w_fe.sum() ** 2 - (w_fe**2).sum())
         i2 = 100 * tau2 / (tau2 + s2)
         half = crit * math.sqrt(se_mu**2 + tau2)
-        pi_low, pi_high = math.exp(mu - half), math.exp(mu + half)
+        pi_low, pi_high = _exp(mu - half), _exp(mu + half)
     if k == 1:
         extra["note"] = "single estimate: nothing pooled"
+    if abs(mu) + crit * se_mu > MAX_LOG:
+        extra["note"] = "not estimable: the pooled CI diverges (site estimates far apart)"
     return PooledEstimate(
         log_estimate=mu,
         se_log=se_mu,
-        ci_low=math.exp(mu - crit * se_mu),
-        ci_high=math.exp(mu + crit * se_mu),
+        ci_low=_exp(mu - crit * se_mu),
+        ci_high=_exp(mu + crit * se_mu),
         p_value=p,
         tau2=tau2 if method != "FE" else 0.0,
         i2=i2,
@@ -172,6 +175,12 @@ def pool(
         hksj=hksj,
         extra=extra,
     )
+
+
+def _exp(x: float) -> float:
+    """exp on the ratio scale; NaN where it would overflow (sites far apart: tau² in the
+    hundreds of thousands), as for any single estimate beyond Estimate.from_log's range."""
+    return math.exp(x) if abs(x) <= MAX_LOG else NAN
 
 
 def _cells(a, b, c, d, correction: float) -> tuple[np.ndarray, ...]:

@@ -16,7 +16,13 @@ def _mdrr(p: float, events: float, alpha: float, power: float) -> float:
     if not (0 < p < 1) or not events > 0:
         return float("inf")
     z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
-    return math.exp(math.sqrt(z**2 / (p * (1 - p) * events)))
+    return exp_or_inf(math.sqrt(z**2 / (p * (1 - p) * events)))
+
+
+def exp_or_inf(log_mdrr: float) -> float:
+    """MDRR from its log; inf (nothing detectable) where exp overflows, e.g. one exposed person
+    among a million (math.exp raised OverflowError)."""
+    return math.exp(log_mdrr) if log_mdrr < 709.0 else float("inf")
 
 
 def mdrr_cohort(

@@ -19,6 +19,7 @@ import pandas as pd
 
 from miglink.errors import MiglinkError
 from miglink.stats.estimate import Estimate
+from miglink.stats.soft import FitDiverged, attempt
 
 
 def _fit(
@@ -66,6 +67,10 @@ def _fit(
     data = data[data.groupby(group_col, observed=True)[events_col].transform("sum") > 0]
     # A window or age band without events has coefficient -inf; its rows then drop out of
     # every denominator, so removing them is exact.
+    # A case whose remaining rows all share one window and covariate level has a constant
+    # linear predictor: its conditional likelihood is 1 whatever the coefficients, so it is
+    # dropped too (otherwise it can leave a window "with events" that no contrast informs,
+    # and the fit runs off to infinity).
     factors = [window_col, *adjust]
     changed = True
     while changed and len(data):
@@ -76,10 +81,19 @@ def _fit(
             if len(empty):
                 data = data[~data[f].isin(empty)]
                 changed = True
+        levels = data.groupby(group_col, observed=True)[factors].transform("nunique")
+        constant = (levels == 1).all(axis=1)
+        if constant.any():
+            data = data[~constant]
+            changed = True
     base_events = data.loc[data[window_col] == baseline, events_col].sum()
     present = set(data[window_col])
     for w in windows:
-        if base_events == 0:
+        if data.empty:
+            out[w] = Estimate.missing(
+                method, "not estimable: no case has events and time in more than one window"
+            )
+        elif base_events == 0:
             out[w] = Estimate.missing(method, "not estimable: no events in the baseline window")
         elif w not in present:
             out[w] = Estimate.missing(method, f"not estimable: no events in window {w}")
@@ -93,14 +107,24 @@ def _fit(
         codes, levels = pd.factorize(data[cov].astype(str), sort=True)
         for k, lev in enumerate(levels[1:], start=1):
             x[f"{cov}[{lev}]"] = (codes == k).astype(float)
-    params_arr, cov, converged = conditional_poisson(
-        data[events_col].to_numpy(float),
-        x.to_numpy(),
-        data[group_col].to_numpy(),
-        np.log(data[length_col].to_numpy(float)),
+    fit = attempt(
+        lambda: conditional_poisson(
+            data[events_col].to_numpy(float),
+            x.to_numpy(),
+            data[group_col].to_numpy(),
+            np.log(data[length_col].to_numpy(float)),
+        ),
+        converged=lambda r: r[2],
     )
+    if not fit.ok:
+        for w in usable:
+            out[w] = Estimate.missing(method, fit.reason, {"fit_failed": True})
+        return {w: out[w] for w in windows}
+    params_arr, cov, converged = fit.value
     params = pd.Series(params_arr, index=x.columns)
-    bse = pd.Series(np.sqrt(np.diag(cov)), index=x.columns)
+    var = np.diag(cov)
+    # a non-positive variance means the information is not positive definite: NaN, said below
+    bse = pd.Series(np.sqrt(np.where(var > 0, var, np.nan)), index=x.columns)
     n_cases = int(data[group_col].nunique())
     for w in usable:
         term = f"window[{w}]"
@@ -111,6 +135,9 @@ def _fit(
             "converged": converged,
         }
         out[w] = Estimate.from_log(float(params[term]), float(bse[term]), method, extra)
+        # a fitted window that still is not estimable (diverging coefficient, non-positive
+        # variance) is a failure of this model, which a caller may refit more simply
+        out[w].extra["fit_failed"] = not out[w].estimable
     return {w: out[w] for w in windows}
 
 
@@ -145,26 +172,41 @@ def conditional_poisson(
         (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_groups, len(codes))
     )
 
-    def moments(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def moments(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         eta = x @ beta + offset
         top = np.maximum.reduceat(eta, starts)
         ex = np.exp(eta - top[codes])  # softmax within group, shifted for stability
-        pi = ex / np.add.reduceat(ex, starts)[codes]
+        den = np.add.reduceat(ex, starts)
+        pi = ex / den[codes]
+        log_pi = eta - top[codes] - np.log(den)[codes]
+        loglik = float(np.sum(y[y > 0] * log_pi[y > 0]))
         m = member @ (pi[:, None] * x)
         score = xty - totals @ m
         info = (x * (totals[codes] * pi)[:, None]).T @ x - (m * totals[:, None]).T @ m
-        return score, info
+        return loglik, score, info
 
     beta = np.zeros(x.shape[1])
     converged = False
+    loglik, score, info = moments(beta)
     for _ in range(max_iter):
-        score, info = moments(beta)
         step = np.linalg.solve(info, score)
-        beta = beta + step
-        if np.max(np.abs(step)) < tol:
+        if not np.all(np.isfinite(step)):
+            raise FitDiverged("non-finite Newton step")
+        # step halving: a full Newton step from a poor start can overshoot on sparse data
+        # (exp overflow, a worse likelihood); halve until the likelihood does not fall
+        t = 1.0
+        while True:
+            new = beta + t * step
+            new_ll, new_score, new_info = moments(new)
+            if (np.isfinite(new_ll) and new_ll >= loglik - 1e-12) or t < 1e-8:
+                break
+            t /= 2
+        beta, loglik, score, info = new, new_ll, new_score, new_info
+        if not (np.all(np.isfinite(beta)) and np.isfinite(loglik)):
+            raise FitDiverged("non-finite coefficients")
+        if np.max(np.abs(t * step)) < tol:
             converged = True
             break
-    _, info = moments(beta)
     return beta, np.linalg.inv(info), converged
 
 

@@ -18,6 +18,7 @@ from statsmodels.stats.contingency_tables import StratifiedTable, Table2x2
 from miglink.errors import MiglinkError
 from miglink.stats.absorbed import fit_absorbed
 from miglink.stats.estimate import Estimate
+from miglink.stats.soft import attempt
 
 CELLS = ("a", "b", "c", "d")
 
@@ -235,18 +236,27 @@ def logistic_grouped_levels(
             usable.append(lev)
     data = data[data[exposure_col].isin([ref, *usable])]
     data = _drop_uninformative(data, events_col, total_col, covariates)
-    if not usable or data.empty:
-        return out
+    left = set(data[exposure_col])
+    for lev in [lev for lev in usable if lev not in left]:
+        out[lev] = Estimate.missing(
+            method, f"not estimable: level {lev} is only in strata with no events or only events"
+        )
+    usable = [lev for lev in usable if lev in left]
+    if not usable:
+        return {lev: out[lev] for lev in others}
     if ref not in set(data[exposure_col]):
         note = "not estimable: reference level has no informative strata"
         return {lev: out.get(lev, Estimate.missing(method, note)) for lev in others}
-    try:
-        params, bse, converged = _fit_binomial(
+    fit = attempt(
+        lambda: _fit_binomial(
             data, events_col, total_col, [(exposure_col, True)], covariates, {exposure_col: ref}
-        )
-    except np.linalg.LinAlgError:
-        note = "not estimable: exposure is collinear with the strata"
-        return {lev: out.get(lev, Estimate.missing(method, note)) for lev in others}
+        ),
+        singular="exposure is collinear with the strata",
+        converged=lambda r: r[2],
+    )
+    if not fit.ok:
+        return {lev: out.get(lev, Estimate.missing(method, fit.reason)) for lev in others}
+    params, bse, converged = fit.value
     for lev in usable:
         term = f"{exposure_col}[{lev}]"
         if term not in params.index:
@@ -344,11 +354,13 @@ def trend_test_grouped(
         return Estimate.missing(
             method, "not estimable: informative strata have one score level", extra
         )
-    try:
-        params, bse, converged = _fit_binomial(
-            data, events_col, total_col, [(score_col, False)], covariates
-        )
-    except np.linalg.LinAlgError:
-        return Estimate.missing(method, "not estimable: score is collinear with the strata", extra)
+    fit = attempt(
+        lambda: _fit_binomial(data, events_col, total_col, [(score_col, False)], covariates),
+        singular="score is collinear with the strata",
+        converged=lambda r: r[2],
+    )
+    if not fit.ok:
+        return Estimate.missing(method, fit.reason, extra)
+    params, bse, converged = fit.value
     extra["converged"] = converged
     return Estimate.from_log(float(params[score_col]), float(bse[score_col]), method, extra)
