@@ -138,6 +138,12 @@ def _study(d: Path, edit: Callable[[dict], object] | None = None, raw: bytes | N
     return p
 
 
+def _sets_file(d: Path, name: str, raw: bytes) -> Path:
+    """A study naming one extra concept-set file with the given bytes."""
+    (d.parent / name).write_bytes(raw)
+    return _study(d, lambda s: s.update(concept_set_files=[name]))
+
+
 def _bad_design(s: dict) -> None:
     s["claims"][0]["hypotheses"][0]["design"] = "D12"
     s["claims"][1]["hypotheses"][0]["expected"] = "sideways"
@@ -489,6 +495,24 @@ CASES = [
         "run",
         study=lambda d: _study(d, lambda s: s.update(concept_set_files=["mine.yaml"])),
         fragments=("concept-set file not found", "mine.yaml"),
+    ),
+    Case(
+        "concept-set file alias bomb",
+        "run",
+        study=lambda d: _sets_file(d, "mine.yaml", BILLION_LAUGHS),
+        fragments=("concept-set file", "mine.yaml", "YAML nodes"),
+    ),
+    Case(
+        "concept-set file not UTF-8",
+        "run",
+        study=lambda d: _sets_file(d, "mine.yaml", b"concept_sets:\n  - id: x\xff\n"),
+        fragments=("concept-set file", "mine.yaml", "not UTF-8", "line 2"),
+    ),
+    Case(
+        "ATLAS concept-set file not UTF-8",
+        "run",
+        study=lambda d: _sets_file(d, "mine.json", b'{"items": ["\xfe"]}'),
+        fragments=("ATLAS concept-set file", "mine.json", "not UTF-8"),
     ),
     Case(
         "study not found",

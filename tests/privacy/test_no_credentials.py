@@ -121,6 +121,27 @@ def test_cli_connection_error_is_one_line_without_secret(tmp_path):
             assert s not in p.stdout + p.stderr, (s, err)
 
 
+def test_mistyped_url_is_not_echoed_with_its_password(tmp_path):
+    """'postgresql:/' (one slash) is no URL and no path: 'data source not found' must not print
+    the password it carries."""
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "miglink.cli.main",
+            "check",
+            "--data",
+            "postgresql:/alice:Hunter2pw@h/db",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert p.returncode == 2, p.stderr
+    assert "data source not found" in p.stderr and "Hunter2pw" not in p.stdout + p.stderr
+
+
 @pytest.fixture(scope="module")
 def duckdb_cdm(tmp_path_factory) -> Path:
     from miglink.synth import generate

@@ -7,10 +7,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from miglink.errors import MiglinkError
+from miglink.safeyaml import MAX_SET_FILE_BYTES, read_bytes, read_text, safe_yaml
 
 Design = Literal["D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9"]
 Expected = Literal["increase", "decrease", "descriptive"]
@@ -103,13 +103,6 @@ def default_study_path() -> Path:
     return Path(str(resources.files("miglink") / "data" / "study.yaml"))
 
 
-#: A study file larger than this is refused unread (the protocol's own is about 11 kB).
-MAX_STUDY_BYTES = 1_000_000
-#: ... and one whose YAML, with aliases expanded, has more nodes than this ("billion laughs":
-#: a few hundred bytes of nested aliases that expand to 10^9 nodes and hang validation).
-MAX_YAML_NODES = 100_000
-
-
 def load_study(path: str | Path | None = None) -> tuple[Study, str]:
     """Read and validate a study file; return it with its content hash (sha256, first 16 hex).
 
@@ -120,14 +113,7 @@ def load_study(path: str | Path | None = None) -> tuple[Study, str]:
     once, a claim without hypotheses, a concept set the study names but nothing defines.
     """
     p = Path(path) if path is not None else default_study_path()
-    data = _read_bytes(p, "study file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise MiglinkError(
-            f"study file {p} is not UTF-8 text (first bad byte on line {line})"
-        ) from None
+    text = read_text(p, "study file")
     raw = safe_yaml(text, p, "study file")
     if not isinstance(raw, dict):
         what = "empty" if raw is None else f"a YAML {type(raw).__name__}"
@@ -149,7 +135,7 @@ def load_study(path: str | Path | None = None) -> tuple[Study, str]:
     extra = []
     for f in study.concept_set_files:
         q = p.parent / f
-        h.update(_read_bytes(q, "concept-set file"))
+        h.update(read_bytes(q, "concept-set file", MAX_SET_FILE_BYTES))
         extra.append(q)
     _check_named_sets(study, p, extra)
     return study, h.hexdigest()[:16]
@@ -165,77 +151,6 @@ def validation_summary(e: ValidationError, limit: int = 10) -> str:
         parts.append(f"{loc}: {msg}")
     more = f"; and {len(errs) - limit} more" if len(errs) > limit else ""
     return f"{len(errs)} problem(s): " + "; ".join(parts) + more
-
-
-def _read_bytes(p: Path, what: str) -> bytes:
-    try:
-        if p.is_dir():
-            raise MiglinkError(f"{what} {p} is a folder, not a file")
-        size = p.stat().st_size
-        if size > MAX_STUDY_BYTES:
-            raise MiglinkError(
-                f"{what} {p} is {size:,} bytes, more than the {MAX_STUDY_BYTES:,} accepted"
-            )
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise MiglinkError(f"{what} not found: {p}") from None
-    except OSError as e:
-        raise MiglinkError(f"cannot read {what} {p}: {e.strerror or e}") from None
-
-
-def safe_yaml(text: str, path: Path, what: str) -> object:
-    """``yaml.safe_load`` after refusing alias bombs, recursive aliases and duplicate keys
-    (which PyYAML would silently resolve to the last value)."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        msg = " ".join(str(e).split())
-        raise MiglinkError(f"{what} {path} is not valid YAML: {msg}") from None
-    if node is not None:
-        _walk(node, path, what)
-    try:
-        return yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError) as e:
-        msg = " ".join(str(e).split())
-        raise MiglinkError(f"{what} {path} is not valid YAML: {msg}") from None
-
-
-def _walk(root: yaml.Node, path: Path, what: str) -> None:
-    """Count nodes with aliases expanded (memoised per node), refuse cycles and duplicate keys."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: yaml.Node, depth: int) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active or depth > 200:
-            raise MiglinkError(f"{what} {path} has a recursive or too deeply nested alias")
-        active.add(key)
-        n = 1
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode):
-                    if k.value in seen:
-                        raise MiglinkError(
-                            f"{what} {path} has the key {k.value!r} twice in one mapping "
-                            f"(line {k.start_mark.line + 1})"
-                        )
-                    seen.add(k.value)
-                n += size(k, depth + 1) + size(v, depth + 1)
-        elif isinstance(node, yaml.SequenceNode):
-            n += sum(size(v, depth + 1) for v in node.value)
-        active.discard(key)
-        if n > MAX_YAML_NODES:
-            raise MiglinkError(
-                f"{what} {path} expands to more than {MAX_YAML_NODES:,} YAML nodes "
-                "(nested aliases, a 'billion laughs' file)"
-            )
-        sizes[key] = n
-        return n
-
-    size(root, 0)
 
 
 def _check_named_sets(study: Study, path: Path, extra: list[Path]) -> None:

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from miglink.concepts.model import ConceptSet, ConceptSetFile, ConceptSetItem
 from miglink.errors import MiglinkError
+from miglink.safeyaml import MAX_SET_FILE_BYTES, read_text, safe_yaml
 
 DEFAULT_FILES = (
     "conditions.yaml",
@@ -46,11 +46,9 @@ def load_concept_sets(paths: Iterable[str | Path] | None = None) -> dict[str, Co
 
 
 def _read_yaml(path: Path) -> list[ConceptSet]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        msg = " ".join(str(e).split())
-        raise MiglinkError(f"concept-set file {path} is not valid YAML: {msg}") from None
+    raw = safe_yaml(
+        read_text(path, "concept-set file", MAX_SET_FILE_BYTES), path, "concept-set file"
+    )
     try:
         return ConceptSetFile.model_validate(raw).concept_sets
     except ValidationError as e:
@@ -75,7 +73,7 @@ def _read_atlas_json(path: Path) -> list[ConceptSet]:
     vocabulary/code as a fallback where the concept is non-standard.
     """
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_text(path, "ATLAS concept-set file", MAX_SET_FILE_BYTES))
     except json.JSONDecodeError as e:
         raise MiglinkError(f"ATLAS concept-set file {path} is not valid JSON: {e}") from None
     if isinstance(raw, dict) and "expression" in raw:

@@ -188,7 +188,7 @@ def open_cdm(data: Any, engine: str = "duckdb", *, cache_dir: str | Path | None 
         return _from_backend(backend, backend.name, f"database {where}")
     path = Path(data)
     if not path.exists():
-        raise MiglinkError(f"data source not found: {path}")
+        raise MiglinkError(f"data source not found: {describe_source(str(path))}")
     if engine == "spark":
         return _spark_from_files(path, cache_dir)
     return _duckdb_from_path(path, cache_dir)

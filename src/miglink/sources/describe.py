@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, unquote
 #: scheme://...: letters, digits, '+', '-', '.' (RFC 3986), e.g. postgresql+psycopg://
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _TAIL = re.compile(r"[?#;]")
+#: 'user:password@' anywhere in a string that is not a URL
+_USERINFO = re.compile(r"[^\s/:@]*:[^\s@]+@")
 
 
 def is_url(value: object) -> bool:
@@ -34,7 +36,8 @@ def describe_source(url_or_path: object) -> str:
     if not isinstance(url_or_path, str):
         return f"a {type(url_or_path).__name__} object"
     if not is_url(url_or_path):
-        return url_or_path
+        # a mistyped URL ('postgresql:/user:pw@host/db') is no path either: never echo a password
+        return _USERINFO.sub("[redacted]@", url_or_path)
     scheme, rest = url_or_path.split("://", 1)
     if "@" in rest:
         rest = rest.rsplit("@", 1)[1]
