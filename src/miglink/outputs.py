@@ -113,9 +113,13 @@ def write_run(
     engine: str,
     min_cell: int,
     report: bool = True,
+    data_fingerprint: str | None = None,
 ) -> Path:
-    """Write every artefact of ``run`` into ``out`` (atomically, as a whole directory)."""
-    with atomic_dir(out) as tmp:
+    """Write every artefact of ``run`` into ``out`` (atomically, as a whole directory).
+
+    ``out`` must be absent, empty or a previous miglink output (see :mod:`miglink.outdir`).
+    """
+    with atomic_dir(out, kind="run") as tmp:
         res = _parquet_safe(gated_results(run.results, min_cell))
         write_parquet(tmp / "results.parquet", res)
         write_csv(tmp / "results.csv", res)
@@ -161,6 +165,7 @@ def write_run(
                 "settings": study.settings.model_dump(),
             },
             "data_source": data_description,
+            "data_fingerprint": data_fingerprint,
             "timings": run.timings,
             "data_quality": dq_g,
             "notes": run.notes,

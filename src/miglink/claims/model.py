@@ -112,7 +112,12 @@ def load_study(path: str | Path | None = None) -> tuple[Study, str]:
     p = Path(path) if path is not None else default_study_path()
     if not p.exists():
         raise MiglinkError(f"study file not found: {p}")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise MiglinkError(f"study file {p} is not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise MiglinkError(f"cannot read study file {p}: {e.strerror}") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:

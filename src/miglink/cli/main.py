@@ -62,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("miglink: interrupted", err=True)
         return 130
+    except (OSError, UnicodeError) as e:  # the file system or an encoding: the user can fix it
+        if debug:
+            traceback.print_exc()
+        typer.echo("miglink: error: " + " ".join(os_error_message(e).split()), err=True)
+        return 2
     except Exception as e:  # noqa: BLE001 - last resort: never a bare traceback without --debug
         if debug:
             traceback.print_exc()
@@ -71,6 +76,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def os_error_message(e: OSError | UnicodeError) -> str:
+    """One line for an operating-system or encoding error, naming the path where it has one."""
+    if isinstance(e, UnicodeDecodeError):
+        return f"input is not {e.encoding} text (byte {e.start}): {e.reason}"
+    if isinstance(e, UnicodeError):
+        return f"text cannot be encoded: {e}"
+    reason = e.strerror or str(e) or type(e).__name__
+    paths = [p for p in (e.filename, e.filename2) if p is not None]
+    if paths:
+        return f"cannot access {' -> '.join(str(p) for p in paths)}: {reason}"
+    return f"operating-system error: {reason}"
 
 
 if __name__ == "__main__":
