@@ -125,8 +125,9 @@ def atomic_dir(path: str | Path, kind: str = "output", marker: bool = True) -> I
                 os.rename(tmp, path)
             except OSError:
                 os.rename(old, path)  # put the previous output back
+                hold.rmdir()
                 raise
-            remove_known(old)
+            remove_known(old)  # never raises: what cannot be removed stays in `hold`
             try:
                 hold.rmdir()
             except OSError:  # something miglink did not write: left where it is

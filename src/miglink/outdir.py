@@ -69,7 +69,7 @@ def _marker_files(path: Path) -> set[str] | None:
         if marker.is_file() and not marker.is_symlink():
             files = json.loads(marker.read_text(encoding="utf-8")).get("files")
             if isinstance(files, list) and all(isinstance(f, str) for f in files):
-                return set(files)
+                return {f for f in files if _inside(f)}
         run_json = path / "run.json"
         if run_json.is_file() and not run_json.is_symlink():
             if "miglink_version" in json.loads(run_json.read_text(encoding="utf-8")):
@@ -90,17 +90,24 @@ def _synth_files() -> set[str]:
     return {f"{t}.parquet" for t in CDM_TABLES + VOCAB_TABLES} | {"truth.json", "cdm.duckdb"}
 
 
+def _inside(rel: str) -> bool:
+    """A marker entry that names a path inside the folder (no '..', not absolute, no NUL)."""
+    p = Path(rel)
+    return bool(rel) and "\0" not in rel and not p.is_absolute() and ".." not in p.parts
+
+
 def foreign_entries(path: Path) -> list[str] | None:
     """Entries of the folder ``path`` that miglink did not write; None if it is no miglink output.
 
     An empty folder has no foreign entries.
     """
-    entries = _tree(path)
-    if not entries:
-        return []
+    with os.scandir(path) as it:
+        if next(it, None) is None:
+            return []
     known = _marker_files(path)
-    if known is None:
+    if known is None:  # no miglink output: refused without walking it (it may be '/')
         return None
+    entries = _tree(path)
     known = known | {MARKER}
     dirs = {str(Path(f).parent.as_posix()) for f in known}
     foreign = []
@@ -161,7 +168,10 @@ def remove_known(folder: Path) -> None:
     for f in sorted(known | {MARKER}):
         p = folder / f
         if p.is_file() and not p.is_symlink():
-            p.unlink()
+            try:
+                p.unlink()
+            except OSError:
+                pass
     for e in sorted(_tree(folder), key=lambda s: -s.count("/")):
         p = folder / e
         if p.is_dir() and not p.is_symlink():
@@ -189,7 +199,7 @@ def refuse_unsafe_target(path: Path, what: str = "--out") -> None:
         if foreign is None:
             raise MiglinkError(
                 f"{what} {path} is a non-empty folder that is not a miglink output "
-                f"({len(_tree(path))} entries); choose a new or empty folder"
+                f"({len(os.listdir(path))} entries); choose a new or empty folder"
             )
         if foreign:
             raise MiglinkError(
@@ -207,9 +217,17 @@ def _nearest_existing(path: Path) -> Path:
 
 def probe_writable(folder: Path, what: str = "--out") -> None:
     """Create and remove a probe file in the nearest existing ancestor of ``folder``."""
+    folder = Path(os.path.abspath(folder))
     base = _nearest_existing(folder)
     if not base.is_dir():
         raise MiglinkError(f"{what}: {base} is a file, not a folder")
+    try:
+        name_max = os.pathconf(base, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    for part in Path(folder).relative_to(base).parts if folder != base else ():
+        if len(os.fsencode(part)) > name_max:
+            raise MiglinkError(f"{what}: the name {part[:40]}... is longer than {name_max} bytes")
     try:
         fd, probe = tempfile.mkstemp(prefix=".miglink-probe-", dir=base)
         os.close(fd)
@@ -227,19 +245,24 @@ def _local_path(data) -> Path | None:
     return None
 
 
-def check_out(out: str | Path, data=None, *, what: str = "--out") -> Path:
-    """Every check of an output folder that can be made before computing (see module doc)."""
+def check_out(
+    out: str | Path, data=None, *, what: str = "--out", source: str = "the --data"
+) -> Path:
+    """Every check of an output folder that can be made before computing (see module doc).
+
+    ``data`` is the input (a path, or anything else, which is not checked); ``source`` names it
+    in messages."""
     path = Path(out)
     refuse_unsafe_target(path, what)
     src = _local_path(data)
     if src is not None and src.exists():
         rp, rd = path.resolve(), src.resolve()
         if rp == rd:
-            raise MiglinkError(f"{what} {path} is the --data folder itself; choose another folder")
+            raise MiglinkError(f"{what} {path} is {source} input itself; choose another folder")
         if rd in rp.parents:
-            raise MiglinkError(f"{what} {path} is inside the --data folder {src}")
+            raise MiglinkError(f"{what} {path} is inside {source} input {src}")
         if rp in rd.parents:
-            raise MiglinkError(f"{what} {path} contains the --data folder {src}")
+            raise MiglinkError(f"{what} {path} contains {source} input {src}")
     probe_writable(path.parent if path.exists() else path, what)
     return path
 

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
             table,
             *(sites or []),
         ]:  # before pooling: never over a user's folder or an input
-            check_out(out, source)
+            check_out(out, source, source="a pooled")
         if table is not None:
             if sites:
                 raise MiglinkError("give either site files or --table, not both")
