@@ -69,6 +69,8 @@ class _Encoder:
             return {_T: "dict", "v": [[self.enc(k), self.enc(v)] for k, v in o.items()]}
         if isinstance(o, pd.DataFrame):
             return self.frame(o)
+        if o is pd.NaT:
+            return {_T: "nat"}
         if isinstance(o, pd.Timestamp):
             return {_T: "ts", "v": o.isoformat()}
         if isinstance(o, _dt.datetime):
@@ -130,6 +132,8 @@ class _Decoder:
             return tuple(self.dec(v) for v in o["v"])
         if t == "dict":
             return {_hashable(self.dec(k)): self.dec(v) for k, v in o["v"]}
+        if t == "nat":
+            return pd.NaT
         if t == "ts":
             return pd.Timestamp(o["v"])
         if t == "datetime":
