@@ -246,7 +246,9 @@ def _run_study(
     t0 = time.perf_counter()
     cdm = open_cdm(data, engine=engine)
     stage_cache = StageCache(None)
-    fingerprint = cdm.fingerprint() if (out is not None or resume) else None
+    # a content hash reads every input file once: only when a cache or run.json needs it
+    need = out is not None or (resume and cache_dir is not None)
+    fingerprint = cdm.fingerprint() if need else None
     try:
         if resume and (out is not None or cache_dir is not None):
             base = (

@@ -575,3 +575,51 @@ def test_hostile(name, tiny, workspace, capsys):
     assert c.needle in lines[0], (c.needle, lines[0])
     assert tree(ws) == before, "a refused or failed command changed the folder"
     assert tree(tiny["cdm"]) == cdm_before
+
+
+# --- the command line's mapping of operating-system, encoding and engine errors -------------
+def _raising(exc: BaseException):
+    def run_study(*a, **k):
+        raise exc
+
+    return run_study
+
+
+@pytest.mark.parametrize(
+    "exc, needle",
+    [
+        (OSError(28, "No space left on device", "/data/out/results.csv"), "/data/out/results.csv"),
+        (PermissionError(13, "Permission denied", "/srv/cdm/person.csv"), "/srv/cdm/person.csv"),
+        (IsADirectoryError(21, "Is a directory", "/srv/study.yaml"), "/srv/study.yaml"),
+        (OSError(27, "File too large"), "File too large"),
+        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), "not utf-8 text"),
+    ],
+)
+def test_os_and_encoding_errors_are_one_line(exc, needle, monkeypatch, capsys, tmp_path):
+    import miglink.study
+
+    monkeypatch.setattr(miglink.study, "run_study", _raising(exc))
+    code = main(["run", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("miglink: error:"), err
+    assert needle in err and "internal error" not in err, err
+
+
+def test_engine_io_error_is_one_line(monkeypatch, capsys, tmp_path):
+    import duckdb
+
+    import miglink.study
+
+    exc = duckdb.IOException('IO Error: Could not write file "/x/spill/t.tmp": No space left')
+    monkeypatch.setattr(miglink.study, "run_study", _raising(exc))
+    code = main(["run", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "/x/spill/t.tmp" in err, err
+
+
+def test_a_real_bug_is_still_an_internal_error(monkeypatch, capsys, tmp_path):
+    import miglink.study
+
+    monkeypatch.setattr(miglink.study, "run_study", _raising(KeyError("analysis")))
+    code = main(["run", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"])
+    assert code == 1 and "internal error" in capsys.readouterr().err

@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("miglink: error: " + " ".join(os_error_message(e).split()), err=True)
         return 2
     except Exception as e:  # noqa: BLE001 - last resort: never a bare traceback without --debug
+        if _is_engine_io_error(e):  # DuckDB could not read or write a file: disk, permissions
+            if debug:
+                traceback.print_exc()
+            typer.echo("miglink: error: " + _first_line(e), err=True)
+            return 2
         if debug:
             traceback.print_exc()
         typer.echo(
@@ -76,6 +81,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+#: DuckDB's exceptions for file-system failures (a full disk, a permission, a missing file).
+_ENGINE_IO_ERRORS = ("IOException", "PermissionException")
+
+
+def _is_engine_io_error(e: BaseException) -> bool:
+    return type(e).__module__.split(".")[0] in ("duckdb", "_duckdb") and (
+        type(e).__name__ in _ENGINE_IO_ERRORS
+    )
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return " ".join((lines[0] if lines else type(e).__name__).split())
 
 
 def os_error_message(e: OSError | UnicodeError) -> str:
