@@ -286,6 +286,20 @@ def remove_empty(folders: list[Path]) -> None:
             return
 
 
+@contextmanager
+def guarded_out(out: str | Path, data=None) -> Iterator[Path]:
+    """Check ``out`` (:func:`check_out`), lock it for this process, and, if the block fails,
+    remove the folders that were created for it and left empty."""
+    out = check_out(out, data)
+    made = missing_parents(out)
+    try:
+        with out_lock(out):
+            yield out
+    except BaseException:
+        remove_empty(made)
+        raise
+
+
 def lock_path(out: Path) -> Path:
     return out.parent / f".{out.name}.miglink-lock"
 

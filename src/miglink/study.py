@@ -192,17 +192,23 @@ def run_study(
 
     With ``out``, writes results.{parquet,csv,json}, claims.json, curves/prevalence/attrition
     parquet, calibration.json, run.json, run.log and report.html (all gated, written atomically).
+    ``out`` must be new, empty or a previous miglink output (see :mod:`miglink.outdir`); it is
+    checked, probed for writability and locked before any computation.
     """
+    from contextlib import nullcontext
+
+    from miglink.outdir import guarded_out
 
     if engine not in ("duckdb", "spark"):
         raise MiglinkError(f"unknown engine {engine!r}: choose 'duckdb' or 'spark'")
     if min_cell < 1:
         raise MiglinkError(f"--min-cell must be at least 1, got {min_cell}")
     study_obj, study_hash = load_study(study)
-    if out is None:
-        return _run_study(
+    # --out is checked, probed and locked before any computation (a refused --out costs nothing)
+    with guarded_out(out, data) if out is not None else nullcontext():
+        return _run(
             data,
-            None,
+            out,
             study,
             study_obj,
             study_hash,
@@ -213,34 +219,12 @@ def run_study(
             resume,
             cache_dir,
         )
-    from miglink.outdir import check_out, missing_parents, out_lock, remove_empty
-
-    out = Path(out)
-    check_out(out, data)  # before any computation: a refused --out costs nothing
-    made = missing_parents(out)
-    try:
-        with out_lock(out):
-            return _run_study(
-                data,
-                out,
-                study,
-                study_obj,
-                study_hash,
-                engine,
-                min_cell,
-                progress,
-                report,
-                resume,
-                cache_dir,
-            )
-    except BaseException:
-        remove_empty(made)  # folders created for --out and left empty by a failed run
-        raise
 
 
-def _run_study(
+def _run(
     data, out, study, study_obj, study_hash, engine, min_cell, progress, report, resume, cache_dir
 ) -> pd.DataFrame:
+    """run_study after its checks: open the data, run (resuming), write, and clean the cache."""
     from miglink.sources import open_cdm
 
     t0 = time.perf_counter()
