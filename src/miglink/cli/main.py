@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=args, prog_name="miglink", standalone_mode=True)
     except SystemExit as e:  # normal exit, or the CLI library's own usage error (code 2)
+        if e.code == 130:  # Typer turns Ctrl-C into a silent exit 130: say so, on one line
+            typer.echo("miglink: interrupted", err=True)
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     except MiglinkError as e:
         if debug:
