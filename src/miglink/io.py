@@ -92,14 +92,17 @@ def write_csv(path: str | Path, df: pd.DataFrame) -> Path:
 
 
 @contextmanager
-def atomic_dir(path: str | Path, kind: str = "output", marker: bool = True) -> Iterator[Path]:
+def atomic_dir(
+    path: str | Path, kind: str = "output", marker: bool = True, private: bool = False
+) -> Iterator[Path]:
     """Build a directory under a temporary name and move it into place when complete.
 
     ``path`` may be absent, empty, or a previous miglink output holding only files miglink wrote
     (see :mod:`miglink.outdir`); anything else is refused before the block runs. A replaced
     output loses only the files miglink recorded writing. The new folder carries the marker
     that lets a later run recognise it (``marker=False``: a folder recognised otherwise, as
-    a synthetic population by its truth.json). An operating-system error becomes a one-line
+    a synthetic population by its truth.json). ``private=True`` (person-level copies) keeps the
+    folder at mode 0700. An operating-system error becomes a one-line
     :class:`WriteError` naming ``path``; nothing partial is left behind.
     """
     from miglink.outdir import refuse_unsafe_target, remove_known, write_marker
@@ -115,7 +118,7 @@ def atomic_dir(path: str | Path, kind: str = "output", marker: bool = True) -> I
         yield tmp
         if marker:
             write_marker(tmp, kind)
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, 0o700 if private else 0o755)
         if path.exists() or path.is_symlink():
             refuse_unsafe_target(path)  # again: it may have changed while the block ran
             hold = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))

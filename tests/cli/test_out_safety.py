@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -173,3 +174,15 @@ def test_fhir_conversion_removed_when_the_cdm_goes(shared_data):
     del cdm
     gc.collect()
     assert not folder.exists() and folder not in _PRIVATE
+
+
+def test_person_level_copies_stay_private(tmp_path):
+    """The Spark copy of the data is built with atomic_dir(private=True): never world-readable."""
+    from miglink.io import atomic_dir, write_text
+
+    with atomic_dir(tmp_path / "copy", private=True) as tmp:
+        write_text(tmp / "person.parquet", "rows")
+    assert stat.S_IMODE((tmp_path / "copy").stat().st_mode) == 0o700
+    with atomic_dir(tmp_path / "shared") as tmp:
+        write_text(tmp / "results.csv", "x")
+    assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o755

@@ -462,7 +462,7 @@ def _spark_from_files(path: Path, cache_dir: str | Path | None) -> Cdm:
     present = [n for n in loader.tables() if n in schema]
     usable = [n for n in present if not loader.missing_required_columns(n)]
     if not target.is_dir():
-        with atomic_dir(target) as tmp:
+        with atomic_dir(target, kind="spark-copy", private=True) as tmp:  # person-level rows
             for name in usable:
                 loader.backend.to_parquet(loader.table(name), str(tmp / f"{name}.parquet"))
     session = local_spark_session()
