@@ -70,6 +70,8 @@ def tree(root: Path) -> dict[str, tuple]:
                 out[rel] = ("link", os.readlink(p))
             elif stat.S_ISDIR(st.st_mode):
                 out[rel] = ("dir", stat.S_IMODE(st.st_mode), st.st_uid)
+            elif not stat.S_ISREG(st.st_mode):  # a FIFO or device: never read (it would block)
+                out[rel] = ("special", st.st_mode, st.st_ino)
             else:
                 out[rel] = (
                     "file",
@@ -490,6 +492,41 @@ def report_out_is_a_folder(ws, t):
     run = _copy(t["run"], ws / "run")
     (ws / "d").mkdir()
     return Case(["report", "--run", str(run), "--out", str(ws / "d")], str(ws / "d"))
+
+
+@case
+def out_is_dev_null(ws, t):
+    return Case(_run(t["cdm"], "/dev/null"), "/dev/null")
+
+
+@case
+def out_is_a_fifo(ws, t):
+    os.mkfifo(ws / "pipe")
+    return Case(_run(t["cdm"], ws / "pipe"), str(ws / "pipe"))
+
+
+@case
+def report_default_over_user_file(ws, t):
+    run = _copy(t["run"], ws / "run")
+    (run / "report.html").write_text("<html>my own notes</html>")
+    return Case(["report", "--run", str(run)], str(run / "report.html"))
+
+
+@case
+def pool_table_out_holds_the_table(ws, t):
+    (ws / "t").mkdir()
+    (ws / "t" / "est.csv").write_text(
+        "study,estimate,ci_low,ci_high\na,1.2,1.0,1.5\nb,1.1,0.9,1.4\n"
+    )
+    argv = ["pool", "--table", str(ws / "t" / "est.csv"), "--measure", "OR", "--out", str(ws / "t")]
+    return Case(argv, str(ws / "t"))
+
+
+@case
+def pool_table_out_is_the_table(ws, t):
+    (ws / "est.csv").write_text("study,estimate,ci_low,ci_high\na,1.2,1.0,1.5\nb,1.1,0.9,1.4\n")
+    argv = ["pool", "--table", str(ws / "est.csv"), "--measure", "OR", "--out", str(ws / "est.csv")]
+    return Case(argv, str(ws / "est.csv"))
 
 
 def test_corpus_size():
