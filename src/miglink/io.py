@@ -17,20 +17,45 @@ from typing import Any
 
 import pandas as pd
 
+from miglink.errors import MiglinkError
+
+
+class WriteError(MiglinkError):
+    """An operating-system error while writing an artefact (full disk, read-only folder, ...)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _reason(e: OSError) -> str:
+    return e.strerror or str(e) or type(e).__name__
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
+
+    An operating-system error (full disk, no permission) becomes a :class:`WriteError` naming
+    ``path``; the temporary file is removed either way.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise WriteError(path, _reason(e)) from None
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         if tmp_path.exists():
             os.chmod(tmp_path, 0o644)  # artefacts are meant to be read and shared
         os.replace(tmp_path, path)
+    except OSError as e:
+        tmp_path.unlink(missing_ok=True)
+        raise WriteError(path, _reason(e)) from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -67,25 +92,58 @@ def write_csv(path: str | Path, df: pd.DataFrame) -> Path:
 
 
 @contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
+def atomic_dir(
+    path: str | Path, kind: str = "output", marker: bool = True, private: bool = False
+) -> Iterator[Path]:
     """Build a directory under a temporary name and move it into place when complete.
 
-    An existing directory at ``path`` is replaced only after the new one is complete.
+    ``path`` may be absent, empty, or a previous miglink output holding only files miglink wrote
+    (see :mod:`miglink.outdir`); anything else is refused before the block runs. A replaced
+    output loses only the files miglink recorded writing. The new folder carries the marker
+    that lets a later run recognise it (``marker=False``: a folder recognised otherwise, as
+    a synthetic population by its truth.json). ``private=True`` (person-level copies) keeps the
+    folder at mode 0700. An operating-system error becomes a one-line
+    :class:`WriteError` naming ``path``; nothing partial is left behind.
     """
+    from miglink.outdir import refuse_unsafe_target, remove_known, write_marker
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    refuse_unsafe_target(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as e:
+        raise WriteError(path, _reason(e)) from None
     try:
         yield tmp
-        os.chmod(tmp, 0o755)
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+        if marker:
+            write_marker(tmp, kind)
+        os.chmod(tmp, 0o700 if private else 0o755)
+        if path.exists() or path.is_symlink():
+            refuse_unsafe_target(path)  # again: it may have changed while the block ran
+            hold = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+            old = hold / path.name
+            os.rename(path, old)
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                os.rename(old, path)  # put the previous output back
+                hold.rmdir()
+                raise
+            remove_known(old)  # never raises: what cannot be removed stays in `hold`
+            try:
+                hold.rmdir()
+            except OSError:  # something miglink did not write: left where it is
+                pass
         else:
-            os.replace(tmp, path)
+            os.rename(tmp, path)
+    except WriteError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        rel = e.path.relative_to(tmp) if e.path.is_relative_to(tmp) else e.path.name
+        raise WriteError(path, f"{e.reason} (writing {rel})") from None
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise WriteError(path, _reason(e)) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -96,12 +96,16 @@ def write_run(
     engine: str,
     min_cell: int,
     report: bool = True,
+    data_fingerprint: str | None = None,
 ) -> Path:
-    """Write every artefact of ``run`` into ``out`` (atomically, as a whole directory)."""
+    """Write every artefact of ``run`` into ``out`` (atomically, as a whole directory).
+
+    ``out`` must be absent, empty or a previous miglink output (see :mod:`miglink.outdir`).
+    """
     # no secret in any artefact: the source is described without credentials or query strings
     data_description = redact_secrets(data_description)
     notes = [redact_secrets(n) for n in run.notes]
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, kind="run") as tmp:
         gated = gated_tables(run, min_cell)
         res = _parquet_safe(gated["results"])
         write_parquet(tmp / "results.parquet", res)
@@ -137,6 +141,7 @@ def write_run(
                 "settings": study.settings.model_dump(),
             },
             "data_source": data_description,
+            "data_fingerprint": data_fingerprint,
             "timings": run.timings,
             "data_quality": dq_g,
             "notes": notes,

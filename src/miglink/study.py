@@ -33,6 +33,7 @@ from miglink.features.build import (
     FeatureTables,
     build_features,
 )
+from miglink.privacy import gate_count
 
 Progress = Callable[[str], None]
 
@@ -41,55 +42,115 @@ Progress = Callable[[str], None]
 STAGE_NAMES = ("check", "d1", "d2", "d3_d8_d9", "d4", "d5", "d6", "d7", "d8_phenome", "prevalence")
 
 
-class StageCache:
-    """Finished stages of a run, pickled under a key of data fingerprint, study hash and version.
+#: A stage-cache key: the first 20 hex digits of a sha256 (see :func:`cache_key`).
+_KEY_CHARS = set("0123456789abcdef")
 
-    A run killed part-way and started again reuses every stage that finished; each stage file is
-    written atomically, so a kill never leaves a half-written one. ``StageCache(None)`` caches
+
+class StageCache:
+    """Finished stages of a run, under a key of data fingerprint, study hash, engine and version.
+
+    A run killed part-way and started again reuses every stage that finished. The folder is
+    private (0700, never world-readable even briefly: the stages hold ungated counts) and holds
+    JSON and Parquet only (:mod:`miglink.cachefmt`), so a planted file can at worst be ignored
+    and its stage recomputed, never executed. Each stage file is written atomically, so a kill
+    never leaves a half-written one. Older keys under the same base (a stale cache of a killed
+    run on other data or another study) are removed on opening. ``StageCache(None)`` caches
     nothing.
     """
 
-    def __init__(self, root: Path | None, on_reuse: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | None,
+        on_reuse: Callable[[str], None] | None = None,
+    ) -> None:
         self.root = root
         self.on_reuse = on_reuse
         self.reused: list[str] = []
         if root is not None:
-            root.mkdir(parents=True, exist_ok=True)
+            _private_dir(root.parent)
+            for old in root.parent.iterdir():  # stale caches: another key under this base
+                if old.name != root.name and _is_key(old.name) and not old.is_symlink():
+                    import shutil
+
+                    shutil.rmtree(old, ignore_errors=True)
+            _private_dir(root)
+
+    @property
+    def key(self) -> str:
+        return "" if self.root is None else self.root.name
 
     def _path(self, name: str) -> Path | None:
-        return None if self.root is None else self.root / f"{name}.pkl"
+        return None if self.root is None else self.root / f"{name}.json"
 
     def complete(self, names) -> bool:
         return self.root is not None and all(self._path(n).exists() for n in names)  # type: ignore[union-attr]
 
     def get(self, name: str, compute: Callable[[], object]):
-        import pickle
+        from miglink.cachefmt import CacheFormatError, dump, load
 
-        path = self._path(name)
-        if path is not None and path.exists():
+        if self.root is not None and self._path(name).exists():  # type: ignore[union-attr]
             try:
-                value = pickle.loads(path.read_bytes())
-            except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
-                value = None
+                value = load(self.root, name, self.key)
+            except CacheFormatError:  # damaged or planted: recomputed
+                pass
             else:
                 self.reused.append(name)
                 if self.on_reuse:
                     self.on_reuse(name)
                 return value
         value = compute()
-        if path is not None:
-            from miglink.io import write_bytes
-
-            write_bytes(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        if self.root is not None:
+            try:
+                dump(value, self.root, name, self.key)
+            except TypeError:  # a value this format does not cover: recomputed next time
+                self._path(name).unlink(missing_ok=True)  # type: ignore[union-attr]
         return value
+
+    def remove(self) -> None:
+        """Delete this cache (and its base folder, once empty)."""
+        import shutil
+
+        if self.root is None:
+            return
+        shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            self.root.parent.rmdir()
+        except OSError:
+            pass
+
+
+def _is_key(name: str) -> bool:
+    return len(name) == 20 and set(name) <= _KEY_CHARS
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` with mode 0700 (no window in which it is readable by others), or make sure
+    an existing one is a real folder of this user, and private."""
+    import os
+
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise MiglinkError(f"cannot create the stage cache {path}: {e.strerror}") from None
+    st = os.lstat(path)
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise MiglinkError(
+            f"the stage cache {path} is not a folder of this user; remove it or use --no-resume"
+        )
+    os.chmod(path, 0o700)
 
 
 def cache_key(fingerprint: str, study_hash: str, engine: str) -> str:
     import hashlib
 
     from miglink import __version__
+    from miglink.cachefmt import FORMAT
 
-    raw = f"{fingerprint}|{study_hash}|{engine}|{__version__}"
+    raw = f"{fingerprint}|{study_hash}|{engine}|{__version__}|{FORMAT}"
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
@@ -132,55 +193,90 @@ def run_study(
 
     With ``out``, writes results.{parquet,csv,json}, claims.json, curves/prevalence/attrition
     parquet, calibration.json, run.json, run.log and report.html (all gated, written atomically).
+    ``out`` must be new, empty or a previous miglink output (see :mod:`miglink.outdir`); it is
+    checked, probed for writability and locked before any computation.
     """
+    from contextlib import nullcontext
+
     from miglink.cli.options import validate_min_cell
-    from miglink.sources import open_cdm
+    from miglink.outdir import guarded_out
 
     if engine not in ("duckdb", "spark"):
         raise MiglinkError(f"unknown engine {engine!r}: choose 'duckdb' or 'spark'")
     min_cell = validate_min_cell(min_cell)
     study_obj, study_hash = load_study(study)
+    # --out is checked, probed and locked before any computation (a refused --out costs nothing)
+    with guarded_out(out, data) if out is not None else nullcontext():
+        return _run(
+            data,
+            out,
+            study,
+            study_obj,
+            study_hash,
+            engine,
+            min_cell,
+            progress,
+            report,
+            resume,
+            cache_dir,
+        )
+
+
+def _run(
+    data, out, study, study_obj, study_hash, engine, min_cell, progress, report, resume, cache_dir
+) -> pd.DataFrame:
+    """run_study after its checks: open the data, run (resuming), write, and clean the cache."""
+    from miglink.sources import open_cdm
+
     t0 = time.perf_counter()
     cdm = open_cdm(data, engine=engine)
     stage_cache = StageCache(None)
-    if resume and (out is not None or cache_dir is not None):
-        base = (
-            Path(cache_dir)
-            if cache_dir is not None
-            else Path(out).parent / f".{Path(out).name}.miglink-cache"
-        )
-        key = cache_key(cdm.fingerprint(), study_hash, engine)
-        stage_cache = StageCache(
-            base / key, on_reuse=(lambda n: progress(f"{n} (reused)")) if progress else None
-        )
-    run = execute(cdm, study_obj, progress=progress, study_path=study, cache=stage_cache)
-    if stage_cache.reused:
-        run.notes.append("reused finished stages: " + ", ".join(stage_cache.reused))
-    run.timings["total"] = time.perf_counter() - t0
-    finished_ok = False
-    if out is not None:
-        from miglink.outputs import write_run
-
-        write_run(
-            run,
-            Path(out),
-            study=study_obj,
-            study_hash=study_hash,
-            data_description=cdm.description,
-            engine=engine,
+    # a content hash reads every input file once: only when a cache or run.json needs it
+    need = out is not None or (resume and cache_dir is not None)
+    fingerprint = cdm.fingerprint() if need else None
+    try:
+        if resume and (out is not None or cache_dir is not None):
+            base = (
+                Path(cache_dir)
+                if cache_dir is not None
+                else Path(out).parent / f".{Path(out).name}.miglink-cache"
+            )
+            key = cache_key(fingerprint, study_hash, engine)
+            stage_cache = StageCache(
+                base / key, on_reuse=(lambda n: progress(f"{n} (reused)")) if progress else None
+            )
+        run = execute(
+            cdm,
+            study_obj,
+            progress=progress,
+            study_path=study,
+            cache=stage_cache,
             min_cell=min_cell,
-            report=report,
         )
-        finished_ok = True
-    if finished_ok and stage_cache.root is not None:
-        # the cache holds ungated aggregates: once every artefact is written, remove it
-        import shutil
+        if stage_cache.reused:
+            run.notes.append("reused finished stages: " + ", ".join(stage_cache.reused))
+        run.timings["total"] = time.perf_counter() - t0
+        if out is not None:
+            from miglink.outputs import write_run
 
-        shutil.rmtree(stage_cache.root, ignore_errors=True)
-        try:
-            stage_cache.root.parent.rmdir()
-        except OSError:
-            pass
+            write_run(
+                run,
+                Path(out),
+                study=study_obj,
+                study_hash=study_hash,
+                data_description=cdm.description,
+                engine=engine,
+                min_cell=min_cell,
+                report=report,
+                data_fingerprint=fingerprint,
+            )
+            # the cache holds ungated aggregates: once every artefact is written, remove it
+            stage_cache.remove()
+    except BaseException:
+        # a failed or interrupted run leaves no ungated aggregates behind (a killed one cannot
+        # clean up: its cache is reused, or removed as stale, by the next run on this --out)
+        stage_cache.remove()
+        raise
     return run.results
 
 
@@ -212,8 +308,10 @@ def execute(
     progress: Progress | None = None,
     study_path=None,
     cache: StageCache | None = None,
+    min_cell: int = 5,
 ) -> StudyRun:
-    """Run every design on an opened CDM; no artefacts are written here."""
+    """Run every design on an opened CDM; no artefacts are written here (``min_cell`` gates the
+    row count a fatal data-quality error prints, as ``miglink check`` does)."""
     from miglink.designs import d1_prevalence, d3_modification, d8_specificity, d9_order
     from miglink.designs.d2_cohort import cohort_counts
     from miglink.designs.d2_estimate import d2_rows
@@ -235,10 +333,10 @@ def execute(
         f = dq.fatal[0]
         raise MiglinkError(
             f"data-quality check failed: {f.message} (table {f.table}, column {f.column}, "
-            f"{f.n_rows} rows); run 'miglink check' for all findings",
+            f"{gate_count(f.n_rows, min_cell)} rows); run 'miglink check' for all findings",
             table=f.table,
             column=f.column,
-            n_rows=f.n_rows,
+            n_rows=gate_count(f.n_rows, min_cell),
         )
     t = _stage(progress, timings, "check", t)
 

@@ -222,6 +222,12 @@ CASES = [
         fragments=("condition_occurrence.condition_start_date: 6 rows: values are not valid date",),
     ),
     Case(
+        "two bad dates in run: the count is gated",
+        "run",
+        _set("condition_occurrence", "condition_start_date", "yesterday", n=2),
+        fragments=("data-quality check failed", "condition_start_date", "<5 rows"),
+    ),
+    Case(
         "person_id 1.6",
         "check",
         _set("person", "person_id", "1.6"),

@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=args, prog_name="miglink", standalone_mode=True)
     except SystemExit as e:  # normal exit, or the CLI library's own usage error (code 2)
+        if e.code == 130:  # Typer turns Ctrl-C into a silent exit 130: say so, on one line
+            typer.echo("miglink: interrupted", err=True)
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     except MiglinkError as e:
         if debug:
@@ -62,7 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("miglink: interrupted", err=True)
         return 130
+    except (OSError, UnicodeError) as e:  # the file system or an encoding: the user can fix it
+        if debug:
+            traceback.print_exc()
+        typer.echo("miglink: error: " + " ".join(os_error_message(e).split()), err=True)
+        return 2
     except Exception as e:  # noqa: BLE001 - last resort: never a bare traceback without --debug
+        if _is_engine_io_error(e):  # DuckDB could not read or write a file: disk, permissions
+            if debug:
+                traceback.print_exc()
+            typer.echo("miglink: error: " + _first_line(e), err=True)
+            return 2
         if debug:
             traceback.print_exc()
         typer.echo(
@@ -71,6 +83,34 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+#: DuckDB's exceptions for file-system failures (a full disk, a permission, a missing file).
+_ENGINE_IO_ERRORS = ("IOException", "PermissionException")
+
+
+def _is_engine_io_error(e: BaseException) -> bool:
+    return type(e).__module__.split(".")[0] in ("duckdb", "_duckdb") and (
+        type(e).__name__ in _ENGINE_IO_ERRORS
+    )
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return " ".join((lines[0] if lines else type(e).__name__).split())
+
+
+def os_error_message(e: OSError | UnicodeError) -> str:
+    """One line for an operating-system or encoding error, naming the path where it has one."""
+    if isinstance(e, UnicodeDecodeError):
+        return f"input is not {e.encoding} text (byte {e.start}): {e.reason}"
+    if isinstance(e, UnicodeError):
+        return f"text cannot be encoded: {e}"
+    reason = e.strerror or str(e) or type(e).__name__
+    paths = [p for p in (e.filename, e.filename2) if p is not None]
+    if paths:
+        return f"cannot access {' -> '.join(str(p) for p in paths)}: {reason}"
+    return f"operating-system error: {reason}"
 
 
 if __name__ == "__main__":

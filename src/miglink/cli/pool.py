@@ -33,15 +33,24 @@ def register(app: typer.Typer) -> None:
         no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
     ) -> None:
         """Pool sites' aggregate results (or a published-estimates table) by meta-analysis."""
+        from miglink.outdir import check_out
+
         method = method.upper()
+        for source in [
+            table,
+            *(sites or []),
+        ]:  # before pooling: never over a user's folder or an input
+            check_out(out, source, source="a pooled")
         if table is not None:
             if sites:
                 raise MiglinkError("give either site files or --table, not both")
             if measure is None:
                 raise MiglinkError("--table needs --measure OR, RR or HR")
             from miglink.federate.table import pool_table
+            from miglink.outdir import write_marker
 
             s = pool_table(table, measure, out, method=method, hksj=hksj)
+            write_marker(out, "pool")  # a later --out here is recognised as miglink's
             ci = f"{s['ci_low']:.3g}-{s['ci_high']:.3g}"
             typer.echo(
                 f"pooled {s['measure']} {s['estimate']:.3g} (95% CI {ci}), k={s['k']}, tau2={s['tau2']:.3g}, "

@@ -19,9 +19,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Render the self-contained HTML report from a run directory (no data access)."""
+        from miglink.outdir import check_report_target
         from miglink.report import render_report
 
         if not run.is_dir():
             raise MiglinkError(f"run directory not found: {run}")
+        check_report_target(out if out is not None else run / "report.html")
         path = render_report(run, out)
         typer.echo(f"report: {path}")

@@ -147,7 +147,11 @@ class Cdm:
         return self._cast_failures[name]
 
     def fingerprint(self) -> str:
-        """A stable hash of the source: file names, sizes and mtimes, or table row counts."""
+        """A hash of the source's content: sha256 over every input file's bytes, or, for a
+        database, a checksum query (row count and sums of column hashes per table).
+
+        Names, sizes and mtimes are not enough: a file rewritten in place with the same size and
+        a restored mtime would otherwise mix stale and fresh stages on resume."""
         if self._fingerprint is None:
             self._fingerprint = hashlib.sha256(self._fingerprint_source().encode()).hexdigest()[:16]
         return self._fingerprint
@@ -203,8 +207,14 @@ def _duckdb_from_path(path: Path, cache_dir: str | Path | None) -> Cdm:
     if path.is_dir():
         converted = _convert_if_needed(path, cache_dir)
         if converted is not None:
+            from miglink.sources.convert import fingerprint as source_fingerprint
+            from miglink.sources.convert import release
+
             cdm = _from_duckdb_file(Path(converted))
             cdm.description = f"'{path.name}' (converted to OMOP)"
+            fmt = "fhir" if Path(converted).name.startswith("fhir") else "meds"
+            cdm._fingerprint_source = lambda: f"{fmt}|{source_fingerprint(path, fmt)}"
+            weakref.finalize(cdm, release, Path(converted))  # the private copy goes with it
             return cdm
         zips = sorted(p for p in path.iterdir() if p.suffix.lower() == ".zip")
         found = discover(path)
@@ -225,15 +235,22 @@ def _convert_if_needed(path: Path, cache_dir: str | Path | None) -> Path | None:
         from miglink.sources.convert import convert_if_needed  # type: ignore[attr-defined]
     except ImportError:
         return None
-    base = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "miglink"
-    return convert_if_needed(path, base)
+    # without a cache_dir the conversion goes to a private temporary folder (see convert)
+    return convert_if_needed(path, Path(cache_dir) if cache_dir else None)
 
 
 def _file_fingerprint(*paths: Path) -> str:
+    """Each file's name and the sha256 of its bytes (streamed: no file is read whole)."""
     parts = []
     for p in paths:
-        st = p.stat()
-        parts.append(f"{p.name}|{st.st_size}|{st.st_mtime_ns}")
+        h = hashlib.sha256()
+        try:
+            with open(p, "rb") as fh:
+                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError as e:
+            raise MiglinkError(f"cannot read {p}: {e.strerror}") from None
+        parts.append(f"{p.name}|{h.hexdigest()}")
     return "\n".join(parts)
 
 
@@ -278,8 +295,8 @@ def _from_folder(folder: Path, description: str, fingerprint: str | None) -> Cdm
     }
     kinds = sorted({tf.format for tf in found.values()})
     desc = f"{description} ({'/'.join(k.upper() for k in kinds)}, {len(found)} tables)"
-    fp_text = fingerprint or _file_fingerprint(*[found[k].path for k in sorted(found)])
-    return Cdm(con, "duckdb", desc, raw, lambda: fp_text)
+    paths = [found[k].path for k in sorted(found)]
+    return Cdm(con, "duckdb", desc, raw, lambda: fingerprint or _file_fingerprint(*paths))
 
 
 def _read_file(con: Any, tf: TableFile) -> ir.Table:
@@ -385,9 +402,7 @@ def _from_duckdb_file(path: Path) -> Cdm:
     except duckdb.Error as e:
         raise MiglinkError(f"cannot open DuckDB file {path}: {_first_line(e)}") from None
     raw = _duckdb_tables(con)
-    st = path.stat()
-    fp = f"{path.name}|{st.st_size}|{st.st_mtime_ns}"
-    return Cdm(con, "duckdb", f"DuckDB file '{path.name}'", raw, lambda: fp)
+    return Cdm(con, "duckdb", f"DuckDB file '{path.name}'", raw, lambda: _file_fingerprint(path))
 
 
 def _duckdb_tables(con: Any) -> dict[str, ir.Table]:
@@ -428,10 +443,26 @@ def _from_backend(backend: Any, engine: str, description: str) -> Cdm:
         raise MiglinkError(f"{description} has no tables")
 
     def fp() -> str:
-        parts = [f"{n}|{int(raw[n].count().to_pyarrow().as_py())}" for n in sorted(raw)]
-        return f"{engine}\n" + "\n".join(parts)
+        return f"{engine}\n" + "\n".join(_table_checksum(n, raw[n]) for n in sorted(raw))
 
     return Cdm(backend, engine, description, raw, fp)
+
+
+#: Column hashes are summed modulo this prime (2**61 - 1) so no engine's integer sum overflows.
+_CHECKSUM_MOD = 2**61 - 1
+
+
+def _table_checksum(name: str, t: ir.Table) -> str:
+    """One query per table: its row count and, per column, the sum of the values' hashes (an
+    order-free content checksum, computed where the data live)."""
+    aggs = {"n": t.count()}
+    for i, c in enumerate(t.columns):
+        aggs[f"h{i}"] = (t[c].hash() % _CHECKSUM_MOD).sum()
+    try:
+        row = t.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+    except Exception:  # noqa: BLE001 - an engine without hash(): row count and column names
+        row = {"n": int(t.count().to_pyarrow().as_py()), "columns": ",".join(t.columns)}
+    return f"{name}|" + "|".join(f"{k}={v}" for k, v in row.items())
 
 
 def _list_tables(backend: Any) -> list[str]:
@@ -457,7 +488,7 @@ def _spark_from_files(path: Path, cache_dir: str | Path | None) -> Cdm:
     present = [n for n in loader.tables() if n in schema]
     usable = [n for n in present if not loader.missing_required_columns(n)]
     if not target.is_dir():
-        with atomic_dir(target) as tmp:
+        with atomic_dir(target, kind="spark-copy", private=True) as tmp:  # person-level rows
             for name in usable:
                 loader.backend.to_parquet(loader.table(name), str(tmp / f"{name}.parquet"))
     session = local_spark_session()

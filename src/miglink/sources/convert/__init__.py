@@ -6,7 +6,9 @@ canonical OMOP tables that the rest of miglink reads like any OMOP source.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,7 +21,11 @@ from miglink.sources.convert.common import CONVERTER_VERSION, connect_output
 from miglink.sources.convert.fhir import convert_fhir, fhir_files
 from miglink.sources.convert.meds import convert_meds, meds_files
 
-__all__ = ["convert", "convert_if_needed", "detect_format", "fingerprint"]
+__all__ = ["convert", "convert_if_needed", "detect_format", "fingerprint", "release"]
+
+#: Private temporary folders holding this process's conversions (removed by :func:`release` or
+#: at exit): they are person-level copies of the input.
+_PRIVATE: set[Path] = set()
 
 _OMOP_PERSON = ("person.csv", "person.csv.gz", "person.parquet", "person.tsv")
 _MEDS_COLUMNS = {"subject_id", "time", "code"}
@@ -76,14 +82,19 @@ def _source_files(path: Path, fmt: str) -> list[Path]:
 
 
 def fingerprint(path: Path, fmt: str) -> str:
-    """Hash of the converter version, format, and each input file's relative name, size and
-    modification time: a changed input gives a new cache entry."""
+    """Hash of the converter version, format, and each input file's relative name and content
+    (sha256, streamed): a changed input gives a new conversion, however its mtime looks."""
     path = Path(path).resolve()
-    h = hashlib.sha256(f"{CONVERTER_VERSION}|{fmt}|{path}".encode())
+    h = hashlib.sha256(f"{CONVERTER_VERSION}|{fmt}".encode())
     for f in _source_files(path, fmt):
-        st = f.stat()
         rel = f.relative_to(path) if path.is_dir() else f.name
-        h.update(f"|{rel}|{st.st_size}|{st.st_mtime_ns}".encode())
+        h.update(f"|{rel}|".encode())
+        try:
+            with open(f, "rb") as fh:
+                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError as e:
+            raise MiglinkError(f"cannot read {f}: {e.strerror}") from None
     return h.hexdigest()[:20]
 
 
@@ -94,7 +105,10 @@ def convert(path: Path, out: Path, fmt: str | None = None) -> Path:
     fmt = fmt or detect_format(path)
     if fmt not in ("fhir", "meds"):
         raise MiglinkError(f"{path}: not a FHIR or MEDS input (detected: {fmt})")
-    with atomic_path(out) as tmp, tempfile.TemporaryDirectory(prefix="miglink-spill-") as spill:
+    with (
+        atomic_path(out) as tmp,
+        tempfile.TemporaryDirectory(prefix="miglink-spill-", dir=out.parent) as spill,
+    ):
         tmp.unlink()  # DuckDB creates the file itself
         con = connect_output(tmp, Path(spill))
         try:
@@ -106,27 +120,61 @@ def convert(path: Path, out: Path, fmt: str | None = None) -> Path:
         finally:
             con.close()
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
+        os.chmod(tmp, 0o600)  # person-level rows: for this user only
+    os.chmod(out, 0o600)
     return Path(out)
 
 
 def convert_if_needed(path: Path, cache_dir: Path | None) -> Path | None:
-    """If ``path`` is a FHIR (NDJSON / Bundle) or MEDS folder, convert it (once; cache keyed by a
-    fingerprint of file names, sizes and mtimes, under ``cache_dir`` or a temp dir) to a DuckDB
-    file holding OMOP tables and return that file's path; otherwise return None."""
+    """If ``path`` is a FHIR (NDJSON / Bundle) or MEDS folder, convert it to a DuckDB file holding
+    OMOP tables and return that file's path; otherwise return None.
+
+    The converted file is a person-level copy of the input, so it is never world-readable: with
+    ``cache_dir`` it is kept there (folder mode 0700, keyed by a content fingerprint, converted
+    once); without, it goes to a private temporary folder (0700) that :func:`release` or the
+    end of the process removes, also after an error.
+    """
     path = Path(path)
     fmt = detect_format(path)
     if fmt not in ("fhir", "meds"):
         return None
-    cache = (
-        Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "miglink-cache"
-    )
-    cache.mkdir(parents=True, exist_ok=True)
+    if cache_dir is None:
+        cache = Path(tempfile.mkdtemp(prefix="miglink-convert-"))  # mode 0700
+        _PRIVATE.add(cache)
+        try:
+            out = convert(path, cache / f"{fmt}-{fingerprint(path, fmt)}.duckdb", fmt)
+        except BaseException:
+            release(cache)
+            raise
+        return out
+    cache = Path(cache_dir)
+    try:
+        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(cache, 0o700)
+    except OSError as e:
+        raise MiglinkError(f"cannot create the conversion cache {cache}: {e.strerror}") from None
     out = cache / f"{fmt}-{fingerprint(path, fmt)}.duckdb"
     if out.is_file():
         return out
     convert(path, out, fmt)
     _write_manifest(out, path, fmt)
     return out
+
+
+def release(converted: Path) -> None:
+    """Remove a private temporary conversion (the folder :func:`convert_if_needed` made for it);
+    a file in a caller's ``cache_dir`` is kept."""
+    converted = Path(converted)
+    folder = converted if converted in _PRIVATE else converted.parent
+    if folder in _PRIVATE:
+        _PRIVATE.discard(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@atexit.register
+def _release_all() -> None:
+    for folder in list(_PRIVATE):
+        release(folder)
 
 
 def _write_manifest(out: Path, source: Path, fmt: str) -> None:
