@@ -197,7 +197,17 @@ def pool_estimates(
         row["not_analysed_reason"] = reasons[0] if all(reasons) else ""
         row["k_sites"] = len(rs)
         row["note"] = ""
-        if first.get("measure") in RATIO_MEASURES:
+        withheld = sum(_withheld(r) for r in rs)
+        if first.get("measure") in RATIO_MEASURES and withheld:
+            # pooling only the sites that could publish would select sites on their event
+            # counts (the ones above the minimum cell): biased, so the row is not pooled
+            row["k_pooled"] = 0
+            row["sites_not_estimable"] = withheld
+            row["note"] = (
+                f"not estimable: {withheld} of {len(rs)} site(s) withheld the estimate (a count "
+                "below the minimum cell); pooling the others would select sites on their counts"
+            )
+        elif first.get("measure") in RATIO_MEASURES:
             y = np.array([_num(r.get("log_estimate")) for r in rs])
             se = np.array([_num(r.get("se_log")) for r in rs])
             re = pool(y, se, method=method, hksj=hksj)
@@ -260,6 +270,11 @@ def pool_estimates(
             )
         rows.append(row)
     return rows, het
+
+
+def _withheld(r: dict) -> bool:
+    """A site row whose estimate the site's privacy gate withheld (a suppressed count beside it)."""
+    return r.get("log_estimate") is None and bool(r.get("withheld"))
 
 
 def _finite(x: Any) -> float | None:

@@ -203,6 +203,9 @@ def site_row(row: dict, min_cell: int) -> dict:
         out["withheld"] = (
             "estimate withheld: a count is suppressed and this estimate would reveal it"
         )
+    if out["log_estimate"] is None and "estimate withheld" in str(row.get("note") or ""):
+        # the gate withheld it (privacy), as opposed to a fit that failed: pooling must know
+        out["withheld"] = "estimate withheld by the site's disclosure gate"
     out["profile"] = profile_for(row, min_cell) if out["log_estimate"] is not None else None
     return out
 
