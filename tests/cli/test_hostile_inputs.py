@@ -559,6 +559,7 @@ CASES = [
         "engine foo check", "check", args=("--engine", "foo"), fragments=("unknown engine 'foo'",)
     ),
     Case("engine foo run", "run", args=("--engine", "foo"), fragments=("unknown engine 'foo'",)),
+    Case("unknown option run", "run", args=("--colour",), fragments=("No such option: --colour",)),
     Case(
         "unknown option check", "check", args=("--colour",), fragments=("No such option: --colour",)
     ),

@@ -8,33 +8,13 @@ format miglink reads: it must be refused with one line naming the folder and the
 
 from __future__ import annotations
 
-import json
-import math
 import subprocess
 import sys
-from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from miglink.errors import MiglinkError
 from miglink.study import run_study
-
-VERDICTS = {"supported", "contradicted", "no evidence", "inconclusive", "not analysed", ""}
-#: estimate columns that must never be inf (MDRR is inf by definition when nothing is detectable:
-#: docs/statistics.md, "MDRR")
-NUMERIC = [
-    "estimate",
-    "log_estimate",
-    "se_log",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "cal_estimate",
-    "cal_ci_low",
-    "cal_ci_high",
-    "cal_p_value",
-]
 
 #: dataset id -> path under shared/data (see each folder's SOURCE.md)
 DATASETS = {
@@ -48,34 +28,15 @@ DATASETS = {
 }
 
 
-def assert_study_complete(results: pd.DataFrame, out: Path) -> None:
-    """Every hypothesis has a verdict and a row; a row with no estimate says why; nothing is inf."""
-    assert (out / "report.html").stat().st_size > 0
-    claims = json.loads((out / "claims.json").read_text(encoding="utf-8"))["claims"]
-    hyps = [h for c in claims for h in c["hypotheses"]]
-    assert hyps
-    for h in hyps:
-        assert h["verdict"] in VERDICTS, h
-        assert h["analysis"], f"{h['id']}: no results row"
-        rows = results[results.analysis == h["analysis"]]
-        assert len(rows), f"{h['id']}: analysis {h['analysis']} not in the results"
-        if not rows["estimate"].map(lambda v: v is not None and math.isfinite(float(v))).any():
-            notes = rows["note"].fillna("").astype(str)
-            assert (notes.str.len() > 0).any(), f"{h['id']}: not estimable without a reason"
-    for col in NUMERIC:
-        vals = pd.to_numeric(results[col], errors="coerce")
-        assert not vals.map(lambda v: math.isinf(v)).any(), f"inf in column {col}"
-
-
 @pytest.mark.parametrize("name", list(DATASETS), ids=list(DATASETS))
-def test_full_study_completes(shared_data, tmp_path, name):
+def test_full_study_completes(study_complete, shared_data, tmp_path, name):
     path = shared_data / DATASETS[name]
     if not path.exists():
         pytest.skip(f"dataset not found: {path}")
     out = tmp_path / "out"
     results = run_study(path, out)
     assert len(results) > 0
-    assert_study_complete(results, out)
+    study_complete(results, out)
 
 
 def test_raw_mimic_is_refused_in_one_line(shared_data, tmp_path):

@@ -10,11 +10,8 @@ timings in docs/statistics.md, "Not-estimable reasons").
 
 from __future__ import annotations
 
-import json
-import math
 import time
 
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -22,20 +19,6 @@ from miglink.study import run_study
 from miglink.synth import generate
 
 SEEDS = (1, 2)
-VERDICTS = {"supported", "contradicted", "no evidence", "inconclusive", "not analysed", ""}
-#: never inf (MDRR is inf by definition when nothing is detectable: docs/statistics.md, "MDRR")
-NUMERIC = [
-    "estimate",
-    "log_estimate",
-    "se_log",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "cal_estimate",
-    "cal_ci_low",
-    "cal_ci_high",
-    "cal_p_value",
-]
 
 CASES = [
     *[pytest.param(n, s, id=f"{n}-seed{s}") for n in (500, 2_000, 5_000) for s in SEEDS],
@@ -54,37 +37,18 @@ CASES = [
 ]
 
 
-def assert_study_complete(results: pd.DataFrame, out) -> None:
-    """Every hypothesis has a verdict and a row; a row with no estimate says why; nothing is inf."""
-    assert (out / "report.html").stat().st_size > 0
-    claims = json.loads((out / "claims.json").read_text(encoding="utf-8"))["claims"]
-    hyps = [h for c in claims for h in c["hypotheses"]]
-    assert hyps
-    for h in hyps:
-        assert h["verdict"] in VERDICTS, h
-        assert h["analysis"], f"{h['id']}: no results row"
-        rows = results[results.analysis == h["analysis"]]
-        assert len(rows), f"{h['id']}: analysis {h['analysis']} not in the results"
-        if not rows["estimate"].map(lambda v: v is not None and math.isfinite(float(v))).any():
-            notes = rows["note"].fillna("").astype(str)
-            assert (notes.str.len() > 0).any(), f"{h['id']}: not estimable without a reason"
-    for col in NUMERIC:
-        vals = pd.to_numeric(results[col], errors="coerce")
-        assert not vals.map(math.isinf).any(), f"inf in column {col}"
-
-
 @pytest.mark.parametrize(("persons", "seed"), CASES)
-def test_full_study_completes(tmp_path, persons, seed):
+def test_full_study_completes(study_complete, tmp_path, persons, seed):
     data = tmp_path / "cdm"
     generate(persons=persons, seed=seed, out=data)
     t0 = time.perf_counter()
     results = run_study(data, tmp_path / "out")
     elapsed = time.perf_counter() - t0
-    assert_study_complete(results, tmp_path / "out")
+    study_complete(results, tmp_path / "out")
     print(f"study on {persons} persons, seed {seed}: {elapsed:.1f} s")
 
 
-def test_one_day_observation_periods(tmp_path):
+def test_one_day_observation_periods(study_complete, tmp_path):
     """Every observation period lasts one day: no one has prior observation, so no cohort."""
     data = tmp_path / "cdm"
     generate(persons=500, seed=3, out=data)
@@ -94,7 +58,7 @@ def test_one_day_observation_periods(tmp_path):
     t = t.set_column(i, "observation_period_end_date", t["observation_period_start_date"])
     pq.write_table(t, path)
     results = run_study(data, tmp_path / "out")
-    assert_study_complete(results, tmp_path / "out")
+    study_complete(results, tmp_path / "out")
     d2 = results[results.design == "D2"]
     assert len(d2) and d2["estimate"].isna().all()
     assert d2["note"].str.contains("not estimable: no new").all()

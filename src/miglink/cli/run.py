@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from miglink.cli.options import min_cell_option
+from miglink.cli.options import OneLineCommand, min_cell_option
 
 STAGES = (
     "check",
@@ -40,7 +40,7 @@ VERDICT_STYLE = {
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("run")
+    @app.command("run", cls=OneLineCommand)
     def run_cmd(
         data: str = typer.Option(
             ..., "--data", help="OMOP CDM folder / DuckDB file / FHIR / MEDS folder."
