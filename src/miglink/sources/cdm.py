@@ -203,7 +203,10 @@ def _duckdb_from_path(path: Path, cache_dir: str | Path | None) -> Cdm:
         return _from_duckdb_file(path)
     if path.is_file() and path.suffix.lower() == ".zip":
         folder = unzip_to_cache(path, Path(cache_dir) if cache_dir else None)
-        return _from_folder(folder, f"OMOP CDM zip '{path.name}'", _file_fingerprint(path))
+        cdm = _from_folder(folder, f"OMOP CDM zip '{path.name}'", _file_fingerprint(path))
+        if not cache_dir:  # the private extraction (person-level rows) goes with the CDM
+            weakref.finalize(cdm, shutil.rmtree, folder.parent, True)
+        return cdm
     if path.is_dir():
         converted = _convert_if_needed(path, cache_dir)
         if converted is not None:

@@ -77,8 +77,13 @@ def discover(folder: Path) -> dict[str, TableFile]:
 
 
 def _zip_digest(path: Path) -> str:
-    st = path.stat()
-    return hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    """The sha256 of the zip's bytes (streamed): an extraction is reused only for the same
+    content, never because a name, size and mtime happen to match."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:24]
 
 
 #: A zip is refused before extraction when it declares more than this many uncompressed bytes
@@ -153,7 +158,18 @@ def unzip_to_cache(path: Path, cache_dir: Path | None) -> Path:
     zips and zip bombs (by declared size, ratio and the bytes actually written) are refused
     before anything is written.
     """
-    base = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "miglink"
+    if cache_dir is not None:
+        return _unzip(path, Path(cache_dir))
+    # no cache folder named: a private temporary one (0700), which the caller removes
+    made = Path(tempfile.mkdtemp(prefix="miglink-unzip-"))
+    try:
+        return _unzip(path, made)
+    except BaseException:
+        shutil.rmtree(made, ignore_errors=True)
+        raise
+
+
+def _unzip(path: Path, base: Path) -> Path:
     target = base / f"unzipped-{path.stem}-{_zip_digest(path)}"
     if target.is_dir():
         return target
