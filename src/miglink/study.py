@@ -594,7 +594,9 @@ def _phenome_rows(
             exclude |= set(ids)
     bg = phenome_ors(ft, idx, exclude, study.settings.phenome_min_persons)
     out = []
+    # an empty background may have no columns at all
     bg_log = bg["log_or"].to_numpy() if len(bg) else np.array([])
+    bg_se = bg["se"].to_numpy() if len(bg) else np.array([])
     for _claim, h in spec:
         base = next(
             (
@@ -652,10 +654,7 @@ def _phenome_rows(
         row["phenome_percentile"] = pct
         out.append(row)
     # the background concepts' ORs are the controls (phenome_ors keeps only estimable ones)
-    background = [
-        {"log_estimate": lo, "se_log": se}
-        for lo, se in zip(bg_log, bg["se"].to_numpy(), strict=True)
-    ]
+    background = [{"log_estimate": lo, "se_log": se} for lo, se in zip(bg_log, bg_se, strict=True)]
     calibration["D8 phenome"] = calibrate_group(
         background,
         [r for r in out if "phenome_percentile" in r],
