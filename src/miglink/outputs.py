@@ -5,48 +5,24 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from miglink import __version__
+from miglink.federate.site import write_site_results
 from miglink.io import atomic_dir, write_csv, write_json, write_parquet, write_text
 from miglink.privacy import (
     gate_calibration,
     gate_claims,
     gate_count,
-    gate_results,
     redact_secrets,
 )
+from miglink.privacy.tables import gated_tables
+from miglink.versions import versions
 
 log = logging.getLogger("miglink")
-
-VERSION_PACKAGES = (
-    "ibis-framework",
-    "duckdb",
-    "pyspark",
-    "pandas",
-    "numpy",
-    "scipy",
-    "statsmodels",
-    "lifelines",
-    "empyricalcalibration",
-    "pydantic",
-    "pyarrow",
-)
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version(), "miglink": __version__}
-    for p in VERSION_PACKAGES:
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            out[p] = "not installed"
-    return out
 
 
 def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
@@ -63,27 +39,6 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
                     None if v is None or (isinstance(v, float) and v != v) else str(v) for v in vals
                 ]
     return out
-
-
-def gated_results(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """The results table as it may leave the program: the policy of miglink.privacy.gate_results
-    (primary and secondary suppression, derived values withheld, text scanned)."""
-    return gate_results(results, min_cell)
-
-
-def gated_tables(run, min_cell: int) -> dict[str, pd.DataFrame]:
-    """Every table of ``run`` as it may leave the program; the run directory and the site file
-    are both written from these (one gate for every route)."""
-    from miglink.privacy.curves import gate_curves
-    from miglink.privacy.partitions import gate_attrition, gate_prevalence
-
-    res = gated_results(run.results if run.results is not None else pd.DataFrame(), min_cell)
-    return {
-        "results": res,
-        "curves": gate_curves(run.curves, min_cell, res),
-        "prevalence": gate_prevalence(run.prevalence, min_cell),
-        "attrition": gate_attrition(run.attrition, min_cell, res),
-    }
 
 
 def write_run(
@@ -154,8 +109,6 @@ def write_run(
         lines += [f"stage {k}: {v:.3f} s" for k, v in run.timings.items()]
         lines += [f"note: {n}" for n in notes]
         write_text(tmp / "run.log", "\n".join(lines) + "\n")
-        from miglink.federate.site import write_site_results
-
         write_site_results(
             run,
             tmp,

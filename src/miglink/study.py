@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from miglink.calibrate import ControlGroup, calibrate_group, calibrate_groups
 from miglink.claims.model import Study, load_study
 from miglink.claims.verdicts import (
     NOT_ANALYSED,
@@ -399,7 +400,7 @@ def execute(
     t = _stage(progress, timings, "D2 cohorts", t)
 
     # --- calibration of D1 and D2 -------------------------------------------------------------
-    calibration = _calibrate(rows, st, ncs)
+    calibration = calibrate_rows(rows, st)
     t = _stage(progress, timings, "calibration", t)
 
     # --- D1 contrast: CNS vs non-CNS (ratio of calibrated-free MH ORs) --------------------------
@@ -514,8 +515,8 @@ def execute(
     rows += extra_rows
 
     results = pd.DataFrame(rows)
-    results = _diagnostics(results, st)
-    results, claims = _verdicts(results, study, None)
+    results = apply_diagnostics(results, st)
+    results, claims = attach_verdicts(results, study, None)
     prevalence = cache.get("prevalence", lambda: _prevalence(F(), [idx, ANY_AUTOIMMUNE] + ai))
     t = _stage(progress, timings, "verdicts", t)
     return StudyRun(
@@ -545,65 +546,34 @@ def _null_rows(rows: list[dict], design: str, direction: str | None) -> list[dic
     return out
 
 
-def _calibrate(rows: list[dict], st, ncs: list[str]) -> dict:
-    """Fit the empirical null per design (and D2 direction) and calibrate every MH / HR row."""
-    from miglink.stats.calibration import calibrate, fit_null
+def _calibrated_rows(rows: list[dict], design: str, direction: str | None) -> list[dict]:
+    return [
+        r
+        for r in rows
+        if r["design"] == design
+        and (design != "D2" or r.get("direction") == direction)
+        and (design != "D1" or r["method"] == "mantel_haenszel")
+    ]
 
-    info: dict = {}
-    groups = [("D1", None, "D1"), ("D2", "forward", "D2 forward"), ("D2", "reverse", "D2 reverse")]
-    for design, direction, key in groups:
-        ctrl = [
-            r
-            for r in _null_rows(rows, design, direction)
-            if _finite(r.get("log_estimate")) and _finite(r.get("se_log")) and r["se_log"] > 0
-        ]
-        null = None
-        if len(ctrl) >= st.min_negative_controls:
-            null = fit_null(
-                np.array([r["log_estimate"] for r in ctrl]), np.array([r["se_log"] for r in ctrl])
-            )
-        info[key] = (
-            {"mean": null.mean, "sd": null.sd, "ease": null.ease, "n_controls": len(ctrl)}
-            if null is not None
-            else {"mean": None, "sd": None, "ease": None, "n_controls": len(ctrl)}
+
+def calibrate_rows(rows: list[dict], st) -> dict:
+    """Fit the empirical null per design (and D2 direction) and calibrate every MH / HR row.
+
+    Public because the pooled run calibrates its pooled rows with the same groups."""
+    groups = [
+        ControlGroup(
+            key,
+            _null_rows(rows, design, direction),
+            _calibrated_rows(rows, design, direction),
+            label="exposure" if direction == "reverse" else "outcome",
         )
-        info[key]["controls"] = [
-            {
-                "outcome": r["outcome"]
-                if design == "D1" or direction == "forward"
-                else r["exposure"],
-                "log_estimate": r["log_estimate"],
-                "se_log": r["se_log"],
-            }
-            for r in ctrl
-        ]
-        if null is None:
-            continue
-        target = [
-            r
-            for r in rows
-            if r["design"] == design
-            and (design != "D2" or r.get("direction") == direction)
-            and (design != "D1" or r["method"] == "mantel_haenszel")
-            and _finite(r.get("log_estimate"))
-            and _finite(r.get("se_log"))
-        ]
-        if not target:
-            continue
-        cal = calibrate(
-            np.array([r["log_estimate"] for r in target]),
-            np.array([r["se_log"] for r in target]),
-            null,
+        for design, direction, key in (
+            ("D1", None, "D1"),
+            ("D2", "forward", "D2 forward"),
+            ("D2", "reverse", "D2 reverse"),
         )
-        cal_p, lo, hi, ce = (np.asarray(x, dtype=float) for x in cal)
-        for i, r in enumerate(target):
-            r["cal_p_value"], r["cal_ci_low"], r["cal_ci_high"], r["cal_estimate"] = (
-                float(cal_p[i]),
-                float(lo[i]),
-                float(hi[i]),
-                float(ce[i]),
-            )
-    return info
+    ]
+    return calibrate_groups(groups, st.min_negative_controls)
 
 
 def _phenome_rows(
@@ -611,7 +581,6 @@ def _phenome_rows(
 ) -> list[dict]:
     from miglink.designs.d8_specificity import percentile_of, phenome_ors
     from miglink.designs.rows import make_row
-    from miglink.stats.calibration import calibrate, fit_null
 
     idx = study.settings.index_set
     exclude: set[int] = set()
@@ -625,19 +594,9 @@ def _phenome_rows(
             exclude |= set(ids)
     bg = phenome_ors(ft, idx, exclude, study.settings.phenome_min_persons)
     out = []
+    # an empty background may have no columns at all
     bg_log = bg["log_or"].to_numpy() if len(bg) else np.array([])
-    null = (
-        fit_null(bg_log, bg["se"].to_numpy())
-        if len(bg) >= study.settings.min_negative_controls
-        else None
-    )
-    calibration["D8 phenome"] = {
-        "mean": null.mean if null else None,
-        "sd": null.sd if null else None,
-        "ease": null.ease if null else None,
-        "n_controls": int(len(bg)),
-        "controls": [],
-    }
+    bg_se = bg["se"].to_numpy() if len(bg) else np.array([])
     for _claim, h in spec:
         base = next(
             (
@@ -693,17 +652,15 @@ def _phenome_rows(
             note=f"phenome percentile {pct:.1f}; calibrated against the phenome background",
         )
         row["phenome_percentile"] = pct
-        if null is not None:
-            cp, lo, hi, ce = calibrate(
-                np.array([base["log_estimate"]]), np.array([base["se_log"]]), null
-            )
-            row.update(
-                cal_p_value=float(np.asarray(cp)[0]),
-                cal_ci_low=float(np.asarray(lo)[0]),
-                cal_ci_high=float(np.asarray(hi)[0]),
-                cal_estimate=float(np.asarray(ce)[0]),
-            )
         out.append(row)
+    # the background concepts' ORs are the controls (phenome_ors keeps only estimable ones)
+    background = [{"log_estimate": lo, "se_log": se} for lo, se in zip(bg_log, bg_se, strict=True)]
+    calibration["D8 phenome"] = calibrate_group(
+        background,
+        [r for r in out if "phenome_percentile" in r],
+        min_controls=study.settings.min_negative_controls,
+        label=None,
+    )
     return out
 
 
@@ -714,7 +671,9 @@ def _finite(x) -> bool:
         return False
 
 
-def _diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
+def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
+    """Diagnostics pass/fail per row (and the estimator's reason in the note); public because
+    the pooled run diagnoses its rows with the same rules."""
     from miglink.designs.rows import REASON_KEY
     from miglink.stats.power import exp_or_inf
 
@@ -743,7 +702,7 @@ def _diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
     return pd.DataFrame(recs)
 
 
-def _verdicts(results: pd.DataFrame, study: Study, ft: FeatureTables):
+def attach_verdicts(results: pd.DataFrame, study: Study, ft: FeatureTables | None):
     """Attach hypothesis and claim verdicts; return the results and the claims list."""
     st = study.settings
     results = results.copy()
@@ -845,10 +804,3 @@ def _prevalence(ft: FeatureTables, sets: list[str]) -> pd.DataFrame:
     ]
     df["prevalence"] = df["n_cases"] / df["n_persons"]
     return df[["set_id", "sex", "age_band", "n_persons", "n_cases", "prevalence"]]
-
-
-# Public names for the steps the pooled (federated) run reuses, so single-site and pooled verdicts
-# come from the same code.
-calibrate_rows = _calibrate
-apply_diagnostics = _diagnostics
-attach_verdicts = _verdicts

@@ -211,7 +211,7 @@ def test_mdrr_beyond_exp_range_is_inf_not_overflow():
 def test_diagnostics_mdrr_from_a_huge_se_is_inf_not_overflow():
     from miglink.claims.model import load_study
     from miglink.designs.rows import make_row
-    from miglink.study import _diagnostics
+    from miglink.study import apply_diagnostics
 
     st = load_study()[0].settings
     row = make_row(
@@ -222,7 +222,7 @@ def test_diagnostics_mdrr_from_a_huge_se_is_inf_not_overflow():
         method="logistic_grouped",
         est=Estimate.from_log(1.0, 300.0, "logistic_grouped"),
     )
-    out = _diagnostics(pd.DataFrame([row]), st)
+    out = apply_diagnostics(pd.DataFrame([row]), st)
     assert out["mdrr"].iloc[0] == math.inf
 
 

@@ -22,9 +22,10 @@ import dataclasses
 import ibis
 import pandas as pd
 
+from miglink.calibrate import calibrate_group
 from miglink.designs.d5_common import not_analysed
 from miglink.designs.d5_sccs import ERA_GAP_DAYS, PRE_DAYS, RISK_DAYS, drug_eras, sccs_intervals
-from miglink.designs.rows import make_row
+from miglink.designs.rows import finite, make_row
 from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
 from miglink.stats.estimate import Estimate
 from miglink.stats.power import mdrr_sccs
@@ -292,44 +293,10 @@ def _calibrate_new_user(rows: list[dict], nc_rows: list[dict], min_controls: int
     Starting an immunomodulator comes with follow-up care, so every condition is recorded more
     often afterwards (detection bias); the negative-control outcomes measure that bias.
     """
-    import math
-
-    import numpy as np
-
-    from miglink.stats.calibration import calibrate, fit_null
-
-    ok = [
-        r
-        for r in nc_rows
-        if r.get("log_estimate") is not None
-        and math.isfinite(float(r["log_estimate"]))
-        and r.get("se_log") is not None
-        and math.isfinite(float(r["se_log"]))
-        and float(r["se_log"]) > 0
-    ]
-    null = None
-    if len(ok) >= min_controls:
-        null = fit_null(
-            np.array([float(r["log_estimate"]) for r in ok]),
-            np.array([float(r["se_log"]) for r in ok]),
-        )
+    null = calibrate_group(nc_rows, rows, min_controls=min_controls)
     for r in rows:
-        if (
-            null is None
-            or r.get("log_estimate") is None
-            or not math.isfinite(float(r["log_estimate"]))
-        ):
-            r["note"] = f"not calibrated: {len(ok)} estimable negative-control outcomes"
-            continue
-        cp, lo, hi, ce = calibrate(
-            np.array([float(r["log_estimate"])]), np.array([float(r["se_log"])]), null
-        )
-        r.update(
-            cal_p_value=float(np.asarray(cp)[0]),
-            cal_ci_low=float(np.asarray(lo)[0]),
-            cal_ci_high=float(np.asarray(hi)[0]),
-            cal_estimate=float(np.asarray(ce)[0]),
-        )
+        if null["mean"] is None or not finite(r.get("log_estimate")):
+            r["note"] = f"not calibrated: {null['n_controls']} estimable negative-control outcomes"
 
 
 def burden_rows(ft: FeatureTables, h, role: str) -> list[dict]:

@@ -10,15 +10,14 @@ run against every negative-control outcome; their ORs form an empirical null (Sc
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from miglink.calibrate import calibrate_group
 from miglink.designs.d1_prevalence import estimate_2x2
 from miglink.designs.d5_common import not_analysed
 from miglink.designs.rows import finite
 from miglink.designs.strata import stratified_counts, with_flag
 from miglink.features.build import FeatureTables
-from miglink.stats.calibration import calibrate, fit_null
 
 
 def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None]:
@@ -66,39 +65,27 @@ def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None
                 with_sensitivity=False,
             )[0]
             nc_rows.append(r)
-        ok = [
-            r
-            for r in nc_rows
-            if finite(r["log_estimate"]) and finite(r["se_log"]) and r["se_log"] > 0
-        ]
         main = key[0]
-        if len(ok) >= study.settings.min_negative_controls and finite(main["log_estimate"]):
-            null = fit_null(
-                np.array([r["log_estimate"] for r in ok]), np.array([r["se_log"] for r in ok])
-            )
-            cp, lo, hi, ce = calibrate(
-                np.array([main["log_estimate"]]), np.array([main["se_log"]]), null
-            )
-            # The calibrated estimate is reported as a sensitivity row; the verdict reads the
-            # stratified OR. Negative-control outcomes of a family-history exposure measure how
-            # family-history recording tracks healthcare contact, which the utilisation strata
-            # already absorb for migraine: calibrating on them over-corrects (measured in
-            # synthetic data: null mean 0.15 while the migraine estimate's own bias is ~0).
-            cal = dict(main)
+        # The calibrated estimate is reported as a sensitivity row; the verdict reads the
+        # stratified OR. Negative-control outcomes of a family-history exposure measure how
+        # family-history recording tracks healthcare contact, which the utilisation strata
+        # already absorb for migraine: calibrating on them over-corrects (measured in
+        # synthetic data: null mean 0.15 while the migraine estimate's own bias is ~0).
+        cal = dict(main)
+        null = calibrate_group(nc_rows, [cal], min_controls=study.settings.min_negative_controls)
+        if null["mean"] is not None and finite(main["log_estimate"]):
             cal.update(
                 role="sensitivity",
                 method="mantel_haenszel_nc_calibrated",
-                cal_p_value=float(np.asarray(cp)[0]),
-                cal_ci_low=float(np.asarray(lo)[0]),
-                cal_ci_high=float(np.asarray(hi)[0]),
-                cal_estimate=float(np.asarray(ce)[0]),
                 note=(
-                    f"calibrated on {len(ok)} negative-control outcomes of the same exposure "
-                    f"(null mean {null.mean:.3f}, sd {null.sd:.3f})"
+                    f"calibrated on {null['n_controls']} negative-control outcomes of the same "
+                    f"exposure (null mean {null['mean']:.3f}, sd {null['sd']:.3f})"
                 ),
             )
             key.append(cal)
         else:
-            main["note"] = f"not calibrated: {len(ok)} estimable negative-control outcomes"
+            main["note"] = (
+                f"not calibrated: {null['n_controls']} estimable negative-control outcomes"
+            )
         rows += key + nc_rows
     return rows, None

@@ -69,7 +69,7 @@ def make_row(
             row["note"] = str(note)
             if not est.estimable:
                 # designs often replace the note with their own text; the estimator's reason is
-                # kept aside and put back in front of the note by study._diagnostics
+                # kept aside and put back in front of the note by study.apply_diagnostics
                 row[REASON_KEY] = str(note)
     row.update(fields)
     return row

@@ -332,18 +332,18 @@ def _study(sites: list[dict], study_path: str | Path | None, study_hash: str) ->
 
 def pooled_run(sites: list[dict], study: Study, *, method: str = "REML", hksj: bool = False):
     """A study.StudyRun holding the pooled, calibrated, diagnosed rows with verdicts."""
-    from miglink.study import StudyRun, _calibrate, _diagnostics, _verdicts
+    from miglink.study import StudyRun, apply_diagnostics, attach_verdicts, calibrate_rows
 
     st = study.settings
     rows, het = pool_estimates(sites, method=method, hksj=hksj, max_smd_threshold=st.max_smd)
-    calibration = _calibrate(rows, st, list(study.negative_controls))
+    calibration = calibrate_rows(rows, st)
     results = pd.DataFrame(rows)
     for c in ("cal_ci_low", "cal_ci_high", "cal_p_value", "cal_estimate", "mdrr"):
         if c not in results.columns:
             results[c] = None
-    results = _diagnostics(results, st)
+    results = apply_diagnostics(results, st)
     results = _pooled_diagnostics(results, st)
-    results, claims = _verdicts(results, study, None)
+    results, claims = attach_verdicts(results, study, None)
     notes = [f"pooled from {len(sites)} site files ({method}{' + HKSJ' if hksj else ''})"]
     prevalence = pooled_prevalence(sites)
     return StudyRun(

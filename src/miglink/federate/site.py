@@ -6,7 +6,7 @@ OHDSI's EvidenceSynthesis shares). The file also names the study file by its has
 mixed studies), embeds the study definition (so the pool can reach verdicts without it), describes
 the data source and lists software versions. docs/federation.md documents the format.
 
-Everything in the file comes from the gated tables (``miglink.outputs.gated_tables``): the gated
+Everything in the file comes from the gated tables (``miglink.privacy.tables.gated_tables``): the gated
 results table and the coarsened prevalence table (docs/privacy-tables.md), never the raw run.
 
 Profiles. The run keeps only each estimate's total counts, not its per-stratum cells, so the
@@ -35,6 +35,8 @@ from miglink import __version__
 from miglink.io import write_json
 from miglink.privacy import gate_count, is_small
 from miglink.privacy.partitions import vector_safe
+from miglink.privacy.tables import gated_tables
+from miglink.versions import versions
 
 FORMAT = "miglink-site-results"
 FORMAT_VERSION = 1
@@ -212,8 +214,6 @@ def site_row(row: dict, min_cell: int) -> dict:
 
 def site_results(run, study, study_hash: str, data_description: str, min_cell: int) -> dict:
     """The content of site_results.json for one run (``run`` is a study.StudyRun, before gating)."""
-    from miglink.outputs import gated_tables, versions
-
     # built from the gated artefacts, never from the raw run: one gate for every route
     gated = gated_tables(run, min_cell)
     res = gated["results"]

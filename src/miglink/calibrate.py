@@ -1,0 +1,113 @@
+"""Empirical calibration of result rows: one procedure for every design and for the pooled run.
+
+A design hands over its negative-control rows and the rows to calibrate; the empirical null is
+fitted on the controls (``miglink.stats.calibration.fit_null``) and ``cal_*`` is written into the
+target rows. The returned summary is what calibration.json holds for the group, so every
+design's null is reported the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from miglink.stats.calibration import NullModel, calibrate, fit_null
+
+
+@dataclass
+class ControlGroup:
+    """Negative-control rows and the rows they calibrate, under one name in calibration.json.
+
+    ``label`` is the row key that names each control in the summary (the negative-control
+    concept set: the outcome, or the exposure for a reverse-direction design); None leaves the
+    controls out of the summary (the phenome background has thousands).
+    """
+
+    name: str
+    controls: list[dict]
+    targets: list[dict] = field(default_factory=list)
+    label: str | None = "outcome"
+
+
+def _finite(x) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def usable_controls(controls: list[dict]) -> list[dict]:
+    """Controls with a finite log estimate and a positive finite standard error."""
+    return [
+        r
+        for r in controls
+        if _finite(r.get("log_estimate")) and _finite(r.get("se_log")) and float(r["se_log"]) > 0
+    ]
+
+
+def calibrate_group(
+    controls: list[dict],
+    targets: list[dict],
+    *,
+    min_controls: int,
+    label: str | None = "outcome",
+) -> dict:
+    """Fit the null on ``controls`` and write cal_* into every estimable target row.
+
+    Returns the null's summary (mean, sd, ease, n_controls, controls); mean, sd and ease are None
+    when fewer than ``min_controls`` controls are usable or the fit fails, and then no target is
+    calibrated. Targets without a finite log estimate and SE are left as they are.
+    """
+    ctrl = usable_controls(controls)
+    null = _fit(ctrl, min_controls)
+    summary = {
+        "mean": null.mean if null is not None else None,
+        "sd": null.sd if null is not None else None,
+        "ease": null.ease if null is not None else None,
+        "n_controls": len(ctrl),
+        "controls": []
+        if label is None
+        else [
+            {"outcome": r[label], "log_estimate": r["log_estimate"], "se_log": r["se_log"]}
+            for r in ctrl
+        ],
+    }
+    if null is not None:
+        _write_calibrated(targets, null)
+    return summary
+
+
+def calibrate_groups(groups: list[ControlGroup], min_controls: int) -> dict:
+    """calibrate_group for each group; the calibration.json content keyed by group name."""
+    return {
+        g.name: calibrate_group(g.controls, g.targets, min_controls=min_controls, label=g.label)
+        for g in groups
+    }
+
+
+def _fit(ctrl: list[dict], min_controls: int) -> NullModel | None:
+    if len(ctrl) < min_controls:
+        return None
+    return fit_null(
+        np.array([float(r["log_estimate"]) for r in ctrl]),
+        np.array([float(r["se_log"]) for r in ctrl]),
+    )
+
+
+def _write_calibrated(targets: list[dict], null: NullModel) -> None:
+    target = [r for r in targets if _finite(r.get("log_estimate")) and _finite(r.get("se_log"))]
+    if not target:
+        return
+    cal = calibrate(
+        np.array([float(r["log_estimate"]) for r in target]),
+        np.array([float(r["se_log"]) for r in target]),
+        null,
+    )
+    cal_p, lo, hi, ce = (np.asarray(x, dtype=float) for x in cal)
+    for i, r in enumerate(target):
+        r["cal_p_value"] = float(cal_p[i])
+        r["cal_ci_low"] = float(lo[i])
+        r["cal_ci_high"] = float(hi[i])
+        r["cal_estimate"] = float(ce[i])
