@@ -22,11 +22,6 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-#: Each pytest-xdist worker may start its own local Spark (make test runs two workers): a fixed
-#: driver memory keeps two JVMs well inside CI's 24 GiB (the default is a third of the machine).
-os.environ.setdefault("MIGLINK_SPARK_MEMORY", "5g")
-
-
 @pytest.fixture(scope="session")
 def spark():
     """A local[2] Spark session with the settings measured in STACK.md."""
