@@ -33,6 +33,23 @@ def _reason(e: OSError) -> str:
     return e.strerror or str(e) or type(e).__name__
 
 
+def sha256_file(path: str | Path) -> str:
+    """The sha256 hex digest of a file's bytes, streamed (no file is read whole): what every
+    content key (resume fingerprint, conversion and extraction caches) is built from."""
+    import hashlib
+
+    from miglink.errors import MiglinkError
+
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError as e:
+        raise MiglinkError(f"cannot read {path}: {e.strerror or e}") from None
+    return h.hexdigest()
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.

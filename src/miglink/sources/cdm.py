@@ -244,17 +244,9 @@ def _convert_if_needed(path: Path, cache_dir: str | Path | None) -> Path | None:
 
 def _file_fingerprint(*paths: Path) -> str:
     """Each file's name and the sha256 of its bytes (streamed: no file is read whole)."""
-    parts = []
-    for p in paths:
-        h = hashlib.sha256()
-        try:
-            with open(p, "rb") as fh:
-                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                    h.update(block)
-        except OSError as e:
-            raise MiglinkError(f"cannot read {p}: {e.strerror}") from None
-        parts.append(f"{p.name}|{h.hexdigest()}")
-    return "\n".join(parts)
+    from miglink.io import sha256_file
+
+    return "\n".join(f"{p.name}|{sha256_file(p)}" for p in paths)
 
 
 #: Share of physical memory DuckDB may hold before it spills to disk (its own default is 80%);

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -79,11 +78,9 @@ def discover(folder: Path) -> dict[str, TableFile]:
 def _zip_digest(path: Path) -> str:
     """The sha256 of the zip's bytes (streamed): an extraction is reused only for the same
     content, never because a name, size and mtime happen to match."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:24]
+    from miglink.io import sha256_file
+
+    return sha256_file(path)[:24]
 
 
 #: A zip is refused before extraction when it declares more than this many uncompressed bytes

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from miglink.errors import MiglinkError
-from miglink.io import atomic_path
+from miglink.io import atomic_path, sha256_file
 from miglink.sources.convert.common import CONVERTER_VERSION, connect_output
 from miglink.sources.convert.fhir import convert_fhir, fhir_files
 from miglink.sources.convert.meds import convert_meds, meds_files
@@ -88,13 +88,7 @@ def fingerprint(path: Path, fmt: str) -> str:
     h = hashlib.sha256(f"{CONVERTER_VERSION}|{fmt}".encode())
     for f in _source_files(path, fmt):
         rel = f.relative_to(path) if path.is_dir() else f.name
-        h.update(f"|{rel}|".encode())
-        try:
-            with open(f, "rb") as fh:
-                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                    h.update(block)
-        except OSError as e:
-            raise MiglinkError(f"cannot read {f}: {e.strerror}") from None
+        h.update(f"|{rel}|{sha256_file(f)}".encode())
     return h.hexdigest()[:20]
 
 
