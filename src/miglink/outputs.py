@@ -116,6 +116,7 @@ def write_run(
             study_hash=study_hash,
             data_description=data_description,
             min_cell=min_cell,
+            gated=gated,
         )
         if report:
             try:

@@ -609,18 +609,21 @@ def _phenome_rows(
             ),
             None,
         )
+        ids = dict(
+            design="D8",
+            exposure=h.exposure,
+            outcome=h.outcome,
+            measure="OR",
+            method="phenome_background_calibrated",
+            role="primary",
+            analysis=h.id,
+        )
         if base is None or not _finite(base.get("log_estimate")):
             # the hypothesis still gets its row, saying why it has no percentile
             out.append(
                 make_row(
-                    design="D8",
-                    exposure=h.exposure,
-                    outcome=h.outcome,
-                    measure="OR",
-                    method="phenome_background_calibrated",
-                    role="primary",
+                    **ids,
                     stratum="phenome background",
-                    analysis=h.id,
                     note=(
                         f"not estimable: the D1 Mantel-Haenszel OR of {h.exposure} and "
                         f"{h.outcome} is not estimable, so it has no place in the phenome background"
@@ -630,14 +633,8 @@ def _phenome_rows(
             continue
         pct = percentile_of(base["log_estimate"], bg_log)
         row = make_row(
-            design="D8",
-            exposure=h.exposure,
-            outcome=h.outcome,
-            measure="OR",
-            method="phenome_background_calibrated",
-            role="primary",
+            **ids,
             stratum=f"percentile {pct:.1f} of {len(bg)} condition concepts",
-            analysis=h.id,
             estimate=base["estimate"],
             log_estimate=base["log_estimate"],
             se_log=base["se_log"],

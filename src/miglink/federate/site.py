@@ -35,6 +35,7 @@ from miglink import __version__
 from miglink.io import write_json
 from miglink.privacy import gate_count, is_small
 from miglink.privacy.partitions import vector_safe
+from miglink.privacy.results import WITHHELD_PREFIX
 from miglink.privacy.tables import gated_tables
 from miglink.versions import versions
 
@@ -205,17 +206,20 @@ def site_row(row: dict, min_cell: int) -> dict:
         out["withheld"] = (
             "estimate withheld: a count is suppressed and this estimate would reveal it"
         )
-    if out["log_estimate"] is None and "estimate withheld" in str(row.get("note") or ""):
+    if out["log_estimate"] is None and WITHHELD_PREFIX in str(row.get("note") or ""):
         # the gate withheld it (privacy), as opposed to a fit that failed: pooling must know
-        out["withheld"] = "estimate withheld by the site's disclosure gate"
+        out.setdefault("withheld", "estimate withheld by the site's disclosure gate")
     out["profile"] = profile_for(row, min_cell) if out["log_estimate"] is not None else None
     return out
 
 
-def site_results(run, study, study_hash: str, data_description: str, min_cell: int) -> dict:
+def site_results(
+    run, study, study_hash: str, data_description: str, min_cell: int, gated: dict | None = None
+) -> dict:
     """The content of site_results.json for one run (``run`` is a study.StudyRun, before gating)."""
     # built from the gated artefacts, never from the raw run: one gate for every route
-    gated = gated_tables(run, min_cell)
+    # (write_run passes the tables it has already gated: the gate runs once per run)
+    gated = gated if gated is not None else gated_tables(run, min_cell)
     res = gated["results"]
     rows = (
         [site_row(r, min_cell) for r in res.to_dict("records")]
@@ -283,9 +287,10 @@ def write_site_results(
     study_hash: str,
     data_description: str,
     min_cell: int,
+    gated: dict | None = None,
 ) -> Path:
     """Write ``tmp_dir/site_results.json`` atomically; returns its path."""
     return write_json(
         Path(tmp_dir) / FILE_NAME,
-        site_results(run, study, study_hash, data_description, min_cell),
+        site_results(run, study, study_hash, data_description, min_cell, gated),
     )

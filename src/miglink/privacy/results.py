@@ -229,8 +229,12 @@ def _conform(results: pd.DataFrame) -> pd.DataFrame:
     return df[list(kinds)]
 
 
+#: How every withheld row's note begins (site files and pooling recognise a gate-withheld row by it).
+WITHHELD_PREFIX = "estimate withheld"
+
+
 def withheld_reason(min_cell: int) -> str:
-    return f"estimate withheld: a count of this analysis is below {min_cell} or would reveal one"
+    return f"{WITHHELD_PREFIX}: a count of this analysis is below {min_cell} or would reveal one"
 
 
 def gate_results(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
