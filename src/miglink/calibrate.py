@@ -29,6 +29,12 @@ class ControlGroup:
     controls: list[dict]
     targets: list[dict] = field(default_factory=list)
     label: str | None = "outcome"
+    #: note written into each calibrated target (``str.format`` fields: n_controls, mean, sd)
+    calibrated_note: str | None = None
+    #: note written into each target left uncalibrated (field: n_controls)
+    uncalibrated_note: str | None = None
+    #: targets left uncalibrated are dropped from the results (a calibrated-only sensitivity row)
+    drop_uncalibrated: bool = False
 
 
 def _finite(x) -> bool:
@@ -80,10 +86,32 @@ def calibrate_group(
 
 
 def calibrate_groups(groups: list[ControlGroup], min_controls: int) -> dict:
-    """calibrate_group for each group; the calibration.json content keyed by group name."""
+    """calibrate_group for each group, then its notes; the calibration.json content by group.
+
+    This is the one calibration step of a run (and of a pooled run): designs only declare their
+    groups (:class:`ControlGroup`).
+    """
+    out = {}
+    for g in groups:
+        summary = calibrate_group(g.controls, g.targets, min_controls=min_controls, label=g.label)
+        for r in g.targets:
+            if _finite(r.get("cal_estimate")):
+                if g.calibrated_note:
+                    r["note"] = g.calibrated_note.format(**summary)
+            elif g.uncalibrated_note:
+                r["note"] = g.uncalibrated_note.format(**summary)
+        out[g.name] = summary
+    return out
+
+
+def dropped_targets(groups: list[ControlGroup]) -> set[int]:
+    """``id()`` of the target rows to drop: uncalibrated targets of ``drop_uncalibrated`` groups."""
     return {
-        g.name: calibrate_group(g.controls, g.targets, min_controls=min_controls, label=g.label)
+        id(r)
         for g in groups
+        if g.drop_uncalibrated
+        for r in g.targets
+        if not _finite(r.get("cal_estimate"))
     }
 
 

@@ -407,9 +407,9 @@ def execute(
     from miglink.stats.twobytwo import ratio_of_estimates
 
     def _est(row):
-        from miglink.designs.d3_modification import _as_est
+        from miglink.designs.twobytwo import as_est
 
-        return _as_est(row)
+        return as_est(row)
 
     def _find(design, exp, out, method=None, role=None):
         for r in rows:

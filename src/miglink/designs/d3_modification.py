@@ -6,9 +6,9 @@ observation band) and a descriptive count of menstrual-migraine codes.
 
 from __future__ import annotations
 
-from miglink.designs.d1_prevalence import estimate_2x2
 from miglink.designs.rows import make_row
 from miglink.designs.strata import STRATA, stratified_counts, with_flag
+from miglink.designs.twobytwo import as_est, estimate_2x2
 from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import ratio_of_estimates
 
@@ -65,7 +65,7 @@ def modification(
         )
         rows.append(r)
         ests.append(r)
-    e = ratio_of_estimates(_as_est(ests[0]), _as_est(ests[1]))
+    e = ratio_of_estimates(as_est(ests[0]), as_est(ests[1]))
     rows.append(
         make_row(
             design="D3",
@@ -106,18 +106,3 @@ def count_persons(ft: FeatureTables, set_id: str, role: str, analysis: str) -> l
             note="share of persons with at least one record of the set",
         )
     ]
-
-
-def _as_est(row: dict):
-    from miglink.stats.estimate import Estimate
-
-    return Estimate(
-        estimate=row["estimate"] if row["estimate"] is not None else float("nan"),
-        log_estimate=row["log_estimate"] if row["log_estimate"] is not None else float("nan"),
-        se_log=row["se_log"] if row["se_log"] is not None else float("nan"),
-        ci_low=row["ci_low"] if row["ci_low"] is not None else float("nan"),
-        ci_high=row["ci_high"] if row["ci_high"] is not None else float("nan"),
-        p_value=row["p_value"] if row["p_value"] is not None else float("nan"),
-        method="mantel_haenszel",
-        extra={},
-    )

@@ -19,10 +19,10 @@ import dataclasses
 import ibis
 import pandas as pd
 
-from miglink.designs.d1_prevalence import estimate_2x2
 from miglink.designs.d5_common import not_analysed
 from miglink.designs.rows import make_row
 from miglink.designs.strata import contrast_2x2, grouped_counts
+from miglink.designs.twobytwo import as_est, estimate_2x2
 from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import ratio_of_estimates
 
@@ -85,9 +85,7 @@ def aura_rows(h, role: str, counts: tuple[pd.DataFrame, pd.DataFrame]) -> list[d
     key["note"] = (
         "ratio of ORs aura vs no aura, estimated as the MH OR among people with migraine of known subtype"
     )
-    from miglink.designs.d3_modification import _as_est
-
-    ror = ratio_of_estimates(_as_est(per_cat[2]), _as_est(per_cat[1]))
+    ror = ratio_of_estimates(as_est(per_cat[2]), as_est(per_cat[1]))
     out.append(
         make_row(
             design="D4",

@@ -13,10 +13,10 @@ from __future__ import annotations
 import pandas as pd
 
 from miglink.calibrate import calibrate_group
-from miglink.designs.d1_prevalence import estimate_2x2
 from miglink.designs.d5_common import not_analysed
 from miglink.designs.rows import finite
 from miglink.designs.strata import stratified_counts, with_flag
+from miglink.designs.twobytwo import estimate_2x2
 from miglink.features.build import FeatureTables
 
 
