@@ -25,6 +25,7 @@ DATACLASSES = frozenset(
     {
         ("miglink.sources.checks", "CheckReport"),
         ("miglink.sources.checks", "Finding"),
+        ("miglink.designs.base", "Counts"),
     }
 )
 

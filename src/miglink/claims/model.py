@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -43,19 +43,115 @@ class Settings(BaseModel):
     min_negative_controls: int = Field(5, ge=3)
 
 
-class Hypothesis(BaseModel):
-    """One pre-specified, testable statement: a design applied to an exposure and an outcome."""
+class _Hypothesis(BaseModel):
+    """One pre-specified, testable statement: a design applied to an exposure and an outcome.
+
+    Each design has its own model (below) saying which contrasts and subgroups it takes, so a
+    misspelt contrast, subgroup or key fails when the study file is loaded, with every problem
+    listed at once (pydantic validates the whole file before it reports).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
+    id: str = Field(min_length=1)
     text: str
-    design: Design
-    exposure: str
-    outcome: str
+    exposure: str = Field(min_length=1)
+    outcome: str = Field(min_length=1)
     expected: Expected = "increase"
-    subgroup: str | None = None  # D3: e.g. "sex", "women_reproductive_age"
-    contrast: str | None = None  # e.g. D4 "aura_vs_no_aura", D8 "phenome_percentile"
+    subgroup: None = None
+    contrast: None = None
+
+
+class D1Hypothesis(_Hypothesis):
+    """Prevalence OR (MH, stratified); ``cns_vs_non_cns``: ratio of the CNS and non-CNS ORs."""
+
+    design: Literal["D1"]
+    contrast: Literal["cns_vs_non_cns"] | None = None
+
+
+class D2Hypothesis(_Hypothesis):
+    """Incident matched cohort HR of a new exposure diagnosis on the outcome."""
+
+    design: Literal["D2"]
+
+
+class D3Hypothesis(_Hypothesis):
+    """Effect modification by ``subgroup``, or a ``female_excess`` OR, or a descriptive ``count``."""
+
+    design: Literal["D3"]
+    subgroup: Literal["sex", "women_reproductive_age"] | None = None
+    contrast: Literal["female_excess", "count"] | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> D3Hypothesis:
+        if (self.subgroup is None) == (self.contrast is None):
+            raise ValueError("a D3 hypothesis takes exactly one of 'subgroup' or 'contrast'")
+        return self
+
+
+class D4Hypothesis(_Hypothesis):
+    """``aura_vs_no_aura`` ratio of ORs, or (``subgroup`` = the index set) the vascular cohort."""
+
+    design: Literal["D4"]
+    subgroup: str | None = None
+    contrast: Literal["aura_vs_no_aura"] | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> D4Hypothesis:
+        if (self.subgroup is None) == (self.contrast is None):
+            raise ValueError(
+                "a D4 hypothesis takes exactly one of 'contrast: aura_vs_no_aura' or "
+                "'subgroup: <index set>'"
+            )
+        return self
+
+
+class D5Hypothesis(_Hypothesis):
+    """SCCS (no contrast), the ``new_user`` cohort, or the descriptive ``burden``."""
+
+    design: Literal["D5"]
+    contrast: Literal["new_user", "burden"] | None = None
+
+
+class D6Hypothesis(_Hypothesis):
+    """Ratio of geometric means of a marker; ``no_autoimmune`` restricts to people without."""
+
+    design: Literal["D6"]
+    subgroup: Literal["no_autoimmune"] | None = None
+
+
+class D7Hypothesis(_Hypothesis):
+    """Family-history OR (MH, stratified)."""
+
+    design: Literal["D7"]
+
+
+class D8Hypothesis(_Hypothesis):
+    """``dose_response`` trend OR, or the ``phenome_percentile`` of the D1 OR."""
+
+    design: Literal["D8"]
+    contrast: Literal["dose_response", "phenome_percentile"]
+
+
+class D9Hypothesis(_Hypothesis):
+    """Share with the exposure recorded first (temporal order)."""
+
+    design: Literal["D9"]
+
+
+#: A hypothesis of any design; the ``design`` key picks the model.
+Hypothesis = Annotated[
+    D1Hypothesis
+    | D2Hypothesis
+    | D3Hypothesis
+    | D4Hypothesis
+    | D5Hypothesis
+    | D6Hypothesis
+    | D7Hypothesis
+    | D8Hypothesis
+    | D9Hypothesis,
+    Field(discriminator="design"),
+]
 
 
 class Claim(BaseModel):
@@ -93,6 +189,16 @@ class Study(BaseModel):
         dup = {h for h in hids if hids.count(h) > 1}
         if dup:
             raise ValueError(f"hypothesis ids must be unique; repeated: {sorted(dup)}")
+        bad = [
+            h.id
+            for _c, h in self.hypotheses()
+            if h.design == "D4" and h.subgroup is not None and h.subgroup != self.settings.index_set
+        ]
+        if bad:
+            raise ValueError(
+                f"D4 subgroup must be the index set {self.settings.index_set!r}; "
+                f"hypotheses {', '.join(bad)} name another"
+            )
         return self
 
     def hypotheses(self) -> list[tuple[Claim, Hypothesis]]:
@@ -156,7 +262,7 @@ def validation_summary(e: ValidationError, limit: int = 10) -> str:
 def _check_named_sets(study: Study, path: Path, extra: list[Path]) -> None:
     """Every concept set the study names is defined (bundled sets or its own files)."""
     from miglink.concepts.load import load_concept_sets
-    from miglink.study import DERIVED
+    from miglink.features.build import DERIVED
 
     sets = load_concept_sets()
     if extra:

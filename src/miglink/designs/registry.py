@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from miglink.calibrate import ControlGroup
 from miglink.designs import (
     d1_prevalence,
     d2_cohort,
@@ -30,3 +31,17 @@ DESIGNS: dict[str, ModuleType] = {
     "D8": d8_specificity,  # dose-response and phenome background (claim 8)
     "D9": d9_order,  # temporal order (claim 9)
 }
+
+
+def control_groups(rows: list[dict]) -> list[ControlGroup]:
+    """The calibration groups rebuilt from result rows, for designs whose controls are rows.
+
+    A pooled run has rows (pooled across sites) but no design results: each design that can say
+    from rows alone which are its controls and targets (``control_groups(rows)``) declares them.
+    """
+    return [
+        g
+        for mod in DESIGNS.values()
+        if hasattr(mod, "control_groups")
+        for g in mod.control_groups(rows)
+    ]

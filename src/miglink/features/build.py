@@ -25,6 +25,11 @@ from miglink.features.engine import cache
 ANY_AUTOIMMUNE = "any_autoimmune"
 CNS_AUTOIMMUNE = "cns_autoimmune"
 NON_CNS_AUTOIMMUNE = "non_cns_autoimmune"
+#: Set ids a study may name that no concept-set file defines: the composites, D3's sex flag and
+#: D5's new-user drug group.
+DERIVED = frozenset(
+    {ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, NON_CNS_AUTOIMMUNE, "female", "immunomodulators"}
+)
 
 FEMALE, MALE = 8532, 8507
 

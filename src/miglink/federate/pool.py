@@ -25,6 +25,7 @@ from miglink.claims.model import Study, load_study
 from miglink.errors import MiglinkError
 from miglink.federate.site import COUNT_KEYS, FORMAT, PROPORTION_MEASURES, RATIO_MEASURES
 from miglink.io import atomic_dir, write_json
+from miglink.stats import level
 from miglink.stats.meta import pool
 
 METHODS = ("REML", "DL", "PM", "FE")
@@ -38,6 +39,7 @@ KEY = (
     "measure",
     "role",
     "direction",
+    "hypothesis",  # two hypotheses sharing an estimate each have a key row: pooled apart
 )
 SUMMED = COUNT_KEYS  # every count a site shares is summed across sites
 EVENT_MEASURES = ("OR", "HR", "IRR", "RR")
@@ -123,7 +125,7 @@ def _proportion(row: dict) -> None:
         return
     row["estimate"] = num / den
     if m == "share":
-        lo, hi = proportion_confint(num, den, alpha=0.05, method="beta")  # Clopper-Pearson
+        lo, hi = proportion_confint(num, den, alpha=level.alpha(), method="beta")  # Clopper-Pearson
         row["ci_low"], row["ci_high"] = float(lo), float(hi)
 
 
@@ -332,18 +334,23 @@ def _study(sites: list[dict], study_path: str | Path | None, study_hash: str) ->
 
 def pooled_run(sites: list[dict], study: Study, *, method: str = "REML", hksj: bool = False):
     """A study.StudyRun holding the pooled, calibrated, diagnosed rows with verdicts."""
-    from miglink.study import StudyRun, apply_diagnostics, attach_verdicts, calibrate_rows
+    from miglink.calibrate import calibrate_groups
+    from miglink.claims.attach import apply_diagnostics, attach_verdicts
+    from miglink.designs.registry import control_groups
+    from miglink.stats.level import interval_level
+    from miglink.study import StudyRun
 
     st = study.settings
-    rows, het = pool_estimates(sites, method=method, hksj=hksj, max_smd_threshold=st.max_smd)
-    calibration = calibrate_rows(rows, st)
-    results = pd.DataFrame(rows)
-    for c in ("cal_ci_low", "cal_ci_high", "cal_p_value", "cal_estimate", "mdrr"):
-        if c not in results.columns:
-            results[c] = None
-    results = apply_diagnostics(results, st)
-    results = _pooled_diagnostics(results, st)
-    results, claims = attach_verdicts(results, study, None)
+    with interval_level(st.alpha, st.power):
+        rows, het = pool_estimates(sites, method=method, hksj=hksj, max_smd_threshold=st.max_smd)
+        calibration = calibrate_groups(control_groups(rows), st.min_negative_controls)
+        results = pd.DataFrame(rows)
+        for c in ("cal_ci_low", "cal_ci_high", "cal_p_value", "cal_estimate", "mdrr"):
+            if c not in results.columns:
+                results[c] = None
+        results = apply_diagnostics(results, st)
+        results = _pooled_diagnostics(results, st)
+        results, claims = attach_verdicts(results, study)
     notes = [f"pooled from {len(sites)} site files ({method}{' + HKSJ' if hksj else ''})"]
     prevalence = pooled_prevalence(sites)
     return StudyRun(

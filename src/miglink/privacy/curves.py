@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from miglink.privacy.partitions import chain_keep, is_safe
+from miglink.stats.level import z_interval
 
 #: Columns of a gated curve (the design's ``censored`` column is used, then dropped).
 CURVE_COLUMNS = (
@@ -41,11 +42,11 @@ CURVE_COLUMNS = (
     "events",
     "withheld",
 )
-Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 
 
 def life_table(at_risk: list[float], events: list[float], censored: list[float]) -> pd.DataFrame:
-    """Actuarial survival and log(-log) Greenwood 95% CI after each step.
+    """Actuarial survival and log(-log) Greenwood CI (the run's level, 95% by default) after
+    each step.
 
     ``at_risk[i]`` enters step i, ``events[i]`` and ``censored[i]`` leave during it.
     """
@@ -67,7 +68,8 @@ def _loglog_ci(s: float, var_log_s: float) -> tuple[float, float]:
     if s <= 0.0:
         return (0.0, 0.0)
     se = math.sqrt(var_log_s) / abs(math.log(s))
-    return (s ** math.exp(Z95 * se), s ** math.exp(-Z95 * se))
+    z = z_interval()
+    return (s ** math.exp(z * se), s ** math.exp(-z * se))
 
 
 def gate_curve(

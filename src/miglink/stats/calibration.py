@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from miglink.stats import level
+
 MIN_CONTROLS = 5
 _EXTREME = math.log(100)  # fitNull drops |log RR| > log(100); count only what it keeps
 
@@ -111,7 +113,7 @@ def calibrate(
         model = SystematicErrorModel(
             list(null.error_model), ["meanIntercept", "meanSlope", "sdIntercept", "sdSlope"]
         )
-        ci = ec.calibrateConfidenceInterval(y, s, model)
+        ci = ec.calibrateConfidenceInterval(y, s, model, ciWidth=level.confidence())
     return (
         p,
         np.exp(ci["logLb95Rr"].to_numpy(float)),

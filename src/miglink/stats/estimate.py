@@ -13,6 +13,8 @@ from typing import Any
 
 from scipy import stats
 
+from miglink.stats.level import z_interval
+
 Z95 = float(stats.norm.ppf(0.975))
 NAN = float("nan")
 #: Largest |log ratio| (estimate or CI bound) reported: math.exp overflows just above 709.78.
@@ -69,12 +71,14 @@ class Estimate:
         *,
         p_value: float | None = None,
     ) -> Estimate:
-        """Wald 95% CI and two-sided normal p from a log-scale estimate and its SE."""
+        """Wald CI (level: :mod:`miglink.stats.level`, 95% by default) and two-sided normal p
+        from a log-scale estimate and its SE."""
         extra = dict(extra or {})
+        z = z_interval()
         if not (math.isfinite(log_estimate) and math.isfinite(se_log) and se_log > 0):
             extra.setdefault("note", "not estimable: non-finite estimate or standard error")
             return cls.missing(method, extra["note"], extra)
-        if abs(log_estimate) + Z95 * se_log > MAX_LOG:
+        if abs(log_estimate) + z * se_log > MAX_LOG:
             # exp() of this overflows (Python raises OverflowError): the fit ran off to a
             # boundary (sparse or separated data); a ratio beyond e^700 is not an estimate
             extra["note"] = (
@@ -87,8 +91,8 @@ class Estimate:
             estimate=math.exp(log_estimate),
             log_estimate=float(log_estimate),
             se_log=float(se_log),
-            ci_low=math.exp(log_estimate - Z95 * se_log),
-            ci_high=math.exp(log_estimate + Z95 * se_log),
+            ci_low=math.exp(log_estimate - z * se_log),
+            ci_high=math.exp(log_estimate + z * se_log),
             p_value=float(p_value),
             method=method,
             extra=extra,

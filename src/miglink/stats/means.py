@@ -18,6 +18,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from miglink.errors import MiglinkError
+from miglink.stats import level
 from miglink.stats.estimate import MAX_LOG, Estimate
 
 COLUMNS = ["stratum", "group", "n", "sum", "sumsq"]
@@ -76,7 +77,7 @@ def ratio_of_geometric_means(df: pd.DataFrame) -> Estimate:
     extra.update({"sigma2": sigma2, "df_resid": float(df_resid), "n_strata": int(k)})
     if not se > 0:
         return Estimate.missing(method, "not estimable: zero residual variance", extra)
-    t = stats.t.ppf(0.975, df_resid)
+    t = stats.t.ppf(1 - level.alpha() / 2, df_resid)
     if abs(beta) + t * se > MAX_LOG:
         return Estimate.missing(
             method,

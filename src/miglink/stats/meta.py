@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
+from miglink.stats import level
 from miglink.stats.estimate import MAX_LOG, Estimate
 
 Method = Literal["REML", "DL", "PM", "FE"]
@@ -140,10 +141,10 @@ def pool(
     se_mu = math.sqrt(1 / w.sum())
     if hksj and k > 1:
         se_mu = math.sqrt(float(w @ (y - mu) ** 2) / ((k - 1) * w.sum()))
-        crit = float(stats.t.ppf(0.975, k - 1))
+        crit = float(stats.t.ppf(1 - level.alpha() / 2, k - 1))
         p = float(2 * stats.t.sf(abs(mu / se_mu), k - 1)) if se_mu > 0 else NAN
     else:
-        crit = float(stats.norm.ppf(0.975))
+        crit = level.z_interval()
         p = float(2 * stats.norm.sf(abs(mu / se_mu)))
 
     if method == "FE" or k == 1:

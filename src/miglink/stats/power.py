@@ -2,7 +2,8 @@
 
 All three use the normal approximation of OHDSI CohortMethod's ``computeMdrr``:
 MDRR = exp(sqrt((z_{1-α/2} + z_{power})² / (p (1 − p) E))), where p is the exposed share and
-E the number of informative events (Schoenfeld 1983 for the log hazard ratio).
+E the number of informative events (Schoenfeld 1983 for the log hazard ratio). alpha and power
+default to the run's (:mod:`miglink.stats.level`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import math
 
 from scipy.stats import norm
 
+from miglink.stats import level
 
-def _mdrr(p: float, events: float, alpha: float, power: float) -> float:
+
+def _mdrr(p: float, events: float, alpha: float | None, power: float | None) -> float:
     if not (0 < p < 1) or not events > 0:
         return float("inf")
+    alpha = level.alpha() if alpha is None else alpha
+    power = level.power() if power is None else power
     z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
     return exp_or_inf(math.sqrt(z**2 / (p * (1 - p) * events)))
 
@@ -29,8 +34,8 @@ def mdrr_cohort(
     n_exposed: float,
     n_unexposed: float,
     total_events: float,
-    alpha: float = 0.05,
-    power: float = 0.8,
+    alpha: float | None = None,
+    power: float | None = None,
 ) -> float:
     """MDRR of a cohort comparison (hazard or rate ratio); inf when nothing is detectable."""
     total = n_exposed + n_unexposed
@@ -41,8 +46,8 @@ def mdrr_odds_ratio(
     n_exposed: float,
     n_unexposed: float,
     n_cases: float,
-    alpha: float = 0.05,
-    power: float = 0.8,
+    alpha: float | None = None,
+    power: float | None = None,
 ) -> float:
     """MDRR of a prevalence odds ratio: the cohort formula with cases as events.
 
@@ -54,8 +59,8 @@ def mdrr_odds_ratio(
 def mdrr_sccs(
     n_events: float,
     exposed_time_share: float,
-    alpha: float = 0.05,
-    power: float = 0.8,
+    alpha: float | None = None,
+    power: float | None = None,
 ) -> float:
     """MDRR of a self-controlled case series from the events and the exposed share of time.
 

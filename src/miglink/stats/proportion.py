@@ -5,11 +5,12 @@ from __future__ import annotations
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
+from miglink.stats import level
 from miglink.stats.estimate import NAN, Estimate
 
 
 def binomial_share(k: int, n: int, null: float = 0.5) -> Estimate:
-    """Share k/n with the Clopper–Pearson 95% CI and the exact binomial test against ``null``.
+    """Share k/n with the Clopper–Pearson CI (95% by default) and the exact binomial test against ``null``.
 
     ``log_estimate`` and ``se_log`` are NaN (a share is not a ratio); ``extra["se"]`` is the
     binomial SE of the share.
@@ -19,7 +20,7 @@ def binomial_share(k: int, n: int, null: float = 0.5) -> Estimate:
         return Estimate.missing(
             method, "not estimable: need 0 <= k <= n and n > 0", {"k": k, "n": n}
         )
-    lo, hi = proportion_confint(k, n, alpha=0.05, method="beta")
+    lo, hi = proportion_confint(k, n, alpha=level.alpha(), method="beta")
     p = k / n
     return Estimate(
         estimate=p,

@@ -1,0 +1,133 @@
+"""Diagnostics and verdicts attached to result rows (of a run, or of a pooled run).
+
+Each design marks the key row of every hypothesis it answers (``designs.base.key_row``);
+:func:`label_key_rows` turns the marks into the ``hypothesis`` column (one key row per
+hypothesis: two hypotheses that share an estimate each get their own copy), and
+:func:`attach_verdicts` reads each hypothesis's verdict from its own key row.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from miglink.claims.model import Study
+from miglink.claims.verdicts import NOT_ANALYSED, claim_verdict, diagnose, hypothesis_verdict
+
+
+def _finite(x) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
+    """Diagnostics pass/fail per row (and the estimator's reason in the note); public because
+    the pooled run diagnoses its rows with the same rules."""
+    from miglink.designs.rows import REASON_KEY
+    from miglink.stats.level import z_mdrr
+    from miglink.stats.power import exp_or_inf
+
+    recs = results.to_dict("records")
+    for r in recs:
+        reason = r.pop(REASON_KEY, None)
+        note = r.get("note") if isinstance(r.get("note"), str) else ""
+        if isinstance(reason, str) and reason and not _finite(r.get("estimate")):
+            if reason not in note:
+                # the estimator's reason first: a design's own note says what was estimated
+                r["note"] = f"{reason}; {note}" if note else reason
+        if r.get("mdrr") is None or not _finite(r.get("mdrr")):
+            if _finite(r.get("se_log")) and r.get("measure") in ("ROR", "OR", "HR", "IRR", "RGM"):
+                r["mdrr"] = exp_or_inf(z_mdrr() * float(r["se_log"]))
+        cal_expected = (
+            r["design"] in ("D1", "D2")
+            and r["method"] in ("mantel_haenszel", "poisson_matched_strata")
+        ) or r["method"] == "phenome_background_calibrated"
+        if r["role"] == "descriptive" or r["measure"] in ("count", "share", "prevalence"):
+            r["diagnostics_pass"] = None
+            r["diagnostics"] = ""
+            continue
+        fails = diagnose(r, st, cal_expected)
+        r["diagnostics_pass"] = not fails
+        r["diagnostics"] = ";".join(fails)
+    return pd.DataFrame(recs)
+
+
+def label_key_rows(rows: list[dict]) -> list[dict]:
+    """Turn each design's key-row marks into the ``hypothesis`` column.
+
+    A row marked for two hypotheses (two hypotheses naming one estimate) becomes one row per
+    hypothesis, so every hypothesis has its own key row, claim and verdict.
+    """
+    from miglink.designs.base import HYPOTHESES_KEY
+
+    out: list[dict] = []
+    for r in rows:
+        hyps = r.pop(HYPOTHESES_KEY, ())
+        if not hyps:
+            out.append(r)
+            continue
+        for h in hyps:
+            out.append({**r, "hypothesis": h})
+    return out
+
+
+def attach_verdicts(results: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, list[dict]]:
+    """Each hypothesis's verdict from its key row (the row naming it); the claims list."""
+    st = study.settings
+    results = results.copy()
+    if "hypothesis" not in results.columns:
+        results["hypothesis"] = None
+    for c in ("claim", "expected", "verdict"):
+        results[c] = None
+    first = {}
+    for i, h in zip(results.index, results["hypothesis"], strict=True):
+        if isinstance(h, str) and h not in first:
+            first[h] = i
+    claims = []
+    for claim in sorted(study.claims, key=lambda c: c.id):
+        hyps = []
+        for h in claim.hypotheses:
+            i = first.get(h.id)
+            if i is None:
+                v, analysis = NOT_ANALYSED, None
+            else:
+                row = results.loc[i].to_dict()
+                v = hypothesis_verdict(row, h.expected, st)
+                analysis = row["analysis"]
+                results.loc[i, ["claim", "expected", "verdict"]] = [claim.id, h.expected, v]
+            hyps.append(
+                {
+                    "id": h.id,
+                    "text": h.text,
+                    "design": h.design,
+                    "exposure": h.exposure,
+                    "outcome": h.outcome,
+                    "expected": h.expected,
+                    "verdict": v,
+                    "analysis": analysis,
+                }
+            )
+        cv = claim_verdict(claim, [x["verdict"] for x in hyps])
+        claims.append(
+            {
+                "id": claim.id,
+                "title": claim.title,
+                "statement": claim.statement,
+                "rule": claim.rule,
+                "verdict": cv,
+                "summary": _summary(claim, hyps, results),
+                "hypotheses": hyps,
+            }
+        )
+    return results, claims
+
+
+def _summary(claim, hyps: list[dict], results: pd.DataFrame) -> str:
+    """The claim's one-line summary. Written artefacts re-render it from the gated results
+    (miglink.privacy.gate_claims), so it never shows more than the results table."""
+    from miglink.privacy import claim_summary
+
+    return claim_summary(hyps, results)
