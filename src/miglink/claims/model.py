@@ -261,8 +261,8 @@ def validation_summary(e: ValidationError, limit: int = 10) -> str:
 
 def _check_named_sets(study: Study, path: Path, extra: list[Path]) -> None:
     """Every concept set the study names is defined (bundled sets or its own files)."""
+    from miglink.concepts.derived import DERIVED
     from miglink.concepts.load import load_concept_sets
-    from miglink.features.build import DERIVED
 
     sets = load_concept_sets()
     if extra:

@@ -17,19 +17,15 @@ import numpy as np
 import pandas as pd
 
 from miglink.claims.model import Settings, Study
+from miglink.concepts.derived import (  # noqa: F401  (re-exported: designs read them here)
+    ANY_AUTOIMMUNE,
+    CNS_AUTOIMMUNE,
+    DERIVED,
+    NON_CNS_AUTOIMMUNE,
+)
 from miglink.concepts.model import ConceptSet
 from miglink.errors import MiglinkError
 from miglink.features.engine import cache
-
-#: Derived condition sets built from the study's autoimmune lists.
-ANY_AUTOIMMUNE = "any_autoimmune"
-CNS_AUTOIMMUNE = "cns_autoimmune"
-NON_CNS_AUTOIMMUNE = "non_cns_autoimmune"
-#: Set ids a study may name that no concept-set file defines: the composites, D3's sex flag and
-#: D5's new-user drug group.
-DERIVED = frozenset(
-    {ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, NON_CNS_AUTOIMMUNE, "female", "immunomodulators"}
-)
 
 FEMALE, MALE = 8532, 8507
 
