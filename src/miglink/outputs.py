@@ -80,30 +80,9 @@ def write_run(
         write_parquet(tmp / "prevalence.parquet", _parquet_safe(gated["prevalence"]))
         write_parquet(tmp / "attrition.parquet", _parquet_safe(gated["attrition"]))
         write_json(tmp / "calibration.json", gate_calibration(run.calibration, gated["results"]))
-        dq = run.data_quality or {}
-        dq_g = {
-            "fatal": [_gate_finding(f, min_cell) for f in dq.get("fatal", [])],
-            "warnings": [_gate_finding(f, min_cell) for f in dq.get("warnings", [])],
-        }
-        from miglink.methods import methods_text
-
-        run_json = {
-            "miglink_version": __version__,
-            "versions": versions(),
-            "parameters": {
-                "engine": engine,
-                "min_cell": min_cell,
-                "settings": study.settings.model_dump(),
-            },
-            "data_source": data_description,
-            "data_fingerprint": data_fingerprint,
-            "timings": run.timings,
-            "data_quality": dq_g,
-            "notes": notes,
-            "resolution": run.resolution,
-            "study": {"name": study.name, "hash": study_hash},
-            "methods": methods_text(study),
-        }
+        run_json = _run_json(
+            run, study, study_hash, data_description, engine, min_cell, data_fingerprint, notes
+        )
         write_json(tmp / "run.json", run_json)
         lines = [f"miglink {__version__} run", f"data: {data_description}", f"engine: {engine}"]
         lines += [f"stage {k}: {v:.3f} s" for k, v in run.timings.items()]
@@ -126,6 +105,36 @@ def write_run(
             if render_report is not None:
                 render_report(tmp, tmp / "report.html")
     return out
+
+
+def _run_json(
+    run, study, study_hash, data_description, engine, min_cell, data_fingerprint, notes
+) -> dict:
+    """run.json: versions, parameters, source, timings, gated data-quality findings, methods."""
+    from miglink.methods import methods_text
+
+    dq = run.data_quality or {}
+    dq_g = {
+        "fatal": [_gate_finding(f, min_cell) for f in dq.get("fatal", [])],
+        "warnings": [_gate_finding(f, min_cell) for f in dq.get("warnings", [])],
+    }
+    return {
+        "miglink_version": __version__,
+        "versions": versions(),
+        "parameters": {
+            "engine": engine,
+            "min_cell": min_cell,
+            "settings": study.settings.model_dump(),
+        },
+        "data_source": data_description,
+        "data_fingerprint": data_fingerprint,
+        "timings": run.timings,
+        "data_quality": dq_g,
+        "notes": notes,
+        "resolution": run.resolution,
+        "study": {"name": study.name, "hash": study_hash},
+        "methods": methods_text(study),
+    }
 
 
 def _gate_finding(f: dict, min_cell: int) -> dict:

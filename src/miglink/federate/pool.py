@@ -181,24 +181,7 @@ def pool_estimates(
     rows, het = [], []
     for key, rs in groups.items():
         first = rs[0]
-        row: dict[str, Any] = dict(zip(KEY, key, strict=True))
-        for k in SUMMED:
-            row[k] = sum_counts([r.get(k) for r in rs], min_cell)
-        for side in ("exposed", "unexposed"):
-            py = [_num(r.get(f"person_years_{side}")) for r in rs]
-            row[f"person_years_{side}"] = (
-                float(sum(py)) if all(math.isfinite(v) for v in py) else None
-            )
-        row["max_smd"] = pooled_max_smd(rs)
-        row["balance_fail"] = (
-            "pooled_max_smd"
-            if row["max_smd"] is not None and row["max_smd"] > max_smd_threshold
-            else ""
-        )
-        reasons = [r.get("not_analysed_reason") for r in rs]
-        row["not_analysed_reason"] = reasons[0] if all(reasons) else ""
-        row["k_sites"] = len(rs)
-        row["note"] = ""
+        row = _summed_row(key, rs, min_cell, max_smd_threshold)
         withheld = sum(_withheld(r) for r in rs)
         if first.get("measure") in RATIO_MEASURES and withheld:
             # pooling only the sites that could publish would select sites on their event
@@ -210,56 +193,7 @@ def pool_estimates(
                 "below the minimum cell); pooling the others would select sites on their counts"
             )
         elif first.get("measure") in RATIO_MEASURES:
-            y = np.array([_num(r.get("log_estimate")) for r in rs])
-            se = np.array([_num(r.get("se_log")) for r in rs])
-            re = pool(y, se, method=method, hksj=hksj)
-            fe = pool(y, se, method="FE")
-            if re.k > 0:
-                row.update(
-                    estimate=re.estimate,
-                    log_estimate=re.log_estimate,
-                    se_log=re.se_log,
-                    ci_low=re.ci_low,
-                    ci_high=re.ci_high,
-                    p_value=re.p_value,
-                    fe_estimate=fe.estimate,
-                    fe_ci_low=fe.ci_low,
-                    fe_ci_high=fe.ci_high,
-                )
-            row.update(
-                k_pooled=re.k,
-                tau2=re.tau2,
-                i2=re.i2,
-                q=re.q,
-                q_p=re.q_p,
-                pi_low=re.pi_low,
-                pi_high=re.pi_high,
-            )
-            row["mdrr"] = pooled_mdrr(row, rs)
-            row["sites_not_estimable"] = len(rs) - re.k
-            if re.k < len(rs):
-                row["note"] = f"{len(rs) - re.k} of {len(rs)} site(s) had no usable estimate"
-            het.append(
-                {k: row.get(k) for k in ("analysis", "stratum", "method", "measure", "role")}
-                | {
-                    "k_sites": len(rs),
-                    "k_pooled": re.k,
-                    "pool_method": re.method + ("+HKSJ" if hksj else ""),
-                    "estimate": _finite(re.estimate),
-                    "ci_low": _finite(re.ci_low),
-                    "ci_high": _finite(re.ci_high),
-                    "fe_estimate": _finite(fe.estimate),
-                    "fe_ci_low": _finite(fe.ci_low),
-                    "fe_ci_high": _finite(fe.ci_high),
-                    "tau2": _finite(re.tau2),
-                    "i2": _finite(re.i2),
-                    "q": _finite(re.q),
-                    "q_p": _finite(re.q_p),
-                    "pi_low": _finite(re.pi_low),
-                    "pi_high": _finite(re.pi_high),
-                    "profile_fe": profile_pool([r.get("profile") for r in rs], y, se),
-                }
-            )
+            het.append(_pool_ratio(row, rs, method, hksj))
         elif first.get("measure") in PROPORTION_MEASURES:
             _proportion(row)
         if first.get("method") == "phenome_background_calibrated":
@@ -272,6 +206,73 @@ def pool_estimates(
             )
         rows.append(row)
     return rows, het
+
+
+def _summed_row(key: tuple, rs: list[dict], min_cell: int, max_smd_threshold: float) -> dict:
+    """The pooled row's identifying fields and the sites' summed counts and person-time."""
+    row: dict[str, Any] = dict(zip(KEY, key, strict=True))
+    for k in SUMMED:
+        row[k] = sum_counts([r.get(k) for r in rs], min_cell)
+    for side in ("exposed", "unexposed"):
+        py = [_num(r.get(f"person_years_{side}")) for r in rs]
+        row[f"person_years_{side}"] = float(sum(py)) if all(math.isfinite(v) for v in py) else None
+    row["max_smd"] = pooled_max_smd(rs)
+    row["balance_fail"] = (
+        "pooled_max_smd"
+        if row["max_smd"] is not None and row["max_smd"] > max_smd_threshold
+        else ""
+    )
+    reasons = [r.get("not_analysed_reason") for r in rs]
+    row["not_analysed_reason"] = reasons[0] if all(reasons) else ""
+    row["k_sites"] = len(rs)
+    row["note"] = ""
+    return row
+
+
+def _pool_ratio(row: dict, rs: list[dict], method: str, hksj: bool) -> dict:
+    """Random-effects (and fixed-effect) pooling of the sites' log ratios into ``row``; returns
+    the key's heterogeneity record."""
+    y = np.array([_num(r.get("log_estimate")) for r in rs])
+    se = np.array([_num(r.get("se_log")) for r in rs])
+    re = pool(y, se, method=method, hksj=hksj)
+    fe = pool(y, se, method="FE")
+    if re.k > 0:
+        row.update(
+            estimate=re.estimate,
+            log_estimate=re.log_estimate,
+            se_log=re.se_log,
+            ci_low=re.ci_low,
+            ci_high=re.ci_high,
+            p_value=re.p_value,
+            fe_estimate=fe.estimate,
+            fe_ci_low=fe.ci_low,
+            fe_ci_high=fe.ci_high,
+        )
+    spread = dict(tau2=re.tau2, i2=re.i2, q=re.q, q_p=re.q_p, pi_low=re.pi_low, pi_high=re.pi_high)
+    row.update(k_pooled=re.k, **spread)
+    row["mdrr"] = pooled_mdrr(row, rs)
+    row["sites_not_estimable"] = len(rs) - re.k
+    if re.k < len(rs):
+        row["note"] = f"{len(rs) - re.k} of {len(rs)} site(s) had no usable estimate"
+    fitted = dict(
+        estimate=re.estimate,
+        ci_low=re.ci_low,
+        ci_high=re.ci_high,
+        fe_estimate=fe.estimate,
+        fe_ci_low=fe.ci_low,
+        fe_ci_high=fe.ci_high,
+        **spread,
+    )
+    return (
+        {k: row.get(k) for k in ("analysis", "stratum", "method", "measure", "role")}
+        | {
+            "k_sites": len(rs),
+            "k_pooled": re.k,
+            "pool_method": re.method + ("+HKSJ" if hksj else ""),
+        }
+        | {k: _finite(v) for k, v in fitted.items()}
+        | {"profile_fe": profile_pool([r.get("profile") for r in rs], y, se)}
+    )
 
 
 def _withheld(r: dict) -> bool:
