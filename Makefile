@@ -3,7 +3,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format clean
+KINDS := unit engine reference privacy cli report real_data validity parity docs
+
+.PHONY: demo test bench lint format clean $(addprefix test-,$(KINDS))
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -19,6 +21,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	-command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || echo "chromium not installable here: browser test will skip")
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+
+# one kind of test (docs/architecture.md, 'Tests by kind'): make test-unit, make test-engine, ...
+$(addprefix test-,$(KINDS)): test-%: $(STAMP)
+	$(BIN)/python -m pytest -q tests/$*
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
