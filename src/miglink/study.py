@@ -266,7 +266,7 @@ def execute(
                 lambda mod=mod, t=design_tasks: mod.count(features.get(), t),
             )
             results.append(mod.estimate(counts, design_tasks, st))
-            clock(name)
+            clock(f"{name} estimated")
         groups = [g for r in results for g in r.controls]
         calibration = calibrate_groups(groups, st.min_negative_controls)
         drop = dropped_targets(groups)

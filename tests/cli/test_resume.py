@@ -68,8 +68,8 @@ def _stop_after(p: subprocess.Popen, line_has: str, sig: int) -> str:
 def _killed_run(data, out) -> Path:
     """A run killed (SIGKILL) once D1 and D2 are cached; returns the cache's key folder."""
     p = _start(data, out)
-    seen = _stop_after(p, "D2 cohorts", signal.SIGKILL)
-    assert "D2 cohorts" in seen, seen[-2000:]
+    seen = _stop_after(p, "D2 estimated", signal.SIGKILL)
+    assert "D2 estimated" in seen, seen[-2000:]
     keys = list((out.parent / f".{out.name}.miglink-cache").iterdir())
     assert len(keys) == 1, keys
     return keys[0]
@@ -82,7 +82,7 @@ def test_killed_run_resumes_from_finished_stages(tmp_path, small_cdm):
     assert not out.exists(), "a killed run must not leave a partial output directory"
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".run.*.tmp"))
     cached = {f.name for f in cache_root.rglob("*")}
-    assert {"check.json", "d1.json", "d2.json"} <= cached, cached
+    assert {"check.json", "counts_d1.json", "counts_d2.json"} <= cached, cached
     assert not [n for n in cached if n.endswith((".pkl", ".tmp"))], cached
     # private: the stages hold counts below the minimum cell
     for d in (cache_root, key):
@@ -94,7 +94,7 @@ def test_killed_run_resumes_from_finished_stages(tmp_path, small_cdm):
     assert again.returncode == 0, again.stderr[-2000:]
     run = json.loads((out / "run.json").read_text())
     reused = [n for n in run["notes"] if n.startswith("reused finished stages")]
-    assert reused and "d1" in reused[0] and "d2" in reused[0], run["notes"]
+    assert reused and "counts_d1" in reused[0] and "counts_d2" in reused[0], run["notes"]
     assert not cache_root.exists(), "the stage cache is removed once the run has finished"
 
     fresh = tmp_path / "fresh"
@@ -139,19 +139,19 @@ def test_planted_cache_files_are_never_executed(tmp_path, small_cdm):
     key = _killed_run(small_cdm, out)
     pwned = tmp_path / "pwned"
     payload = pickle.dumps(_Payload(pwned))
-    for name in ("check", "d1", "d2", "d3_d8_d9", "prevalence"):
+    for name in ("check", "counts_d1", "counts_d2", "counts_d3", "features"):
         (key / f"{name}.pkl").write_bytes(payload)  # the old cache format
     # a JSON entry naming a class outside the allow-list, and one naming os.system
     doc = {"format": "miglink-stage-cache/1", "key": key.name}
     evil = {"__t": "dc", "module": "os", "cls": "system", "v": {"command": f"touch {pwned}"}}
-    (key / "d1.json").write_text(json.dumps({**doc, "value": evil}))
-    (key / "d2.json").write_text("{not json")
+    (key / "counts_d1.json").write_text(json.dumps({**doc, "value": evil}))
+    (key / "counts_d2.json").write_text("{not json")
     p = subprocess.run(_run_args(small_cdm, out), capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-2000:]
     assert not pwned.exists(), "a planted cache file was executed"
     notes = json.loads((out / "run.json").read_text())["notes"]
     reused = next((n for n in notes if n.startswith("reused")), "")
-    assert "d1" not in reused and "d2" not in reused, reused  # recomputed, not trusted
+    assert "counts_d1" not in reused and "counts_d2" not in reused, reused  # recomputed, not trusted
 
 
 def test_stale_cache_of_a_killed_run_is_removed(tmp_path, small_cdm):
