@@ -169,7 +169,7 @@ def test_stale_cache_of_a_killed_run_is_removed(tmp_path, small_cdm):
 def test_interrupted_run_leaves_no_cache(tmp_path, small_cdm):
     out = tmp_path / "run"
     p = _start(small_cdm, out)
-    seen = _stop_after(p, "D2 cohorts", signal.SIGINT)
+    seen = _stop_after(p, "D2 estimated", signal.SIGINT)
     assert p.returncode == 130 and "miglink: interrupted" in seen, (p.returncode, seen[-2000:])
     assert "Traceback" not in seen and "internal error" not in seen, seen[-2000:]
     assert sorted(x.name for x in tmp_path.iterdir()) == [], list(tmp_path.iterdir())
