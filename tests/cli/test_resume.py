@@ -151,7 +151,9 @@ def test_planted_cache_files_are_never_executed(tmp_path, small_cdm):
     assert not pwned.exists(), "a planted cache file was executed"
     notes = json.loads((out / "run.json").read_text())["notes"]
     reused = next((n for n in notes if n.startswith("reused")), "")
-    assert "counts_d1" not in reused and "counts_d2" not in reused, reused  # recomputed, not trusted
+    assert "counts_d1" not in reused and "counts_d2" not in reused, (
+        reused
+    )  # recomputed, not trusted
 
 
 def test_stale_cache_of_a_killed_run_is_removed(tmp_path, small_cdm):

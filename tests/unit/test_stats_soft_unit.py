@@ -209,9 +209,9 @@ def test_mdrr_beyond_exp_range_is_inf_not_overflow():
 
 
 def test_diagnostics_mdrr_from_a_huge_se_is_inf_not_overflow():
+    from miglink.claims.attach import apply_diagnostics
     from miglink.claims.model import load_study
     from miglink.designs.rows import make_row
-    from miglink.claims.attach import apply_diagnostics
 
     st = load_study()[0].settings
     row = make_row(
