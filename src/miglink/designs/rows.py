@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import math
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import pandas as pd
+from miglink.schema import columns
 
 
-@cache
 def results_columns() -> list[str]:
-    path = resources.files("miglink") / "data" / "results_schema.csv"
-    with path.open("r", encoding="utf-8") as f:
-        return pd.read_csv(f)["column"].tolist()
+    """Every results column, in schema order (a row starts with all of them empty)."""
+    return columns()
 
 
 #: Row key (not a results column) holding an estimator's "not estimable" reason until the

@@ -37,6 +37,7 @@ from miglink.privacy import gate_count, is_small
 from miglink.privacy.partitions import vector_safe
 from miglink.privacy.results import WITHHELD_PREFIX
 from miglink.privacy.tables import gated_tables
+from miglink.schema import site_columns
 from miglink.versions import versions
 
 FORMAT = "miglink-site-results"
@@ -50,41 +51,12 @@ PROFILE_BELOW = 10
 RATIO_MEASURES = ("OR", "HR", "IRR", "RR", "RGM", "ROR")
 PROPORTION_MEASURES = ("share", "count", "prevalence")
 
-ROW_KEYS = (
-    "analysis",
-    "design",
-    "exposure",
-    "outcome",
-    "stratum",
-    "direction",
-    "method",
-    "measure",
-    "role",
-    "claim",
-    "hypothesis",
-    "expected",
-)
-COUNT_KEYS = (
-    "n_exposed",
-    "n_unexposed",
-    "events_exposed",
-    "events_unexposed",
-    "n_persons",
-    "n_both",
-    "n_first",
-    "n_cases",
-    "count",
-)
-FLOAT_KEYS = (
-    "log_estimate",
-    "se_log",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "mdrr",
-    "max_smd",
-)
+#: What a site shares of each row, from the schema's ``site`` column (miglink.schema).
+ROW_KEYS = site_columns("key")
+COUNT_KEYS = site_columns("count")
+#: Shared numbers; the first six are the estimate and its interval, withheld together.
+FLOAT_KEYS = site_columns("value")
+ESTIMATE_KEYS = ("log_estimate", "se_log", "estimate", "ci_low", "ci_high", "p_value")
 
 
 def grid() -> np.ndarray:
@@ -191,17 +163,18 @@ def site_row(row: dict, min_cell: int) -> dict:
         # person-time of a group whose size is suppressed is withheld with it
         n_shown = not _hidden(row.get(f"n_{side}"), min_cell)
         out[f"person_years_{side}"] = round(py, 1) if math.isfinite(py) and n_shown else None
-    out["balance_fail"] = _clean(row.get("balance_fail")) or ""
-    reason = _clean(row.get("not_analysed_reason"))
-    out["not_analysed_reason"] = reason if isinstance(reason, str) else ""
-    pct = _clean(_num(row.get("phenome_percentile")))
-    if pct is not None:
-        out["phenome_percentile"] = pct
+    for k in site_columns("text"):
+        text = _clean(row.get(k))
+        out[k] = text if isinstance(text, str) else ""
+    for k in site_columns("optional"):
+        v = _clean(_num(row.get(k)))
+        if v is not None:
+            out[k] = v
     suppressed = any(_hidden(row.get(k), min_cell) for k in COUNT_KEYS)
     method = str(row.get("method") or "")
     if suppressed and (row.get("measure") in PROPORTION_MEASURES or method.startswith("crude")):
         # a proportion or a crude ratio plus the shown counts would give the suppressed one back
-        for k in FLOAT_KEYS[:6]:
+        for k in ESTIMATE_KEYS:
             out[k] = None
         out["withheld"] = (
             "estimate withheld: a count is suppressed and this estimate would reveal it"

@@ -7,9 +7,9 @@ leave the program at all.
 
 from __future__ import annotations
 
-import csv
 from functools import cache
-from importlib import resources
+
+from miglink.schema import schema
 
 #: Every kind the schema may use. Counts are suppressed; derived kinds are withheld with them.
 KINDS = (
@@ -33,10 +33,7 @@ DERIVED_KINDS = ("person_time", "estimate", "interval", "p_value", "rate", "stat
 @cache
 def column_kinds() -> dict[str, str]:
     """``{column: kind}`` in schema order."""
-    path = resources.files("miglink") / "data" / "results_schema.csv"
-    with path.open("r", encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    kinds = {r["column"]: r["kind"] for r in rows}
+    kinds = {r["column"]: r["kind"] for r in schema()}
     unknown = sorted({k for k in kinds.values() if k not in KINDS})
     if unknown:  # a packaging error, not a user error
         raise ValueError(f"results_schema.csv uses unknown column kind(s) {unknown}")

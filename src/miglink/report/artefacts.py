@@ -16,24 +16,11 @@ import pandas as pd
 
 from miglink.errors import MiglinkError
 from miglink.privacy import DEFAULT_MIN_CELL, gate_claims, gate_count, gate_frame, gate_results
+from miglink.schema import columns_typed
 
 #: Numeric columns of the results table (counts stay as they are: they may hold "<5").
-FLOAT_COLUMNS = (
-    "person_years_exposed",
-    "person_years_unexposed",
-    "estimate",
-    "log_estimate",
-    "se_log",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "cal_ci_low",
-    "cal_ci_high",
-    "cal_p_value",
-    "cal_estimate",
-    "mdrr",
-    "max_smd",
-)
+#: Numeric columns of the results table (miglink.schema): read as numbers whatever the file.
+FLOAT_COLUMNS = columns_typed("float")
 
 
 @dataclass
