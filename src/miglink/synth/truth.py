@@ -18,14 +18,15 @@ import statsmodels.api as sm
 from pydantic import BaseModel
 
 from miglink.synth import catalogue as cat
-from miglink.synth.model import NB, Stats
 from miglink.synth.scenario import (
+    DRUG_SETS,
     DrugEffect,
     FamilyHistoryEffect,
     HazardEffect,
     MarkerEffect,
     Scenario,
 )
+from miglink.synth.stats import NB, Stats
 from miglink.synth.vocab import Vocab
 
 
@@ -113,10 +114,37 @@ def _marker(st: dict[str, np.ndarray], marker: str, tag: str) -> dict[str, float
 
 
 def build_truth(seed: int, persons: int, scenario: Scenario, stats: Stats, vocab: Vocab) -> Truth:
+    """The truth of a finished population, from its summed statistics and planted effects."""
     st = stats.arrays
+    ncs = [d.key for d in cat.negative_control_diseases()]
+    set_ids = {k: v for k, v in vocab.disease_std.items() if not k.startswith(("bg_", "nc_"))}
+    for k in ("migraine_with_aura", "migraine_without_aura"):
+        set_ids[k] = vocab.migraine_codes[k].concept_id
+    return Truth(
+        seed=seed,
+        persons=persons,
+        scenario=scenario.to_dict(),
+        population=_population(st),
+        hazard_pairs=[_hazard_pair(e, st) for e in scenario.hazard_effects()],
+        drug_effects=[_drug_effect(scenario, s, st) for s in DRUG_SETS],
+        marker_effects=[_marker_effect(scenario, m, st) for m in ("crp", "esr")],
+        family_history=[
+            _family_history(scenario, kind, to, st)
+            for kind in ("autoimmune", "migraine")
+            for to in ("migraine", "any_autoimmune")
+        ],
+        recorded_vs_migraine=_recorded(st),
+        negative_control_ids=ncs,
+        negative_control_concept_ids={k: vocab.disease_std[k] for k in ncs},
+        background_concept_ids=[vocab.disease_std[d.key] for d in cat.background_diseases()],
+        set_concept_ids=set_ids,
+    )
+
+
+def _population(st: dict[str, np.ndarray]) -> dict[str, Any]:
     pop = st["persons"]
     n, fem = float(pop[0]), float(pop[1])
-    population = {
+    return {
         "persons": int(n),
         "women": int(fem),
         "person_years": float(pop[2]),
@@ -125,99 +153,87 @@ def build_truth(seed: int, persons: int, scenario: Scenario, stats: Stats, vocab
         "migraine_recorded_prevalence_men": float(pop[5] / (n - fem)) if n > fem else None,
         "migraine_with_aura_recorded": int(st["rec:aura"][0]),
     }
-    pairs = []
-    for e in scenario.hazard_effects():
-        tag = f"pair:{e.from_}:{e.to}"
-        pt0, pt1 = st[tag + ":pt0"], st[tag + ":pt1"]
-        ev0, ev1 = st[tag + ":ev0"], st[tag + ":ev1"]
-        c = st[tag + ":counts"]
-        row = {
-            "from": e.from_,
-            "to": e.to,
-            "direction": f"{e.from_} -> {e.to}",
-            "hazard_ratio": e.hazard_ratio,
-            "hazard_ratio_men": e.hazard_ratio_men
-            if e.hazard_ratio_men is not None
-            else e.hazard_ratio,
-            "n_from_true": int(c[0]),
-            "n_to_true": int(c[1]),
-            "n_both_true": int(c[2]),
-            "n_from_recorded": int(c[3]),
-            "n_to_recorded": int(c[4]),
-            "n_both_recorded": int(c[5]),
-            "events_after_from": int(ev1.sum()),
-            "person_years_after_from": float(pt1.sum()),
-            "events_before_from": int(ev0.sum()),
-            "person_years_before_from": float(pt0.sum()),
-            "irr_crude": _rate_ratio(ev1.sum(), pt1.sum(), ev0.sum(), pt0.sum()),
-            "irr_age_sex": poisson_rr(ev1, pt1, ev0, pt0),
-            "irr_age_sex_women": poisson_rr(ev1[0], pt1[0], ev0[0], pt0[0]),
-            "irr_age_sex_men": poisson_rr(ev1[1], pt1[1], ev0[1], pt0[1]),
-        }
-        pairs.append(row)
-    drugs = []
-    for sname in (
-        "corticosteroids",
-        "nsaids",
-        "triptans",
-        "interferon_beta",
-        "tnf_inhibitors",
-        "methotrexate",
-        "hydroxychloroquine",
-        "rituximab",
-    ):
-        a = st.get(f"drug:{sname}", np.zeros(5))
-        drugs.append(
-            {
-                "drug": sname,
-                "to": "migraine_encounter",
-                "incidence_rate_ratio": scenario.drug_irr(sname),
-                "planted": any(
-                    isinstance(x, DrugEffect) and x.drug == sname for x in scenario.effects
-                ),
-                "exposed_migraine_persons": int(a[4]),
-                "encounters_in_risk_window": int(a[0]),
-                "person_years_in_risk_window": float(a[1]),
-                "encounters_outside": int(a[2]),
-                "person_years_outside": float(a[3]),
-                "irr_realised": _rate_ratio(a[0], a[1], a[2], a[3]),
-                "risk_window": "exposure days + 30 days",
-            }
-        )
-    markers = []
-    for m in ("crp", "esr"):
-        markers.append(
-            {
-                "from": "migraine",
-                "marker": m,
-                "ratio_of_geometric_means": scenario.marker_rgm(m),
-                "planted": any(
-                    isinstance(x, MarkerEffect) and x.marker == m for x in scenario.effects
-                ),
-                "realised_all": _marker(st, m, "all"),
-                "realised_no_autoimmune": _marker(st, m, "no_ai"),
-            }
-        )
-    fh = []
-    for kind in ("autoimmune", "migraine"):
-        for to in ("migraine", "any_autoimmune"):
-            a, b, c, d = st[f"fh:{kind}:{to}"]
-            fh.append(
-                {
-                    "family_history": kind,
-                    "to": to,
-                    "odds_ratio": scenario.family_or(kind, to),
-                    "planted": any(
-                        isinstance(x, FamilyHistoryEffect)
-                        and x.family_history == kind
-                        and x.to == to
-                        for x in scenario.effects
-                    ),
-                    "true_2x2": [int(a), int(b), int(c), int(d)],
-                    "odds_ratio_realised": _ratio(a, b, c, d),
-                    "recorded_persons": int(st[f"fh_recorded:{kind}"][0]),
-                }
-            )
+
+
+def _hazard_pair(e: HazardEffect, st: dict[str, np.ndarray]) -> dict[str, Any]:
+    """A planted hazard pair: true and recorded counts, realised rate ratios."""
+    tag = f"pair:{e.from_}:{e.to}"
+    pt0, pt1 = st[tag + ":pt0"], st[tag + ":pt1"]
+    ev0, ev1 = st[tag + ":ev0"], st[tag + ":ev1"]
+    c = st[tag + ":counts"]
+    return {
+        "from": e.from_,
+        "to": e.to,
+        "direction": f"{e.from_} -> {e.to}",
+        "hazard_ratio": e.hazard_ratio,
+        "hazard_ratio_men": e.hazard_ratio_men
+        if e.hazard_ratio_men is not None
+        else e.hazard_ratio,
+        "n_from_true": int(c[0]),
+        "n_to_true": int(c[1]),
+        "n_both_true": int(c[2]),
+        "n_from_recorded": int(c[3]),
+        "n_to_recorded": int(c[4]),
+        "n_both_recorded": int(c[5]),
+        "events_after_from": int(ev1.sum()),
+        "person_years_after_from": float(pt1.sum()),
+        "events_before_from": int(ev0.sum()),
+        "person_years_before_from": float(pt0.sum()),
+        "irr_crude": _rate_ratio(ev1.sum(), pt1.sum(), ev0.sum(), pt0.sum()),
+        "irr_age_sex": poisson_rr(ev1, pt1, ev0, pt0),
+        "irr_age_sex_women": poisson_rr(ev1[0], pt1[0], ev0[0], pt0[0]),
+        "irr_age_sex_men": poisson_rr(ev1[1], pt1[1], ev0[1], pt0[1]),
+    }
+
+
+def _drug_effect(scenario: Scenario, sname: str, st: dict[str, np.ndarray]) -> dict[str, Any]:
+    a = st.get(f"drug:{sname}", np.zeros(5))
+    return {
+        "drug": sname,
+        "to": "migraine_encounter",
+        "incidence_rate_ratio": scenario.drug_irr(sname),
+        "planted": any(isinstance(x, DrugEffect) and x.drug == sname for x in scenario.effects),
+        "exposed_migraine_persons": int(a[4]),
+        "encounters_in_risk_window": int(a[0]),
+        "person_years_in_risk_window": float(a[1]),
+        "encounters_outside": int(a[2]),
+        "person_years_outside": float(a[3]),
+        "irr_realised": _rate_ratio(a[0], a[1], a[2], a[3]),
+        "risk_window": "exposure days + 30 days",
+    }
+
+
+def _marker_effect(scenario: Scenario, m: str, st: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {
+        "from": "migraine",
+        "marker": m,
+        "ratio_of_geometric_means": scenario.marker_rgm(m),
+        "planted": any(isinstance(x, MarkerEffect) and x.marker == m for x in scenario.effects),
+        "realised_all": _marker(st, m, "all"),
+        "realised_no_autoimmune": _marker(st, m, "no_ai"),
+    }
+
+
+def _family_history(
+    scenario: Scenario, kind: str, to: str, st: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    a, b, c, d = st[f"fh:{kind}:{to}"]
+    return {
+        "family_history": kind,
+        "to": to,
+        "odds_ratio": scenario.family_or(kind, to),
+        "planted": any(
+            isinstance(x, FamilyHistoryEffect) and x.family_history == kind and x.to == to
+            for x in scenario.effects
+        ),
+        "true_2x2": [int(a), int(b), int(c), int(d)],
+        "odds_ratio_realised": _ratio(a, b, c, d),
+        "recorded_persons": int(st[f"fh_recorded:{kind}"][0]),
+    }
+
+
+def _recorded(st: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """Recorded 2x2 against recorded migraine for every condition set (statistics key order)."""
     recorded = {}
     for key, arr in st.items():
         if key.startswith("rec:") and key != "rec:aura":
@@ -233,25 +249,7 @@ def build_truth(seed: int, persons: int, scenario: Scenario, stats: Stats, vocab
                 "crude_or": _ratio(a, b, c, d),
                 "stratified_or": _mh_or(st[f"strat:{key[4:]}"]),
             }
-    ncs = [d.key for d in cat.negative_control_diseases()]
-    set_ids = {k: v for k, v in vocab.disease_std.items() if not k.startswith(("bg_", "nc_"))}
-    for k in ("migraine_with_aura", "migraine_without_aura"):
-        set_ids[k] = vocab.migraine_codes[k].concept_id
-    return Truth(
-        seed=seed,
-        persons=persons,
-        scenario=scenario.to_dict(),
-        population=population,
-        hazard_pairs=pairs,
-        drug_effects=drugs,
-        marker_effects=markers,
-        family_history=fh,
-        recorded_vs_migraine=recorded,
-        negative_control_ids=ncs,
-        negative_control_concept_ids={k: vocab.disease_std[k] for k in ncs},
-        background_concept_ids=[vocab.disease_std[d.key] for d in cat.background_diseases()],
-        set_concept_ids=set_ids,
-    )
+    return recorded
 
 
 __all__ = ["Truth", "build_truth", "poisson_rr", "HazardEffect", "NB"]

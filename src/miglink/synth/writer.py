@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from miglink.synth import catalogue as cat
-from miglink.synth.model import KEY
+from miglink.synth.timescale import KEY
 
 I64, F64, STR, DATE = pa.int64(), pa.float64(), pa.string(), pa.date32()
 
@@ -142,30 +142,23 @@ class ChunkTables:
         return pa.array(np.arange(start, start + n, dtype=np.int64))
 
     def build(self, cols: dict, pid0: int) -> dict[str, pa.Table]:
+        """The CDM tables of one chunk whose first person gets id ``pid0``."""
         p = cols["persons"]
-        n = p["female"].size
-        pid = np.arange(n, dtype=np.int64) + pid0
-        birth = p["birth_day"].astype("datetime64[D]")
-        year = birth.astype("datetime64[Y]").astype(np.int64) + 1970
-        month = birth.astype("datetime64[M]").astype(np.int64) % 12 + 1
-        day = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
-        gender = np.where(p["female"] == 1, cat.FEMALE, cat.MALE)
+        pid = np.arange(p["female"].size, dtype=np.int64) + pid0
         out: dict[str, pa.Table] = {}
-        out["person"] = pa.table(
-            [
-                pa.array(pid),
-                pa.array(gender),
-                pa.array(year),
-                pa.array(month),
-                pa.array(day),
-                pa.array(birth.astype("datetime64[us]")),
-                pa.array(np.zeros(n, np.int64)),
-                pa.array(np.zeros(n, np.int64)),
-                pa.array(np.where(p["female"] == 1, "F", "M")),
-            ],
-            schema=SCHEMAS["person"],
-        )
-        out["observation_period"] = pa.table(
+        out["person"] = _person(p, pid)
+        out["observation_period"] = self._observation_period(p, pid)
+        out["visit_occurrence"], vis_id = self._visits(cols["visits"], pid0)
+        out["condition_occurrence"] = self._conditions(cols["conditions"], pid0, vis_id)
+        out["drug_exposure"] = self._drugs(cols["drugs"], pid0)
+        out["measurement"] = self._measurements(cols["measurements"], pid0, vis_id)
+        out["observation"] = self._observations(cols["observations"], pid0)
+        out["death"] = _death(p, pid)
+        return out
+
+    def _observation_period(self, p: dict, pid: np.ndarray) -> pa.Table:
+        n = pid.size
+        return pa.table(
             [
                 self._ids("observation_period", n),
                 pa.array(pid),
@@ -175,13 +168,15 @@ class ChunkTables:
             ],
             schema=SCHEMAS["observation_period"],
         )
-        # visits: sorted by person and day; remember the new position of every visit
-        vp, vd, vc = cols["visits"]
+
+    def _visits(self, visits: tuple, pid0: int) -> tuple[pa.Table, np.ndarray]:
+        """Visits sorted by person and day; also the row id of every visit by chunk index."""
+        vp, vd, vc = visits
         order = np.argsort(vp * KEY + vd.astype(np.int64), kind="stable")
         rank = np.empty_like(order)
         rank[order] = np.arange(order.size)
         vid0 = self.next_id["visit_occurrence"]
-        out["visit_occurrence"] = pa.table(
+        table = pa.table(
             [
                 self._ids("visit_occurrence", order.size),
                 pa.array(vp[order] + pid0),
@@ -192,26 +187,31 @@ class ChunkTables:
             ],
             schema=SCHEMAS["visit_occurrence"],
         )
-        cp, ccode, cday, cvis = cols["conditions"]
+        return table, rank + vid0
+
+    def _conditions(self, conditions: tuple, pid0: int, vis_id: np.ndarray) -> pa.Table:
+        cp, ccode, cday, cvis = conditions
         o = np.argsort(cp * KEY + cday.astype(np.int64), kind="stable")
         cp, ccode, cday, cvis = cp[o], ccode[o], cday[o], cvis[o]
-        out["condition_occurrence"] = pa.table(
+        return pa.table(
             [
                 self._ids("condition_occurrence", cp.size),
                 pa.array(cp + pid0),
                 pa.array(self.cond_concept[ccode]),
                 _date(cday),
                 pa.array(np.full(cp.size, cat.TYPE_EHR, np.int64)),
-                pa.array(rank[cvis] + vid0),
+                pa.array(vis_id[cvis]),
                 _lookup(self.cond_value, ccode, STR),
                 pa.array(self.cond_source[ccode]),
             ],
             schema=SCHEMAS["condition_occurrence"],
         )
-        dp, di, ds, de = cols["drugs"]
+
+    def _drugs(self, drugs: tuple, pid0: int) -> pa.Table:
+        dp, di, ds, de = drugs
         o = np.argsort(dp * KEY + ds.astype(np.int64), kind="stable")
         dp, di, ds, de = dp[o], di[o], ds[o], de[o]
-        out["drug_exposure"] = pa.table(
+        return pa.table(
             [
                 self._ids("drug_exposure", dp.size),
                 pa.array(dp + pid0),
@@ -225,10 +225,11 @@ class ChunkTables:
             ],
             schema=SCHEMAS["drug_exposure"],
         )
-        m = cols["measurements"]
+
+    def _measurements(self, m: dict, pid0: int, vis_id: np.ndarray) -> pa.Table:
         o = np.argsort(m["p"] * KEY + m["day"].astype(np.int64), kind="stable")
         mp, lab, mday, mvis, val = m["p"][o], m["lab"][o], m["day"][o], m["visit"][o], m["value"][o]
-        out["measurement"] = pa.table(
+        return pa.table(
             [
                 self._ids("measurement", mp.size),
                 pa.array(mp + pid0),
@@ -237,16 +238,18 @@ class ChunkTables:
                 pa.array(np.full(mp.size, cat.TYPE_EHR, np.int64)),
                 pa.array(val.astype(np.float64)),
                 pa.array(self.lab_unit[lab]),
-                pa.array(rank[mvis] + vid0),
+                pa.array(vis_id[mvis]),
                 _lookup(self.lab_value, lab, STR),
                 pa.array(self.lab_concept[lab]),
             ],
             schema=SCHEMAS["measurement"],
         )
-        op, ocode, oday = cols["observations"]
+
+    def _observations(self, observations: tuple, pid0: int) -> pa.Table:
+        op, ocode, oday = observations
         o = np.argsort(op * KEY + oday.astype(np.int64), kind="stable")
         op, ocode, oday = op[o], ocode[o], oday[o]
-        out["observation"] = pa.table(
+        return pa.table(
             [
                 self._ids("observation", op.size),
                 pa.array(op + pid0),
@@ -258,16 +261,41 @@ class ChunkTables:
             ],
             schema=SCHEMAS["observation"],
         )
-        dead = np.flatnonzero(p["died"])
-        out["death"] = pa.table(
-            [
-                pa.array(pid[dead]),
-                _date(p["end_day"][dead]),
-                pa.array(np.full(dead.size, cat.TYPE_EHR, np.int64)),
-            ],
-            schema=SCHEMAS["death"],
-        )
-        return out
+
+
+def _person(p: dict, pid: np.ndarray) -> pa.Table:
+    n = pid.size
+    birth = p["birth_day"].astype("datetime64[D]")
+    year = birth.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = birth.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    day = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
+    gender = np.where(p["female"] == 1, cat.FEMALE, cat.MALE)
+    return pa.table(
+        [
+            pa.array(pid),
+            pa.array(gender),
+            pa.array(year),
+            pa.array(month),
+            pa.array(day),
+            pa.array(birth.astype("datetime64[us]")),
+            pa.array(np.zeros(n, np.int64)),
+            pa.array(np.zeros(n, np.int64)),
+            pa.array(np.where(p["female"] == 1, "F", "M")),
+        ],
+        schema=SCHEMAS["person"],
+    )
+
+
+def _death(p: dict, pid: np.ndarray) -> pa.Table:
+    dead = np.flatnonzero(p["died"])
+    return pa.table(
+        [
+            pa.array(pid[dead]),
+            _date(p["end_day"][dead]),
+            pa.array(np.full(dead.size, cat.TYPE_EHR, np.int64)),
+        ],
+        schema=SCHEMAS["death"],
+    )
 
 
 class ParquetSink:
