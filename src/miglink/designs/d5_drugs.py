@@ -22,13 +22,11 @@ import pandas as pd
 from miglink.claims.model import Settings, Study
 from miglink.designs.base import Counts, DesignResult, Task, hypothesis_role
 from miglink.designs.d5_burden import burden_counts, burden_rows
-from miglink.designs.d5_new_user import IMMUNOMODULATORS, NEW_USER, new_user_counts, new_user_rows
+from miglink.designs.d5_new_user import new_user_counts, new_user_rows
 from miglink.designs.d5_sccs_counts import sccs_counts
 from miglink.designs.d5_sccs_rows import sccs_rows
 from miglink.designs.not_analysed import absent_reason, not_analysed_row
 from miglink.features.build import FeatureTables
-
-__all__ = ["IMMUNOMODULATORS", "NAME", "NEW_USER", "count", "estimate", "tasks"]
 
 NAME = "D5"
 SCCS, NEW_USER_COHORT, NEW_USER_NC, BURDEN = "sccs", "new_user", "new_user_nc", "burden"
