@@ -16,7 +16,7 @@ import pytest
 from lifelines.exceptions import ConvergenceError
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError
 
-from miglink.designs.d5_drugs import _fit_sccs
+from miglink.designs.d5_sccs_rows import _fit_sccs
 from miglink.stats.cohort import poisson_rate_ratio
 from miglink.stats.estimate import Estimate
 from miglink.stats.sccs import sccs_fit

@@ -54,7 +54,7 @@ class Task:
     hypotheses: tuple[str, ...] = ()
     contrast: str | None = None
     subgroup: str | None = None
-    options: Mapping[str, Any] = field(default=_EMPTY, compare=False)
+    options: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)
 
 
 @dataclass

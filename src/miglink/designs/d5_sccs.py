@@ -86,7 +86,6 @@ def sccs_intervals(
     ei = e["person"].map(pos).to_numpy(np.int64)
     es, ee = e["start"].to_numpy(np.int64), e["end"].to_numpy(np.int64)
     born, ap, ad = _age_cut_days(p["birth_year"].to_numpy(np.int64), ps, pe, age_width)
-
     # change points: (person index, day, d_risk, d_pre)
     pts = [
         (np.arange(len(p)), ps, 0, 0),
@@ -97,6 +96,26 @@ def sccs_intervals(
         (ei, es - pre_days, 0, 1),
         (ei, es, 0, -1),
     ]
+    i, lo, length, win = _window_segments(pts, ps, pe)
+    age = np.floor((lo - born[i]) / 365.25 / age_width).astype(np.int64)
+    df = pd.DataFrame(
+        {"i": i, "day": lo, "length": length, "win": win, "age": np.maximum(age, 0) * age_width}
+    )
+    df["events"] = _events_per_segment(df, events, pos, ps, pe)
+    out = df.groupby(["i", "win", "age"], as_index=False)[["length", "events"]].sum()
+    out["window"] = np.array(WINDOWS, dtype=object)[out["win"].to_numpy()]
+    out["age_band"] = out["age"].astype(str)
+    # the order of a groupby on the labels (person, window name, age band as text)
+    out = out.sort_values(["i", "win", "age_band"], kind="stable").reset_index(drop=True)
+    out["person"] = pid[out["i"].to_numpy()]
+    return out[["person", "window", "age_band", "length", "events"]]
+
+
+def _window_segments(pts: list, ps: np.ndarray, pe: np.ndarray):
+    """Segments between consecutive change points of a person, clipped to observation.
+
+    Returns person index, first day, length and window code (0 baseline, 1 pre, 2 risk).
+    """
     who = np.concatenate([np.asarray(a, np.int64) for a, *_ in pts])
     day = np.concatenate([np.asarray(b, np.int64) for _, b, *_ in pts])
     dr = np.concatenate([np.full(len(a), c, np.int64) for a, _, c, _ in pts])
@@ -120,14 +139,14 @@ def sccs_intervals(
     lo = np.maximum(d0, ps[i])  # clip to observation
     hi = np.minimum(d1, pe[i] + 1)
     keep = hi - lo > 0
-    i, lo, length = i[keep], lo[keep], (hi - lo)[keep]
     win = np.where(risk[seg][keep] > 0, 2, np.where(pre[seg][keep] > 0, 1, 0))
-    age = np.floor((lo - born[i]) / 365.25 / age_width).astype(np.int64)
-    df = pd.DataFrame(
-        {"i": i, "day": lo, "length": length, "win": win, "age": np.maximum(age, 0) * age_width}
-    )
+    return i[keep], lo[keep], (hi - lo)[keep], win
 
-    # events: each event day to the segment holding it
+
+def _events_per_segment(
+    df: pd.DataFrame, events: pd.DataFrame, pos: dict, ps: np.ndarray, pe: np.ndarray
+) -> np.ndarray:
+    """Number of event days in each segment (``df``: i, day sorted by person then day)."""
     ev = events[events["person"].isin(pos)]
     evi = ev["person"].map(pos).to_numpy(np.int64)
     evd = ev["day"].to_numpy(np.int64)
@@ -139,14 +158,4 @@ def sccs_intervals(
     ev_key = evi * _BIG + (evd - ps[evi])
     order = np.argsort(seg_key, kind="stable")
     j = np.searchsorted(seg_key[order], ev_key, side="right") - 1
-    counts = (
-        np.bincount(order[j], minlength=len(df)) if len(ev_key) else np.zeros(len(df), np.int64)
-    )
-    df["events"] = counts
-    out = df.groupby(["i", "win", "age"], as_index=False)[["length", "events"]].sum()
-    out["window"] = np.array(WINDOWS, dtype=object)[out["win"].to_numpy()]
-    out["age_band"] = out["age"].astype(str)
-    # the order of a groupby on the labels (person, window name, age band as text)
-    out = out.sort_values(["i", "win", "age_band"], kind="stable").reset_index(drop=True)
-    out["person"] = pid[out["i"].to_numpy()]
-    return out[["person", "window", "age_band", "length", "events"]]
+    return np.bincount(order[j], minlength=len(df)) if len(ev_key) else np.zeros(len(df), np.int64)

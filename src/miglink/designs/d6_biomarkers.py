@@ -15,12 +15,15 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from miglink.designs.d5_common import not_analysed
+from miglink.claims.model import Settings, Study
+from miglink.designs.base import Counts, DesignResult, Task, hypothesis_role, key_row
+from miglink.designs.not_analysed import absent_reason, not_analysed_row
 from miglink.designs.rows import make_row
 from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
 from miglink.features.engine import cache
 from miglink.stats.means import ratio_of_geometric_means
 
+NAME = "D6"
 SECONDARY_GROUPS = ("chronic_migraine", "migraine_with_aura")
 
 
@@ -109,64 +112,107 @@ def marker_sums(
     return out.drop(columns=strata)
 
 
-def _row(h, ft, marker, group_set, subgroup, role, stratum, flags=None) -> dict:
-    sums = marker_sums(ft, marker, group_set, subgroup, flags)
+def tasks(study: Study) -> list[Task]:
+    """Per D6 hypothesis its key ratio of geometric means; without a subgroup, also chronic
+    migraine and migraine with aura vs no migraine (secondary, when their sets resolve)."""
+    out: list[Task] = []
+    for _claim, h in study.hypotheses():
+        if h.design != NAME:
+            continue
+        label = "no autoimmune disease" if h.subgroup == "no_autoimmune" else "all"
+        out.append(
+            Task(
+                NAME,
+                h.id,
+                h.exposure,
+                h.outcome,
+                role=hypothesis_role(h.expected),
+                hypotheses=(h.id,),
+                subgroup=h.subgroup,
+                options={"stratum": label},
+            )
+        )
+        if h.subgroup is None:
+            out += [
+                Task(NAME, h.id, g, h.outcome, options={"stratum": f"{g} vs no migraine"})
+                for g in SECONDARY_GROUPS
+            ]
+    return out
+
+
+def _frame_name(t: Task) -> str:
+    return f"sums {t.analysis} {t.exposure}"
+
+
+def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
+    """Stratum sums per task (:func:`marker_sums`).
+
+    values: "absent" (why no task could run), "no_values" (analyses whose marker has no value:
+    their secondary tasks are skipped too), "unresolved" (secondary groups whose set did not
+    resolve: no row).
+    """
+    counts = Counts(NAME)
+    why = absent_reason(ft, "measurement", "marker concept set") if tasks else None
+    unresolved = [g for g in SECONDARY_GROUPS if g not in ft.resolved_ids]
+    counts.values.update(absent=why, no_values=[], unresolved=unresolved)
+    if why is not None:
+        return counts
+    groups = {t.exposure for t in tasks if t.hypotheses or t.exposure not in unresolved}
+    flags = person_flags(ft, sorted(groups))
+    M = ft.measurements
+    for t in tasks:
+        if t.hypotheses:
+            if not M.filter(M.set_id == t.outcome).count().execute():
+                counts.values["no_values"].append(t.analysis)
+        if t.analysis in counts.values["no_values"] or t.exposure in unresolved:
+            continue
+        counts.frames[_frame_name(t)] = marker_sums(ft, t.outcome, t.exposure, t.subgroup, flags)
+    return counts
+
+
+def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignResult:
+    """One row per task: the ratio of geometric means (group vs no migraine), or why not."""
+    res = DesignResult()
+    why = counts.values.get("absent")
+    no_values = counts.values.get("no_values", [])
+    for t in tasks:
+        if not t.hypotheses:  # secondary: only beside an analysed key row, when resolved
+            if not why and t.analysis not in no_values:
+                if t.exposure not in counts.values.get("unresolved", []):
+                    res.rows.append(_row(counts.frame(_frame_name(t)), t))
+            continue
+        if why:
+            note = f"{why}: claim-1 biomarker design (D6) cannot run"
+            res.rows.append(not_analysed_row(t, "RGM", why, note))
+        elif t.analysis in no_values:
+            reason = f"no {t.outcome} values"
+            res.rows.append(
+                not_analysed_row(t, "RGM", reason, f"{reason} in the measurement table")
+            )
+        else:
+            res.rows.append(key_row(_row(counts.frame(_frame_name(t)), t), t))
+    return res
+
+
+def _row(sums: pd.DataFrame, t: Task) -> dict:
     est = ratio_of_geometric_means(sums) if len(sums) else None
     n1 = int(sums.loc[sums["group"] == 1, "n"].sum()) if len(sums) else 0
     n0 = int(sums.loc[sums["group"] == 0, "n"].sum()) if len(sums) else 0
     row = make_row(
-        design="D6",
-        exposure=group_set,
-        outcome=marker,
+        design=NAME,
+        exposure=t.exposure,
+        outcome=t.outcome,
         measure="RGM",
         method="rgm_ols_stratum_sums",
         est=est,
-        role=role,
-        stratum=stratum,
-        analysis=h.id,
+        role=t.role,
+        stratum=t.options["stratum"],
+        analysis=t.analysis,
         n_exposed=n1,
         n_unexposed=n0,
     )
     if est is None or not est.estimable:
         row["note"] = (
             row["note"] or ""
-        ) + f"; persons with a {marker} value: n_exposed with, n_unexposed without"
+        ) + f"; persons with a {t.outcome} value: n_exposed with, n_unexposed without"
     return row
-
-
-def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None]:
-    """Rows for every D6 hypothesis; the key row is the ratio of geometric means (group vs none)."""
-    rows: list[dict] = []
-    flags = None
-    if ft.measurements is not None and hyps:
-        groups = {h.exposure for _c, h in hyps} | {
-            g for g in SECONDARY_GROUPS if g in ft.resolved_ids
-        }
-        flags = person_flags(ft, sorted(groups))
-    for _claim, h in hyps:
-        if ft.measurements is None:
-            why = (
-                "measurement table absent"
-                if not ft.available.get("measurement")
-                else "no marker concept set resolved"
-            )
-            rows.append(
-                not_analysed(
-                    h, "D6", "RGM", why, f"{why}: claim-1 biomarker design (D6) cannot run"
-                )
-            )
-            continue
-        label = "no autoimmune disease" if h.subgroup == "no_autoimmune" else "all"
-        role = "descriptive" if h.expected == "descriptive" else "primary"
-        if not ft.measurements.filter(ft.measurements.set_id == h.outcome).count().execute():
-            why = f"no {h.outcome} values"
-            rows.append(not_analysed(h, "D6", "RGM", why, f"{why} in the measurement table"))
-            continue
-        rows.append(_row(h, ft, h.outcome, h.exposure, h.subgroup, role, label, flags))
-        if h.subgroup is None:
-            for g in SECONDARY_GROUPS:
-                if g in ft.resolved_ids:
-                    rows.append(
-                        _row(h, ft, h.outcome, g, None, "secondary", f"{g} vs no migraine", flags)
-                    )
-    return rows, None

@@ -5,87 +5,151 @@ the person's own condition (migraine, or any autoimmune disease). The stratified
 the Mantel-Haenszel OR (as D1). Because whether a family history gets recorded depends on how
 much care a person receives, as does the recording of any diagnosis, the same exposure is also
 run against every negative-control outcome; their ORs form an empirical null (Schuemie et al.
-2014) that calibrates the key estimate, and the calibrated CI is what the verdict reads.
+2014) that calibrates a copy of the key estimate, reported as a sensitivity row.
 """
 
 from __future__ import annotations
 
-import pandas as pd
-
-from miglink.calibrate import calibrate_group
-from miglink.designs.d5_common import not_analysed
-from miglink.designs.rows import finite
+from miglink.calibrate import ControlGroup
+from miglink.claims.model import Settings, Study
+from miglink.designs.base import (
+    HYPOTHESES_KEY,
+    Counts,
+    DesignResult,
+    Task,
+    hypothesis_role,
+    key_row,
+)
+from miglink.designs.not_analysed import absent_reason, not_analysed_row
 from miglink.designs.strata import stratified_counts, with_flag
 from miglink.designs.twobytwo import estimate_2x2
 from miglink.features.build import FeatureTables
 
+NAME = "D7"
 
-def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None]:
-    """Rows per D7 hypothesis: key MH OR (calibrated), crude / logistic sensitivity, NC rows."""
-    rows: list[dict] = []
-    ncs = list(study.negative_controls)
-    for _claim, h in hyps:
-        if ft.observations is None:
-            why = (
-                "observation table absent"
-                if not ft.available.get("observation")
-                else "no family-history concept set resolved"
-            )
-            rows.append(
-                not_analysed(h, "D7", "OR", why, f"{why}: family-history design (D7) cannot run")
-            )
+#: note of the calibrated sensitivity row (fields filled by calibrate.calibrate_groups)
+CALIBRATED_NOTE = (
+    "calibrated on {n_controls} negative-control outcomes of the same exposure "
+    "(null mean {mean:.3f}, sd {sd:.3f})"
+)
+
+
+def tasks(study: Study) -> list[Task]:
+    """Per D7 hypothesis: its key OR, then the same exposure against every negative control."""
+    out: list[Task] = []
+    for _claim, h in study.hypotheses():
+        if h.design != NAME:
             continue
-        n_fh = int(ft.observations.filter(ft.observations.set_id == h.exposure).count().execute())
-        if n_fh == 0:
-            why = f"no {h.exposure} records"
-            rows.append(not_analysed(h, "D7", "OR", why, f"{why} in the observation table"))
-            continue
-        p = with_flag(ft.persons, ft.observations, h.exposure, "exposed")
-        counts = stratified_counts(p, ft.conditions, "exposed", [h.outcome, *ncs])
-        role = "descriptive" if h.expected == "descriptive" else "primary"
-        by_outcome = dict(list(counts.groupby("outcome", sort=False)))
-        key = estimate_2x2(
-            by_outcome.get(h.outcome, counts.iloc[:0]),
-            design="D7",
-            exposure=h.exposure,
-            outcome=h.outcome,
-            role=role,
-            analysis=h.id,
+        out.append(
+            Task(
+                NAME,
+                h.id,
+                h.exposure,
+                h.outcome,
+                role=hypothesis_role(h.expected),
+                hypotheses=(h.id,),
+            )
         )
-        nc_rows = []
-        for nc in ncs:
-            r = estimate_2x2(
-                by_outcome.get(nc, counts.iloc[:0]),
-                design="D7",
-                exposure=h.exposure,
-                outcome=nc,
-                role="negative_control",
-                analysis=h.id,
-                stratum=f"negative control {nc}",
-                with_sensitivity=False,
-            )[0]
-            nc_rows.append(r)
-        main = key[0]
-        # The calibrated estimate is reported as a sensitivity row; the verdict reads the
-        # stratified OR. Negative-control outcomes of a family-history exposure measure how
-        # family-history recording tracks healthcare contact, which the utilisation strata
-        # already absorb for migraine: calibrating on them over-corrects (measured in
-        # synthetic data: null mean 0.15 while the migraine estimate's own bias is ~0).
-        cal = dict(main)
-        null = calibrate_group(nc_rows, [cal], min_controls=study.settings.min_negative_controls)
-        if null["mean"] is not None and finite(main["log_estimate"]):
-            cal.update(
-                role="sensitivity",
-                method="mantel_haenszel_nc_calibrated",
-                note=(
-                    f"calibrated on {null['n_controls']} negative-control outcomes of the same "
-                    f"exposure (null mean {null['mean']:.3f}, sd {null['sd']:.3f})"
-                ),
+        out += [
+            Task(NAME, h.id, h.exposure, nc, role="negative_control")
+            for nc in study.negative_controls
+        ]
+    return out
+
+
+def _key_tasks(tasks: list[Task]) -> list[Task]:
+    return [t for t in tasks if t.role != "negative_control"]
+
+
+def _controls_of(key: Task, tasks: list[Task]) -> list[Task]:
+    return [t for t in tasks if t.role == "negative_control" and t.analysis == key.analysis]
+
+
+def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
+    """Per key task: the stratified 2x2 counts of its exposure against its outcome and controls.
+
+    values["absent"] says why no task could run (no observation table / no family-history set);
+    values["no_records"] lists the analyses whose exposure has no observation record.
+    """
+    counts = Counts(NAME)
+    keys = _key_tasks(tasks)
+    why = absent_reason(ft, "observation", "family-history concept set") if keys else None
+    counts.values.update(absent=why, no_records=[])
+    if why is not None:
+        return counts
+    obs = ft.observations
+    for k in keys:
+        if int(obs.filter(obs.set_id == k.exposure).count().execute()) == 0:
+            counts.values["no_records"].append(k.analysis)
+            continue
+        p = with_flag(ft.persons, obs, k.exposure, "exposed")
+        outcomes = [k.outcome, *(t.outcome for t in _controls_of(k, tasks))]
+        counts.frames[f"2x2 {k.analysis}"] = stratified_counts(
+            p, ft.conditions, "exposed", outcomes
+        )
+    return counts
+
+
+def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignResult:
+    """Rows per key task: MH OR (key), crude / logistic sensitivity, the calibrated copy (kept
+    only when the null could be fitted), negative-control rows; one ControlGroup per task."""
+    res = DesignResult()
+    for k in _key_tasks(tasks):
+        why = counts.values.get("absent")
+        if why:
+            res.rows.append(
+                not_analysed_row(k, "OR", why, f"{why}: family-history design (D7) cannot run")
             )
-            key.append(cal)
-        else:
-            main["note"] = (
-                f"not calibrated: {null['n_controls']} estimable negative-control outcomes"
+            continue
+        if k.analysis in counts.values.get("no_records", []):
+            why = f"no {k.exposure} records"
+            res.rows.append(not_analysed_row(k, "OR", why, f"{why} in the observation table"))
+            continue
+        rows, cal, nc_rows = _task_rows(counts.frame(f"2x2 {k.analysis}"), k, tasks)
+        res.rows += rows + [cal] + nc_rows
+        res.controls.append(
+            ControlGroup(
+                f"{NAME} {k.analysis}",
+                nc_rows,
+                [cal],
+                calibrated_note=CALIBRATED_NOTE,
+                drop_uncalibrated=True,
             )
-        rows += key + nc_rows
-    return rows, None
+        )
+    return res
+
+
+def _task_rows(tab, k: Task, tasks: list[Task]) -> tuple[list[dict], dict, list[dict]]:
+    """The key task's rows, the sensitivity copy of its MH row to calibrate, and the NC rows."""
+    by_outcome = dict(list(tab.groupby("outcome", sort=False))) if len(tab) else {}
+    empty = tab.iloc[:0]
+    rows = estimate_2x2(
+        by_outcome.get(k.outcome, empty),
+        design=NAME,
+        exposure=k.exposure,
+        outcome=k.outcome,
+        role=k.role,
+        analysis=k.analysis,
+    )
+    key_row(rows[0], k)
+    nc_rows = [
+        estimate_2x2(
+            by_outcome.get(t.outcome, empty),
+            design=NAME,
+            exposure=t.exposure,
+            outcome=t.outcome,
+            role="negative_control",
+            analysis=t.analysis,
+            stratum=f"negative control {t.outcome}",
+            with_sensitivity=False,
+        )[0]
+        for t in _controls_of(k, tasks)
+    ]
+    # The calibrated estimate is a sensitivity row; the verdict reads the stratified OR.
+    # Negative-control outcomes of a family-history exposure measure how family-history
+    # recording tracks healthcare contact, which the utilisation strata already absorb for
+    # migraine: calibrating on them over-corrects (measured in synthetic data: null mean 0.15
+    # while the migraine estimate's own bias is ~0).
+    cal = {k2: v for k2, v in rows[0].items() if k2 != HYPOTHESES_KEY}
+    cal.update(role="sensitivity", method="mantel_haenszel_nc_calibrated")
+    return rows, cal, nc_rows
