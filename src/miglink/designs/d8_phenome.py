@@ -165,9 +165,8 @@ def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignRes
             )[0]
         rows.append(key_row(_percentile_row(t, base, bg_log, len(bg)), t))
     background = [{"log_estimate": lo, "se_log": se} for lo, se in zip(bg_log, bg_se, strict=True)]
-    group = ControlGroup(
-        "D8 phenome", background, [r for r in rows if "phenome_percentile" in r], label=None
-    )
+    # every row is a target; only those with an estimate (and so a percentile) get cal_*
+    group = ControlGroup("D8 phenome", background, rows, label=None)
     return DesignResult(rows=rows, controls=[group])
 
 
