@@ -1,108 +1,192 @@
 """D3 effect modification: the D1 association within sex, and within women 15-49 vs 50+.
 
 Also the female excess of each condition (OR women vs men, stratified by age, utilisation and
-observation band) and a descriptive count of menstrual-migraine codes.
+observation band) and a descriptive count of menstrual-migraine codes. Every 2x2 here is
+stratified without sex (the subgroups are sexes, or women only).
 """
 
 from __future__ import annotations
 
+import pandas as pd
+
+from miglink.claims.model import Settings, Study
+from miglink.designs.base import Counts, DesignResult, Task, key_row
 from miglink.designs.rows import make_row
 from miglink.designs.strata import STRATA, stratified_counts, with_flag
 from miglink.designs.twobytwo import as_est, estimate_2x2
 from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import ratio_of_estimates
 
+NAME = "D3"
+FEMALE_EXCESS = "female_excess"
+COUNT = "count"
+#: the stratum variables of every D3 2x2 table
+D3_STRATA = [s for s in STRATA if s != "sex"]
 
-def _mh(ft: FeatureTables, persons, exposure: str, outcome: str, strata: list[str], **kw) -> dict:
-    p = with_flag(persons, ft.conditions, exposure, "exposed")
-    tab = stratified_counts(p, ft.conditions, "exposed", [outcome], strata)
+
+def tasks(study: Study) -> list[Task]:
+    """One task per distinct D3 hypothesis: female excess, a count of persons, or a subgroup
+    modification (its two subgroup labels in ``options["groups"]``)."""
+    keyed: dict[tuple, list] = {}
+    for _, h in study.hypotheses():
+        if h.design == NAME:
+            keyed.setdefault((h.exposure, h.outcome, h.subgroup, h.contrast), []).append(h)
+    out = []
+    for (exp, outc, sub, con), hs in keyed.items():
+        ids = dict(
+            design=NAME,
+            analysis=hs[-1].id,  # the last hypothesis with the key names it, as always
+            outcome=outc,
+            hypotheses=tuple(h.id for h in hs),
+            contrast=con,
+            subgroup=sub,
+        )
+        if con == FEMALE_EXCESS:
+            out.append(Task(exposure="female", role="primary", **ids))
+        elif con == COUNT:  # persons with a record of the exposure set (outcome = exposure)
+            out.append(Task(exposure=exp, role="descriptive", **{**ids, "outcome": exp}))
+        elif sub:
+            opts = {"groups": _groups(sub, study.settings)}
+            out.append(Task(exposure=exp, role="primary", options=opts, **ids))
+    return out
+
+
+def _groups(subgroup: str, settings: Settings) -> list[dict]:
+    """The two subgroups compared (first / second): label, sex and bounds on ``age_end``
+    ("ge" / "le" inclusive, "gt" exclusive)."""
+    if subgroup == "sex":
+        return [
+            {"label": "women", "sex": "F", "age": {}},
+            {"label": "men", "sex": "M", "age": {}},
+        ]
+    if subgroup == "women_reproductive_age":
+        lo, hi = settings.reproductive_age
+        return [
+            {"label": f"women {lo}-{hi}", "sex": "F", "age": {"ge": lo, "le": hi}},
+            {"label": f"women {hi + 1}+", "sex": "F", "age": {"gt": hi}},
+        ]
+    raise ValueError(f"unknown D3 subgroup {subgroup!r}")
+
+
+def _subset(P, group: dict):
+    """Persons of one subgroup."""
+    sub = P.filter(P.sex == group["sex"])
+    age = group["age"]
+    if "ge" in age:
+        sub = sub.filter((sub.age_end >= age["ge"]) & (sub.age_end <= age["le"]))
+    if "gt" in age:
+        sub = sub.filter(sub.age_end > age["gt"])
+    return sub
+
+
+def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
+    """Frame "tables" (analysis, group, outcome, strata without sex, a, b, c, d) for the 2x2
+    tasks; frame "persons" (analysis, n, N) for the count tasks."""
+    P = ft.persons
+    tables, persons = [], []
+    for t in tasks:
+        if t.contrast == COUNT:
+            C = ft.conditions
+            n = int(C.filter(C.set_id == t.exposure).person_id.count().execute())
+            N = int(P.person_id.count().execute())
+            persons.append({"analysis": t.analysis, "n": n, "N": N})
+            continue
+        if t.contrast == FEMALE_EXCESS:
+            cells = [("all", P.filter(P.sex.isin(["F", "M"])))]
+        else:
+            cells = [(g["label"], _subset(P, g)) for g in t.options["groups"]]
+        for label, sub in cells:
+            p = with_flag(sub, ft.conditions, t.exposure, "exposed")
+            tab = stratified_counts(p, ft.conditions, "exposed", [t.outcome], D3_STRATA)
+            tab.insert(0, "group", label)
+            tab.insert(0, "analysis", t.analysis)
+            tables.append(tab)
+    return Counts(
+        design=NAME,
+        frames={
+            "tables": pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(),
+            "persons": pd.DataFrame(persons, columns=["analysis", "n", "N"]),
+        },
+    )
+
+
+def _table(tables: pd.DataFrame, analysis: str, group: str) -> pd.DataFrame:
+    if tables.empty:
+        return pd.DataFrame(columns=["outcome", *D3_STRATA, "a", "b", "c", "d"])
+    sel = tables[(tables["analysis"] == analysis) & (tables["group"] == group)]
+    return sel.drop(columns=["analysis", "group"]).reset_index(drop=True)
+
+
+def _mh(tab: pd.DataFrame, t: Task, **kw) -> dict:
     return estimate_2x2(
         tab,
-        design="D3",
-        exposure=exposure,
-        outcome=outcome,
+        design=NAME,
+        exposure=t.exposure,
+        outcome=t.outcome,
+        analysis=t.analysis,
         with_sensitivity=False,
-        strata=strata,
+        strata=D3_STRATA,
         **kw,
     )[0]
 
 
-def female_excess(ft: FeatureTables, outcome: str, role: str, analysis: str) -> list[dict]:
-    p = ft.persons.filter(ft.persons.sex.isin(["F", "M"]))
-    strata = [s for s in STRATA if s != "sex"]
-    row = _mh(ft, p, "female", outcome, strata, role=role, analysis=analysis)
-    return [row]
+def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignResult:
+    """Rows of every task, in task order (D3 declares no calibration group)."""
+    tables = counts.frame("tables")
+    persons = counts.frame("persons")
+    rows: list[dict] = []
+    for t in tasks:
+        if t.contrast == COUNT:
+            rows.append(key_row(_count_row(t, persons), t))
+        elif t.contrast == FEMALE_EXCESS:
+            rows.append(key_row(_mh(_table(tables, t.analysis, "all"), t, role=t.role), t))
+        else:
+            rows += _modification(tables, t)
+    return DesignResult(rows=rows)
 
 
-def modification(
-    ft: FeatureTables,
-    exposure: str,
-    outcome: str,
-    subgroup: str,
-    role: str,
-    analysis: str,
-) -> list[dict]:
+def _modification(tables: pd.DataFrame, t: Task) -> list[dict]:
     """Rows per subgroup and the ratio of ORs (first group / second) with its interaction test."""
-    P = ft.persons
-    if subgroup == "sex":
-        groups = [("women", P.filter(P.sex == "F")), ("men", P.filter(P.sex == "M"))]
-        strata = [s for s in STRATA if s != "sex"]
-    elif subgroup == "women_reproductive_age":
-        lo, hi = ft.settings.reproductive_age
-        w = P.filter(P.sex == "F")
-        groups = [
-            (f"women {lo}-{hi}", w.filter((w.age_end >= lo) & (w.age_end <= hi))),
-            (f"women {hi + 1}+", w.filter(w.age_end > hi)),
-        ]
-        strata = [s for s in STRATA if s != "sex"]
-    else:
-        raise ValueError(f"unknown D3 subgroup {subgroup!r}")
-    rows = []
-    ests = []
-    for label, sub in groups:
-        r = _mh(
-            ft, sub, exposure, outcome, strata, role="secondary", stratum=label, analysis=analysis
-        )
-        rows.append(r)
-        ests.append(r)
-    e = ratio_of_estimates(as_est(ests[0]), as_est(ests[1]))
-    rows.append(
-        make_row(
-            design="D3",
-            exposure=exposure,
-            outcome=outcome,
-            measure="ROR",
-            method="ratio_of_mh_odds_ratios",
-            est=e,
-            role=role,
-            stratum=f"{groups[0][0]} vs {groups[1][0]}",
-            analysis=analysis,
-            n_exposed=(ests[0]["n_exposed"] or 0) + (ests[1]["n_exposed"] or 0),
-            n_unexposed=(ests[0]["n_unexposed"] or 0) + (ests[1]["n_unexposed"] or 0),
-            events_exposed=(ests[0]["events_exposed"] or 0) + (ests[1]["events_exposed"] or 0),
-            events_unexposed=(ests[0]["events_unexposed"] or 0)
-            + (ests[1]["events_unexposed"] or 0),
-        )
-    )
-    return rows
-
-
-def count_persons(ft: FeatureTables, set_id: str, role: str, analysis: str) -> list[dict]:
-    C = ft.conditions
-    n = int(C.filter(C.set_id == set_id).person_id.count().execute())
-    N = int(ft.persons.person_id.count().execute())
-    return [
-        make_row(
-            design="D3",
-            exposure=set_id,
-            outcome=set_id,
-            measure="count",
-            method="persons_with_record",
-            role=role,
-            analysis=analysis,
-            n_exposed=n,
-            n_unexposed=N - n,
-            estimate=(n / N) if N else None,
-            note="share of persons with at least one record of the set",
-        )
+    labels = [g["label"] for g in t.options["groups"]]
+    subs = [
+        _mh(_table(tables, t.analysis, lab), t, role="secondary", stratum=lab) for lab in labels
     ]
+    e = ratio_of_estimates(as_est(subs[0]), as_est(subs[1]))
+
+    def total(col: str) -> int:
+        return (subs[0][col] or 0) + (subs[1][col] or 0)
+
+    ratio = make_row(
+        design=NAME,
+        exposure=t.exposure,
+        outcome=t.outcome,
+        measure="ROR",
+        method="ratio_of_mh_odds_ratios",
+        est=e,
+        role=t.role,
+        stratum=f"{labels[0]} vs {labels[1]}",
+        analysis=t.analysis,
+        n_exposed=total("n_exposed"),
+        n_unexposed=total("n_unexposed"),
+        events_exposed=total("events_exposed"),
+        events_unexposed=total("events_unexposed"),
+    )
+    return [*subs, key_row(ratio, t)]
+
+
+def _count_row(t: Task, persons: pd.DataFrame) -> dict:
+    rec = persons[persons["analysis"] == t.analysis].iloc[0]
+    n, N = int(rec["n"]), int(rec["N"])
+    return make_row(
+        design=NAME,
+        exposure=t.exposure,
+        outcome=t.outcome,
+        measure="count",
+        method="persons_with_record",
+        role=t.role,
+        analysis=t.analysis,
+        n_exposed=n,
+        n_unexposed=N - n,
+        estimate=(n / N) if N else None,
+        note="share of persons with at least one record of the set",
+    )

@@ -1,5 +1,6 @@
 """D8 composite and specificity: dose-response over the number of autoimmune diseases, and each
-autoimmune OR placed against the phenome background (the ORs of all other condition concepts).
+autoimmune OR placed against the phenome background (the ORs of all other condition concepts,
+:mod:`miglink.designs.d8_phenome`).
 
 The phenome background is used like negative controls: an empirical null fitted to the background
 log ORs calibrates the autoimmune ORs, so an immune-specific link is told apart from a general
@@ -9,28 +10,66 @@ excess of recorded diagnoses in people with migraine (detection / over-diagnosis
 from __future__ import annotations
 
 import ibis
-import numpy as np
 import pandas as pd
 
+from miglink.claims.model import Settings, Study
+from miglink.designs import d8_phenome
+from miglink.designs.base import Counts, DesignResult, Task, key_row
 from miglink.designs.rows import make_row
-from miglink.designs.strata import STRATA, assemble_2x2, with_flag
+from miglink.designs.strata import STRATA, with_flag
 from miglink.features.build import FeatureTables
-from miglink.stats.twobytwo import mantel_haenszel, trend_test_grouped
+from miglink.stats.twobytwo import trend_test_grouped
+
+NAME = "D8"
+DOSE_RESPONSE = "dose_response"
+PHENOME = d8_phenome.PHENOME
 
 
-def dose_response(
-    ft: FeatureTables, autoimmune: list[str], outcome: str, role: str, analysis: str
-) -> list[dict]:
+def tasks(study: Study) -> list[Task]:
+    """The dose-response tasks (one per distinct hypothesis), then one phenome task per
+    phenome-percentile hypothesis."""
+    keyed: dict[tuple, list] = {}
+    for _, h in study.hypotheses():
+        if h.design == NAME and h.contrast == DOSE_RESPONSE:
+            keyed.setdefault((h.exposure, h.outcome, h.subgroup), []).append(h)
+    dose = [
+        Task(
+            design=NAME,
+            analysis=hs[-1].id,  # the last hypothesis with the key names it, as always
+            exposure="n_autoimmune_0_1_2_3plus",
+            outcome=outc,
+            role="primary",
+            hypotheses=tuple(h.id for h in hs),
+            contrast=DOSE_RESPONSE,
+            subgroup=sub,
+            options={"autoimmune": list(study.autoimmune)},
+        )
+        for (_exp, outc, sub), hs in keyed.items()
+    ]
+    return dose + d8_phenome.tasks(study)
+
+
+def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
+    """Frame "dose" (analysis, score, strata, total, events) for the dose-response tasks, and the
+    phenome frames and values (:func:`miglink.designs.d8_phenome.count`)."""
+    dose = [_dose_counts(ft, t) for t in tasks if t.contrast == DOSE_RESPONSE]
+    counts = d8_phenome.count(ft, [t for t in tasks if t.contrast == PHENOME])
+    counts.frames["dose"] = pd.concat(dose, ignore_index=True) if dose else pd.DataFrame()
+    return counts
+
+
+def _dose_counts(ft: FeatureTables, t: Task) -> pd.DataFrame:
+    """Persons and outcome cases per stratum and score (distinct autoimmune sets, capped at 3)."""
     C = ft.conditions
     n_ai = (
-        C.filter(C.set_id.isin(autoimmune))
+        C.filter(C.set_id.isin(list(t.options["autoimmune"])))
         .group_by("person_id")
         .aggregate(k=C.set_id.nunique())
         .rename(apid="person_id")
     )
     P = ft.persons.left_join(n_ai, ft.persons.person_id == n_ai.apid)
     P = P.mutate(score=ibis.least(P.k.fill_null(0), 3).cast("int64")).drop("apid", "k")
-    P = with_flag(P, C, outcome, "y")
+    P = with_flag(P, C, t.outcome, "y")
     g = (
         P.group_by(["score", *STRATA])
         .aggregate(total=P.person_id.count(), events=P.y.sum())
@@ -38,6 +77,24 @@ def dose_response(
     )
     for s in STRATA:
         g[s] = g[s].astype(str)
+    g.insert(0, "analysis", t.analysis)
+    return g
+
+
+def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignResult:
+    """The dose-response rows, then the phenome rows with the "D8 phenome" group."""
+    dose = counts.frame("dose")
+    rows: list[dict] = []
+    for t in tasks:
+        if t.contrast == DOSE_RESPONSE:
+            g = dose[dose["analysis"] == t.analysis].drop(columns="analysis")
+            rows += dose_response_rows(g.reset_index(drop=True), t)
+    phenome = d8_phenome.estimate(counts, [t for t in tasks if t.contrast == PHENOME], settings)
+    return DesignResult(rows=rows + phenome.rows, controls=phenome.controls)
+
+
+def dose_response_rows(g: pd.DataFrame, t: Task) -> list[dict]:
+    """The trend OR per additional disease (the key row) and the prevalence at each score."""
     covs = [s for s in STRATA if g[s].nunique() > 1]
     est = trend_test_grouped(g, "score", "events", "total", covs)
     by = g.groupby("score")[["events", "total"]].sum()
@@ -45,79 +102,37 @@ def dose_response(
     n_un = int(by.loc[by.index == 0, "total"].sum()) if 0 in by.index else 0
     e_exp = int(by.loc[by.index > 0, "events"].sum())
     e_un = int(by.loc[by.index == 0, "events"].sum()) if 0 in by.index else 0
-    rows = [
-        make_row(
-            design="D8",
-            exposure="n_autoimmune_0_1_2_3plus",
-            outcome=outcome,
-            measure="OR",
-            method="logistic_trend_grouped",
-            est=est,
-            role=role,
-            stratum="per additional disease",
-            analysis=analysis,
-            n_exposed=n_exp,
-            n_unexposed=n_un,
-            events_exposed=e_exp,
-            events_unexposed=e_un,
-        )
-    ]
+    trend = make_row(
+        design=NAME,
+        exposure=t.exposure,
+        outcome=t.outcome,
+        measure="OR",
+        method="logistic_trend_grouped",
+        est=est,
+        role=t.role,
+        stratum="per additional disease",
+        analysis=t.analysis,
+        n_exposed=n_exp,
+        n_unexposed=n_un,
+        events_exposed=e_exp,
+        events_unexposed=e_un,
+    )
+    rows = [key_row(trend, t)]
     for score, r in by.iterrows():
+        level = f"{score}{'+' if score == 3 else ''}"
         rows.append(
             make_row(
-                design="D8",
-                exposure=f"n_autoimmune={score}{'+' if score == 3 else ''}",
-                outcome=outcome,
+                design=NAME,
+                exposure=f"n_autoimmune={level}",
+                outcome=t.outcome,
                 measure="prevalence",
                 method="descriptive",
                 role="descriptive",
-                stratum=f"{score}{'+' if score == 3 else ''} autoimmune diseases",
-                analysis=analysis,
+                stratum=f"{level} autoimmune diseases",
+                analysis=t.analysis,
                 n_exposed=int(r["total"]),
                 events_exposed=int(r["events"]),
                 estimate=float(r["events"] / r["total"]) if r["total"] else None,
             )
         )
     return rows
-
-
-def phenome_ors(
-    ft: FeatureTables, exposure: str, exclude_ids: set[int], min_persons: int
-) -> pd.DataFrame:
-    """Mantel-Haenszel OR of ``exposure`` against every standard condition concept with enough persons."""
-    ph = ft.phenome
-    sizes = ph.group_by("concept_id").aggregate(n=ph.person_id.count())
-    keep = sizes.filter(sizes.n >= min_persons)
-    if exclude_ids:
-        keep = keep.filter(~keep.concept_id.isin(list(exclude_ids)))
-    keep_ids = keep.concept_id.execute().tolist()
-    if not keep_ids:
-        return pd.DataFrame(columns=["concept_id", "log_or", "se", "n"])
-    P = with_flag(ft.persons, ft.conditions, exposure, "exposed")
-    totals = P.group_by([*STRATA, "exposed"]).aggregate(n=P.person_id.count()).execute()
-    sel = ph.filter(ph.concept_id.isin(keep_ids)).select(
-        pid=ph.person_id, outcome=ph.concept_id.cast("string")
-    )
-    j = P.join(sel, P.person_id == sel.pid)
-    cases = j.group_by(["outcome", *STRATA, "exposed"]).aggregate(k=j.person_id.count()).execute()
-    tab = assemble_2x2(totals, cases, "exposed", [str(i) for i in keep_ids], STRATA)
-    out = []
-    for cid, t in tab.groupby("outcome"):
-        e = mantel_haenszel(t[["a", "b", "c", "d"]])
-        if np.isfinite(e.log_estimate) and np.isfinite(e.se_log) and e.se_log > 0:
-            out.append(
-                {
-                    "concept_id": int(cid),
-                    "log_or": e.log_estimate,
-                    "se": e.se_log,
-                    "n": int(t["a"].sum() + t["c"].sum()),
-                }
-            )
-    return pd.DataFrame(out)
-
-
-def percentile_of(value: float, background: np.ndarray) -> float:
-    """Share (in percent) of background values strictly below ``value``."""
-    if background.size == 0 or not np.isfinite(value):
-        return float("nan")
-    return float(100.0 * np.mean(background < value))

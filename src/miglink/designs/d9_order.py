@@ -4,19 +4,54 @@ Same-day first records are excluded and counted."""
 
 from __future__ import annotations
 
+import pandas as pd
+
+from miglink.claims.model import Settings, Study
+from miglink.designs.base import Counts, DesignResult, Task, key_row
 from miglink.designs.rows import make_row
 from miglink.features.build import FeatureTables
 from miglink.stats.proportion import binomial_share
 
+NAME = "D9"
+_COLS = ["analysis", "n", "first_n", "ties"]
 
-def temporal_order(
-    ft: FeatureTables, first: str, other: str, role: str, analysis: str
-) -> list[dict]:
+
+def tasks(study: Study) -> list[Task]:
+    """One descriptive task per distinct D9 hypothesis (exposure = the set asked to come first)."""
+    keyed: dict[tuple, list] = {}
+    for _, h in study.hypotheses():
+        if h.design == NAME:
+            keyed.setdefault((h.exposure, h.outcome, h.subgroup, h.contrast), []).append(h)
+    return [
+        Task(
+            design=NAME,
+            analysis=hs[-1].id,  # the last hypothesis with the key names it, as always
+            exposure=exp,
+            outcome=outc,
+            role="descriptive",
+            hypotheses=tuple(h.id for h in hs),
+            contrast=con,
+            subgroup=sub,
+        )
+        for (exp, outc, sub, con), hs in keyed.items()
+    ]
+
+
+def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
+    """Frame "order": per task, persons with both sets after the washout (n), with the exposure
+    first (first_n) and with both on the same day (ties)."""
+    return Counts(
+        design=NAME,
+        frames={"order": pd.DataFrame([_order(ft, t) for t in tasks], columns=_COLS)},
+    )
+
+
+def _order(ft: FeatureTables, t: Task) -> dict:
     C = ft.conditions
     P = ft.persons
     prior = ft.settings.min_prior_observation_days
-    a = C.filter(C.set_id == first).select(apid=C.person_id, a_day=C.first_day)
-    b = C.filter(C.set_id == other).select(bpid=C.person_id, b_day=C.first_day)
+    a = C.filter(C.set_id == t.exposure).select(apid=C.person_id, a_day=C.first_day)
+    b = C.filter(C.set_id == t.outcome).select(bpid=C.person_id, b_day=C.first_day)
     ps = P.select(spid=P.person_id, obs_start_day=P.obs_start_day)
     ab = a.join(b, a.apid == b.bpid)
     j = ab.join(ps, ab.apid == ps.spid)
@@ -26,25 +61,37 @@ def temporal_order(
         first_n=(j.a_day < j.b_day).cast("int64").sum(),
         ties=(j.a_day == j.b_day).cast("int64").sum(),
     ).execute()
-    n = int(agg["n"].iloc[0] or 0)
-    k = int(agg["first_n"].iloc[0] or 0)
-    ties = int(agg["ties"].iloc[0] or 0)
+    return {
+        "analysis": t.analysis,
+        **{k: int(agg[k].iloc[0] or 0) for k in ("n", "first_n", "ties")},
+    }
+
+
+def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignResult:
+    """One Clopper-Pearson share row per task (not estimable when every pair is a tie)."""
+    order = counts.frame("order")
+    rows = []
+    for t in tasks:
+        rec = order[order["analysis"] == t.analysis].iloc[0]
+        rows.append(key_row(_share_row(t, int(rec["n"]), int(rec["first_n"]), int(rec["ties"])), t))
+    return DesignResult(rows=rows)
+
+
+def _share_row(t: Task, n: int, k: int, ties: int) -> dict:
     m = n - ties
-    est = binomial_share(k, m) if m > 0 else None
-    return [
-        make_row(
-            design="D9",
-            exposure=first,
-            outcome=other,
-            measure="share",
-            method="clopper_pearson",
-            est=est,
-            role=role,
-            stratum="both recorded after washout, ties excluded",
-            analysis=analysis,
-            n_exposed=k,
-            n_unexposed=m - k,
-            events_exposed=ties,
-            note=f"share with {first} recorded first; same-day pairs excluded (events_exposed = ties)",
-        )
-    ]
+    return make_row(
+        design=NAME,
+        exposure=t.exposure,
+        outcome=t.outcome,
+        measure="share",
+        method="clopper_pearson",
+        est=binomial_share(k, m) if m > 0 else None,
+        role=t.role,
+        stratum="both recorded after washout, ties excluded",
+        analysis=t.analysis,
+        n_exposed=k,
+        n_unexposed=m - k,
+        events_exposed=ties,
+        note=f"share with {t.exposure} recorded first; same-day pairs excluded "
+        "(events_exposed = ties)",
+    )
