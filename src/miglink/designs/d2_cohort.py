@@ -21,7 +21,15 @@ from miglink.designs.d2_counts import CohortCounts, cohort_counts
 from miglink.designs.d2_estimate import concat_curves, hazard_row, pair_curve, split_counts
 from miglink.features.build import ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, FeatureTables
 
-__all__ = ["NAME", "CohortCounts", "cohort_counts", "count", "estimate", "tasks"]
+__all__ = [
+    "NAME",
+    "CohortCounts",
+    "cohort_counts",
+    "control_groups",
+    "count",
+    "estimate",
+    "tasks",
+]
 
 NAME = "D2"
 NEGATIVE_CONTROL = "negative_control"
@@ -102,18 +110,27 @@ def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignRes
             curves.append(
                 pair_curve(pc, t.exposure, t.outcome, t.analysis, settings.km_horizon_years)
             )
-    controls = [
+    return DesignResult(
+        rows=rows,
+        curves=concat_curves(curves),
+        attrition=_attrition(counts),
+        controls=control_groups(rows),
+    )
+
+
+def control_groups(rows: list[dict]) -> list[ControlGroup]:
+    """ "D2 forward" and "D2 reverse": each direction's negative controls calibrate all its D2
+    rows. From rows alone, so a pooled run rebuilds the same groups from its pooled rows."""
+    d2 = [r for r in rows if r.get("design") == NAME]
+    return [
         ControlGroup(
             f"D2 {d}",
-            [r for r in rows if r["direction"] == d and r["role"] == NEGATIVE_CONTROL],
-            [r for r in rows if r["direction"] == d],
+            [r for r in d2 if r.get("direction") == d and r.get("role") == NEGATIVE_CONTROL],
+            [r for r in d2 if r.get("direction") == d],
             label=label,
         )
         for d, label in _LABEL.items()
     ]
-    return DesignResult(
-        rows=rows, curves=concat_curves(curves), attrition=_attrition(counts), controls=controls
-    )
 
 
 def _attrition(counts: Counts) -> pd.DataFrame:
