@@ -70,10 +70,13 @@ def hazard_row(
     design: str = "D2",
     method: str = D2_METHOD,
     stratum: str = "all",
+    exposure: str | None = None,
     **fields: Any,
 ) -> dict:
     """The HR row of one pair: Poisson rate ratio stratified on the matching cells, with counts,
-    incidence rates, MDRR and balance. ``fields`` are further row fields (note, direction)."""
+    incidence rates, MDRR and balance. ``exposure`` labels the row when the index set is a
+    stand-in (D5's new-user set; default: the index set); ``fields`` are further row fields
+    (note, direction)."""
     s = pc.strata.get((idx, out), pc.empty)
     n1 = int(s.loc[s.exposed == 1, "n"].sum())
     n0 = int(s.loc[s.exposed == 0, "n"].sum())
@@ -85,7 +88,7 @@ def hazard_row(
     smd = pc.smd.get(idx, {})
     row = make_row(
         design=design,
-        exposure=idx,
+        exposure=idx if exposure is None else exposure,
         outcome=out,
         measure="HR",
         method=method,

@@ -23,7 +23,7 @@ from miglink.claims.model import Settings, Study
 from miglink.designs.base import Counts, DesignResult, Task, hypothesis_role, key_row
 from miglink.designs.d2_counts import CohortCounts, cohort_counts
 from miglink.designs.d2_estimate import concat_curves, hazard_row, pair_curve, split_counts
-from miglink.designs.d5_common import not_analysed_task
+from miglink.designs.not_analysed import not_analysed_row
 from miglink.designs.rows import make_row
 from miglink.designs.strata import contrast_2x2, grouped_counts
 from miglink.designs.twobytwo import as_est, estimate_2x2
@@ -205,11 +205,11 @@ def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignRes
     for t in tasks:
         if t.options["kind"] == AURA_CONTRAST:
             if not counts.values.get("aura_resolved"):
-                rows.append(not_analysed_task(t, "ROR", "migraine subtype codes not resolved"))
+                rows.append(not_analysed_row(t, "ROR", "migraine subtype codes not resolved"))
             else:
                 rows += aura_rows(t, aura)
         elif t.options["kind"] == UNKNOWN:
             why = f"unknown D4 hypothesis shape ({t.contrast}, {t.subgroup})"
-            rows.append(not_analysed_task(t, "OR", why))
+            rows.append(not_analysed_row(t, "OR", why))
     cohort, curves = vascular_rows(counts, _of_kind(tasks, VASCULAR), settings)
     return DesignResult(rows=rows + cohort, curves=curves)

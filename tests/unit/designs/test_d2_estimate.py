@@ -184,3 +184,17 @@ def test_tasks_on_the_bundled_study():
     assert [t.options["direction"] for t in tasks].index("reverse") == n_ai + 2 + n_nc
     hyp = {h.id for _c, h in study.hypotheses() if h.design == "D2"}
     assert {h for t in tasks for h in t.hypotheses} == hyp
+
+
+def test_hazard_row_labels_for_a_design_reusing_the_cohort():
+    from miglink.designs.d2_counts import CohortCounts
+    from miglink.designs.d2_estimate import hazard_row, split_counts
+
+    c = _counts()
+    pc = split_counts(CohortCounts(*(c.frame(f) for f in ("strata", "km", "balance", "attrition"))))
+    r = hazard_row(pc, "migraine", "sle", role="primary", analysis="h_x", max_smd=0.1,
+                   design="D5", method="m", stratum="s", exposure="new users", note="n")  # fmt: skip
+    assert (r["design"], r["exposure"], r["method"], r["stratum"], r["analysis"], r["note"]) == (
+        "D5", "new users", "m", "s", "h_x", "n"
+    )  # fmt: skip
+    assert r["estimate"] == pytest.approx(2.0, rel=1e-6)
