@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from miglink.designs.d2_cohort import km_curve
+from miglink.designs.d2_estimate import km_curve
 from miglink.privacy.curves import gate_curves, life_table
 from miglink.privacy.partitions import (
     chain_keep,
@@ -31,7 +31,7 @@ _spec.loader.exec_module(adv)
 
 
 def _km_counts(n: int, seed: int, months: int = 120) -> pd.DataFrame:
-    """Monthly events and censorings per arm, as d2_cohort.cohort_counts returns them."""
+    """Monthly events and censorings per arm, as d2_counts.cohort_counts returns them."""
     rng = np.random.default_rng(seed)
     rows = []
     for exposed in (0, 1):

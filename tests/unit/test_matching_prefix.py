@@ -12,7 +12,7 @@ import pytest
 
 from miglink.claims.model import load_study
 from miglink.concepts import load_concept_sets
-from miglink.designs import d2_cohort
+from miglink.designs import d2_matching
 from miglink.features.build import build_features
 from miglink.sources import open_cdm
 
@@ -26,7 +26,7 @@ def features(synthetic_cdm):
 
 
 def _members(ft) -> pd.DataFrame:
-    members, _cases = d2_cohort.matched_members(ft, INDEX_SETS)
+    members, _cases = d2_matching.matched_members(ft, INDEX_SETS)
     df = members.select("index_set", "set_pid", "member", "exposed").execute()
     return df.sort_values(list(df.columns)).reset_index(drop=True)
 
@@ -37,11 +37,11 @@ def test_prefix_ranking_matches_full_ranking(features, monkeypatch):
         "enough comparators to make the test mean something"
     )
     # a threshold far too tight: most cells take the lifted (rank-everything) path
-    monkeypatch.setattr(d2_cohort, "PREFIX_FACTOR", 0)
-    monkeypatch.setattr(d2_cohort, "PREFIX_SLACK", 1)
+    monkeypatch.setattr(d2_matching, "PREFIX_FACTOR", 0)
+    monkeypatch.setattr(d2_matching, "PREFIX_SLACK", 1)
     tight = _members(features)
     # a threshold above every key (< 2**31 <= tau, no int64 overflow): every candidate is ranked
-    monkeypatch.setattr(d2_cohort, "PREFIX_SLACK", 2**31)
+    monkeypatch.setattr(d2_matching, "PREFIX_SLACK", 2**31)
     full = _members(features)
     pd.testing.assert_frame_equal(default, full)
     pd.testing.assert_frame_equal(tight, full)

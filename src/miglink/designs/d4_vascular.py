@@ -8,8 +8,8 @@ against people without aura (same strata), which shares no reference group and s
 covariance term; the ratio of the two category ORs is given beside it.
 
 Vascular cohort: among people with a migraine record, new SLE / APS (D2 incident matched cohort on
-that restricted population) and ischaemic stroke / VTE afterwards; hazard ratio by Poisson on
-matched-cell person-time, KM curves.
+that restricted population: D2's matching and counts) and ischaemic stroke / VTE afterwards; hazard
+ratio by Poisson on matched-cell person-time, KM curves.
 """
 
 from __future__ import annotations
@@ -19,15 +19,26 @@ import dataclasses
 import ibis
 import pandas as pd
 
-from miglink.designs.d5_common import not_analysed
+from miglink.claims.model import Settings, Study
+from miglink.designs.base import Counts, DesignResult, Task, hypothesis_role, key_row
+from miglink.designs.d2_counts import CohortCounts, cohort_counts
+from miglink.designs.d2_estimate import concat_curves, hazard_row, pair_curve, split_counts
+from miglink.designs.not_analysed import not_analysed_row
 from miglink.designs.rows import make_row
 from miglink.designs.strata import contrast_2x2, grouped_counts
 from miglink.designs.twobytwo import as_est, estimate_2x2
 from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import ratio_of_estimates
 
+NAME = "D4"
 AURA, NO_AURA = "migraine_with_aura", "migraine_without_aura"
 CATEGORIES = {0: "none", 1: "without aura", 2: "with aura", 3: "unspecified"}
+#: task kinds (Task.options["kind"]): the aura contrast, the vascular cohort, a shape D4 lacks
+AURA_CONTRAST, VASCULAR, UNKNOWN = "aura", "vascular", "unknown"
+_COHORT = ("strata", "km", "balance", "attrition")
+VASCULAR_METHOD = "poisson_matched_strata_migraine"
+VASCULAR_STRATUM = "among people with migraine"
+VASCULAR_NOTE = "new diagnosis among people with a migraine record, matched 1:k to people with migraine free of it"
 
 
 def with_category(ft: FeatureTables):
@@ -50,34 +61,92 @@ def with_category(ft: FeatureTables):
     return p.mutate(cat=cat.cast("int64")).drop("m_pid", "a_pid", "w_pid")
 
 
-def aura_rows(h, role: str, counts: tuple[pd.DataFrame, pd.DataFrame]) -> list[dict]:
-    """Rows of one aura hypothesis from :func:`grouped_counts` by migraine category."""
+def tasks(study: Study) -> list[Task]:
+    """One task per D4 hypothesis, in study order: its key estimate answers it."""
+    out = []
+    for _claim, h in study.hypotheses():
+        if h.design != NAME:
+            continue
+        if h.contrast == "aura_vs_no_aura":
+            kind = AURA_CONTRAST
+        elif h.subgroup == study.settings.index_set:
+            kind = VASCULAR
+        else:
+            kind = UNKNOWN
+        out.append(
+            Task(
+                design=NAME,
+                analysis=h.id,
+                exposure=h.exposure,
+                outcome=h.outcome,
+                role=hypothesis_role(h.expected),
+                hypotheses=(h.id,),
+                contrast=h.contrast,
+                subgroup=h.subgroup,
+                options={"kind": kind},
+            )
+        )
+    return out
+
+
+def _of_kind(tasks: list[Task], kind: str) -> list[Task]:
+    return [t for t in tasks if t.options["kind"] == kind]
+
+
+def vascular_counts(ft: FeatureTables, pairs: list[tuple[str, str]]) -> CohortCounts:
+    """D2's matched-cohort counts on the people with a record of the index condition."""
+    C, P = ft.conditions, ft.persons
+    idx = ft.settings.index_set
+    m = C.filter(C.set_id == idx).select(mpid=C.person_id)
+    pm = P.join(m, P.person_id == m.mpid).drop("mpid")
+    sub = dataclasses.replace(ft, persons=pm)
+    return cohort_counts(sub, pairs, balance_set=None)
+
+
+def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
+    """Persons and cases per stratum x migraine category for every aura outcome (two queries,
+    when the subtype codes are resolved), and the vascular cohort's counts."""
+    aura, vascular = _of_kind(tasks, AURA_CONTRAST), _of_kind(tasks, VASCULAR)
+    resolved = AURA in ft.resolved_ids and NO_AURA in ft.resolved_ids
+    counts = Counts(design=NAME, values={"aura_resolved": resolved})
+    if aura and resolved:
+        outcomes = list(dict.fromkeys(t.outcome for t in aura))
+        totals, cases = grouped_counts(with_category(ft), ft.conditions, "cat", outcomes)
+        counts.frames.update(aura_totals=totals, aura_cases=cases)
+    if vascular:
+        cc = vascular_counts(ft, [(t.exposure, t.outcome) for t in vascular])
+        counts.frames.update({f"cohort_{f}": getattr(cc, f) for f in _COHORT})
+    return counts
+
+
+def aura_rows(task: Task, counts: tuple[pd.DataFrame, pd.DataFrame]) -> list[dict]:
+    """Rows of one aura task from :func:`grouped_counts` by migraine category (key row first)."""
     totals, cases = counts
     out: list[dict] = []
     per_cat = {}
     for code in (1, 2, 3):
-        tab = contrast_2x2(totals, cases, "cat", [code], [0], [h.outcome])
+        tab = contrast_2x2(totals, cases, "cat", [code], [0], [task.outcome])
         r = estimate_2x2(
             tab,
-            design="D4",
+            design=NAME,
             exposure=f"migraine {CATEGORIES[code]}",
-            outcome=h.outcome,
+            outcome=task.outcome,
             role="secondary",
             stratum=f"migraine {CATEGORIES[code]} vs none",
-            analysis=h.id,
+            analysis=task.analysis,
             with_sensitivity=False,
         )[0]
         per_cat[code] = r
         out.append(r)
-    tab = contrast_2x2(totals, cases, "cat", [2], [1], [h.outcome])
+    tab = contrast_2x2(totals, cases, "cat", [2], [1], [task.outcome])
     key = estimate_2x2(
         tab,
-        design="D4",
-        exposure=h.exposure,
-        outcome=h.outcome,
-        role=role,
+        design=NAME,
+        exposure=task.exposure,
+        outcome=task.outcome,
+        role=task.role,
         stratum="with vs without aura",
-        analysis=h.id,
+        analysis=task.analysis,
         with_sensitivity=False,
     )[0]
     key["measure"] = "ROR"
@@ -88,86 +157,59 @@ def aura_rows(h, role: str, counts: tuple[pd.DataFrame, pd.DataFrame]) -> list[d
     ror = ratio_of_estimates(as_est(per_cat[2]), as_est(per_cat[1]))
     out.append(
         make_row(
-            design="D4",
-            exposure=h.exposure,
-            outcome=h.outcome,
+            design=NAME,
+            exposure=task.exposure,
+            outcome=task.outcome,
             measure="ROR",
             method="ratio_of_mh_odds_ratios",
             est=ror,
             role="sensitivity",
             stratum="OR(with aura vs none) / OR(without aura vs none)",
-            analysis=h.id,
+            analysis=task.analysis,
             note="treats the two ORs as independent although they share the reference group (conservative)",
         )
     )
-    return [key, *out]
+    return [key_row(key, task), *out]
 
 
 def vascular_rows(
-    ft: FeatureTables, hyps: list, roles: dict
-) -> tuple[list[dict], pd.DataFrame | None]:
-    """HR of stroke / VTE after new SLE / APS among people with migraine (matched cohort)."""
-    from miglink.designs.d2_cohort import cohort_counts
-    from miglink.designs.d2_estimate import d2_rows
-
-    C, P = ft.conditions, ft.persons
-    idx = ft.settings.index_set
-    m = C.filter(C.set_id == idx).select(mpid=C.person_id)
-    pm = P.join(m, P.person_id == m.mpid).drop("mpid")
-    sub = dataclasses.replace(ft, persons=pm)
-    pairs = [(h.exposure, h.outcome) for h in hyps]
-    cc = cohort_counts(sub, pairs, balance_set=None)
-    rows, curves = d2_rows(
-        cc, pairs, {p: roles[p] for p in pairs}, ft.settings.max_smd, ft.settings.km_horizon_years
-    )
-    by_pair = {(h.exposure, h.outcome): h for h in hyps}
-    out = []
-    for r in rows:
-        h = by_pair[(r["exposure"], r["outcome"])]
-        old = r["analysis"]
-        r.update(
-            design="D4",
-            analysis=h.id,
-            stratum="among people with migraine",
-            method="poisson_matched_strata_migraine",
+    counts: Counts, tasks: list[Task], settings: Settings
+) -> tuple[list[dict], pd.DataFrame]:
+    """HR of stroke / VTE after new SLE / APS among people with migraine, and the KM curves."""
+    if not tasks:
+        return [], pd.DataFrame()
+    pc = split_counts(CohortCounts(*(counts.frame(f"cohort_{f}") for f in _COHORT)))
+    rows, curves = [], []
+    for t in tasks:
+        row = hazard_row(
+            pc,
+            t.exposure,
+            t.outcome,
+            role=t.role,
+            analysis=t.analysis,
+            max_smd=settings.max_smd,
+            design=NAME,
+            method=VASCULAR_METHOD,
+            stratum=VASCULAR_STRATUM,
+            note=VASCULAR_NOTE,
         )
-        r["note"] = (
-            "new diagnosis among people with a migraine record, matched 1:k to people with migraine free of it"
-        )
-        if curves is not None and not curves.empty:
-            curves.loc[curves["analysis"] == old, "analysis"] = h.id
-        out.append(r)
-    return out, curves
+        rows.append(key_row(row, t))
+        curves.append(pair_curve(pc, t.exposure, t.outcome, t.analysis, settings.km_horizon_years))
+    return rows, concat_curves(curves)
 
 
-def run(ft: FeatureTables, study, hyps) -> tuple[list[dict], pd.DataFrame | None]:
+def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignResult:
+    """Aura-contrast rows (or their not-analysed rows) in task order, then the vascular cohort's."""
     rows: list[dict] = []
-    curves = None
-    cohort_h = []
-    aura_h = [h for _c, h in hyps if h.contrast == "aura_vs_no_aura"]
-    counts = None
-    if aura_h and AURA in ft.resolved_ids and NO_AURA in ft.resolved_ids:
-        # one pair of engine queries for every aura hypothesis (all outcomes, all categories)
-        outcomes = list(dict.fromkeys(h.outcome for h in aura_h))
-        counts = grouped_counts(with_category(ft), ft.conditions, "cat", outcomes)
-    for _claim, h in hyps:
-        role = "descriptive" if h.expected == "descriptive" else "primary"
-        if h.contrast == "aura_vs_no_aura":
-            if counts is None:
-                rows.append(not_analysed(h, "D4", "ROR", "migraine subtype codes not resolved"))
-                continue
-            rows += aura_rows(h, role, counts)
-        elif h.subgroup == ft.settings.index_set:
-            cohort_h.append((h, role))
-        else:
-            rows.append(
-                not_analysed(
-                    h, "D4", "OR", f"unknown D4 hypothesis shape ({h.contrast}, {h.subgroup})"
-                )
-            )
-    if cohort_h:
-        r, curves = vascular_rows(
-            ft, [h for h, _ in cohort_h], {(h.exposure, h.outcome): role for h, role in cohort_h}
-        )
-        rows += r
-    return rows, curves
+    aura = (counts.frame("aura_totals"), counts.frame("aura_cases"))
+    for t in tasks:
+        if t.options["kind"] == AURA_CONTRAST:
+            if not counts.values.get("aura_resolved"):
+                rows.append(not_analysed_row(t, "ROR", "migraine subtype codes not resolved"))
+            else:
+                rows += aura_rows(t, aura)
+        elif t.options["kind"] == UNKNOWN:
+            why = f"unknown D4 hypothesis shape ({t.contrast}, {t.subgroup})"
+            rows.append(not_analysed_row(t, "OR", why))
+    cohort, curves = vascular_rows(counts, _of_kind(tasks, VASCULAR), settings)
+    return DesignResult(rows=rows + cohort, curves=curves)
