@@ -90,7 +90,8 @@ def test_tasks():
 
 
 def test_unknown_subgroup_is_refused():
-    with pytest.raises(ValueError, match="unknown D3 subgroup"):
+    # the study model refuses it when the file is loaded (claims.model.D3Hypothesis)
+    with pytest.raises(ValueError, match="Input should be 'sex' or 'women_reproductive_age'"):
         d3.tasks(_study(_h("h_x", "migraine", "sle", subgroup="left_handed")))
 
 
