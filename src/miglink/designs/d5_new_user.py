@@ -20,7 +20,7 @@ from miglink.calibrate import ControlGroup
 from miglink.claims.model import Settings
 from miglink.designs.base import Counts, Task, key_row
 from miglink.designs.d2_cohort import CohortCounts, cohort_counts
-from miglink.designs.d2_estimate import d2_rows
+from miglink.designs.d2_estimate import hazard_row, pair_curve, split_counts
 from miglink.designs.not_analysed import not_analysed_row
 from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
 
@@ -92,24 +92,34 @@ def new_user_rows(
             "no immunomodulator new users with 365 days of prior observation and a matched non-user"
         )
         return [not_analysed_row(task, "HR", "no new users", note)], None, None
-    pair = (NEW_USER, task.outcome)
-    nc_pairs = [(NEW_USER, t.outcome) for t in controls]
-    roles = {pair: task.role, **{p: "negative_control" for p in nc_pairs}}
-    all_rows, curves = d2_rows(
-        cc, [pair, *nc_pairs], roles, settings.max_smd, settings.km_horizon_years
+    pc = split_counts(cc)
+    common = dict(max_smd=settings.max_smd, design=task.design, method=METHOD)
+    common["exposure"] = task.exposure
+    key = hazard_row(
+        pc,
+        NEW_USER,
+        task.outcome,
+        role=task.role,
+        analysis=task.analysis,
+        stratum="new users vs matched non-users",
+        note=NOTE,
+        **common,
     )
-    rows = [r for r in all_rows if r["outcome"] == task.outcome]
-    nc_rows = [r for r in all_rows if r["outcome"] != task.outcome]
+    rows = [key_row(key, task)]
     nc_analysis = controls[0].analysis if controls else f"{task.analysis}__nc"
-    for r in nc_rows:
-        r.update(design=task.design, exposure=task.exposure, analysis=nc_analysis)
-        r.update(stratum="negative control", method=METHOD)
-    for r in rows:
-        r.update(design=task.design, exposure=task.exposure, analysis=task.analysis)
-        r.update(stratum="new users vs matched non-users", method=METHOD, note=NOTE)
-        key_row(r, task)
-    if curves is not None and not curves.empty:
-        curves["analysis"] = task.analysis
+    nc_rows = [
+        hazard_row(
+            pc,
+            NEW_USER,
+            t.outcome,
+            role="negative_control",
+            analysis=nc_analysis,
+            stratum="negative control",
+            **common,
+        )
+        for t in controls
+    ]
+    curves = pair_curve(pc, NEW_USER, task.outcome, task.analysis, settings.km_horizon_years)
     # the row's own note stays (today's design note); only cal_* is written by the pipeline
     group = ControlGroup(f"{task.design} {task.analysis}", nc_rows, rows)
     return rows + nc_rows, curves, group
