@@ -3,7 +3,9 @@
 usage: python benchmarks/compare_results.py BEFORE.parquet AFTER.parquet (see RESULTS.md, issue 14)
 """
 
-import math, sys
+import math
+import sys
+
 import pandas as pd
 
 a = pd.read_parquet(sys.argv[1])

@@ -3,10 +3,12 @@
 usage: PYTHONPATH=src python benchmarks/run_demo_results.py OUT [DATA]  (see RESULTS.md, issue 14)
 """
 
-import sys, time
+import sys
+import time
 from pathlib import Path
-from miglink.synth import generate
+
 from miglink.study import run_study
+from miglink.synth import generate
 
 data = Path(sys.argv[2] if len(sys.argv) > 2 else "demo-output/data")
 if not (data / "truth.json").exists():
