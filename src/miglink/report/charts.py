@@ -236,7 +236,9 @@ def prevalence(prev: pd.DataFrame, set_id: str, label: str) -> str | None:
         return None
     df = prev[prev["set_id"] == set_id].copy()
     df["prevalence"] = pd.to_numeric(df["prevalence"], errors="coerce")
-    bands = sorted(set(df["age_band"].astype(str)), key=_band_start)
+    # ties (bands the gate merged differently per sex share a start) broken by the label, so
+    # the axis order does not depend on string hashing
+    bands = sorted(set(df["age_band"].astype(str)), key=lambda b: (_band_start(b), b))
     df = df.dropna(subset=["prevalence"])
     if df.empty:
         return None
