@@ -61,74 +61,86 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run the whole study and write results, claims, report."""
-        from miglink.study import run_study
-
         # engine, study file and min-cell are validated by run_study (one place for every caller)
         console = Console(stderr=True, quiet=quiet or as_json)
-        t0 = time.perf_counter()
-        last = [t0]
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
+        _run_with_progress(
+            console,
             # the bar is for people: off when quiet, machine output, or stderr is not a terminal
-            disable=quiet or as_json or not console.is_terminal,
-        ) as bar:
-            task = bar.add_task("opening the data", total=len(STAGES) + 1)
-
-            def progress(stage: str) -> None:
-                now = time.perf_counter()
-                bar.console.log(f"{stage}: {now - last[0]:.1f} s")
-                last[0] = now
-                bar.update(task, advance=1, description=f"{stage} done")
-
-            run_study(
-                data,
-                out,
-                study=study,
-                engine=engine,
-                min_cell=min_cell,
-                progress=progress,
-                report=not no_report,
-                resume=not no_resume,
-            )
-            bar.update(task, completed=len(STAGES) + 1, description="artefacts written")
+            quiet or as_json or not console.is_terminal,
+            data,
+            out,
+            study=study,
+            engine=engine,
+            min_cell=min_cell,
+            report=not no_report,
+            resume=not no_resume,
+        )
         claims = json.loads((out / "claims.json").read_text())["claims"]
         if as_json:
-            typer.echo(
-                json.dumps(
-                    {
-                        "out": str(out),
-                        "claims": [
-                            {"id": c["id"], "title": c["title"], "verdict": c["verdict"]}
-                            for c in claims
-                        ],
-                    },
-                    indent=2,
-                )
-            )
-            return
-        if quiet:
-            return
-        t = Table(title="miglink: verdict per claim", show_lines=False)
-        t.add_column("#", justify="right")
-        t.add_column("claim")
-        t.add_column("verdict")
-        t.add_column("hypotheses")
-        for c in claims:
-            votes: dict[str, int] = {}
-            for h in c["hypotheses"]:
-                v = h["verdict"] or "descriptive"
-                votes[v] = votes.get(v, 0) + 1
-            tally = ", ".join(f"{n} {v}" for v, n in votes.items())
-            style = VERDICT_STYLE.get(c["verdict"], "")
-            t.add_row(str(c["id"]), c["title"], f"[{style}]{c['verdict']}[/]", tally)
-        Console().print(t)
-        report = out / "report.html"
-        Console().print(f"results: {out / 'results.csv'}")
-        if report.exists():
-            Console().print(f"report: {report}")
+            _print_json(out, claims)
+        elif not quiet:
+            _print_summary(out, claims)
+
+
+def _run_with_progress(console: Console, disable: bool, data: str, out: Path, **kwargs) -> None:
+    """run_study with a progress bar that logs each stage's time."""
+    from miglink.study import run_study
+
+    t0 = time.perf_counter()
+    last = [t0]
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=disable,
+    ) as bar:
+        task = bar.add_task("opening the data", total=len(STAGES) + 1)
+
+        def progress(stage: str) -> None:
+            now = time.perf_counter()
+            bar.console.log(f"{stage}: {now - last[0]:.1f} s")
+            last[0] = now
+            bar.update(task, advance=1, description=f"{stage} done")
+
+        run_study(data, out, progress=progress, **kwargs)
+        bar.update(task, completed=len(STAGES) + 1, description="artefacts written")
+
+
+def _print_json(out: Path, claims: list[dict]) -> None:
+    typer.echo(
+        json.dumps(
+            {
+                "out": str(out),
+                "claims": [
+                    {"id": c["id"], "title": c["title"], "verdict": c["verdict"]} for c in claims
+                ],
+            },
+            indent=2,
+        )
+    )
+
+
+def _print_summary(out: Path, claims: list[dict]) -> None:
+    """The verdict per claim with its hypotheses' tally, and where the artefacts are."""
+    t = Table(title="miglink: verdict per claim", show_lines=False)
+    t.add_column("#", justify="right")
+    t.add_column("claim")
+    t.add_column("verdict")
+    t.add_column("hypotheses")
+    for c in claims:
+        votes: dict[str, int] = {}
+        for h in c["hypotheses"]:
+            v = h["verdict"] or "descriptive"
+            votes[v] = votes.get(v, 0) + 1
+        tally = ", ".join(f"{n} {v}" for v, n in votes.items())
+        style = VERDICT_STYLE.get(c["verdict"], "")
+        t.add_row(str(c["id"]), c["title"], f"[{style}]{c['verdict']}[/]", tally)
+    Console().print(t)
+    report = out / "report.html"
+    Console().print(f"results: {out / 'results.csv'}")
+    if report.exists():
+        Console().print(f"report: {report}")

@@ -101,9 +101,24 @@ def records_in_sets(cdm, domain: str, resolved: dict[str, ResolvedSet]) -> ir.Ta
         j = facts.join(id_map, facts.concept_id == id_map.m_concept_id)
         branches.append(j.select(*out_cols))
 
-    # Source-value patterns: ONE equality join on (kind, prefix length, key). Each record is
-    # paired with the few (kind, length) probes that apply to it (a tiny cross join), and its key
-    # is its value cut to that length (length 0 = the whole value, for exact codes).
+    j = _pattern_matches(facts, sets, out_cols, id_map)
+    if j is not None:
+        branches.append(j)
+    if not branches:
+        return _empty(facts, out_cols)
+    result = branches[0] if len(branches) == 1 else ibis.union(*branches, distinct=False)
+    return _drop_excluded(result, sets).select(*out_cols)
+
+
+def _pattern_matches(
+    facts: ir.Table, sets: list[ResolvedSet], out_cols: list[str], id_map: ir.Table | None
+) -> ir.Table | None:
+    """Records matched by source-value patterns, minus those already matched by concept id.
+
+    ONE equality join on (kind, prefix length, key). Each record is paired with the few (kind,
+    length) probes that apply to it (a tiny cross join), and its key is its value cut to that
+    length (length 0 = the whole value, for exact codes).
+    """
     pat_rows = sorted(
         {
             (
@@ -116,55 +131,54 @@ def records_in_sets(cdm, domain: str, resolved: dict[str, ResolvedSet]) -> ir.Ta
             for p in s.source_patterns
         }
     )
-    if pat_rows:
-        probes = sorted({(k, n) for k, n, _, _ in pat_rows})
-        probe_t = ibis.memtable(
-            {"j_kind": [p[0] for p in probes], "j_len": [p[1] for p in probes]},
-            schema={"j_kind": "string", "j_len": "int64"},
-        )
-        pt = ibis.memtable(
-            {
-                "p_kind": [r[0] for r in pat_rows],
-                "p_len": [r[1] for r in pat_rows],
-                "p_code": [r[2] for r in pat_rows],
-                "set_id": [r[3] for r in pat_rows],
-            },
-            schema={"p_kind": "string", "p_len": "int64", "p_code": "string", "set_id": "string"},
-        )
-        f = _classified_values(facts).cross_join(probe_t)
-        f = f.filter(
-            ((f.j_kind == "OTHER") | (f.j_kind == f.kind))
-            & ((f.j_len == 0) | (f.sv.length() >= f.j_len))
-        )
-        f = f.mutate(j_key=ibis.cases((f.j_len == 0, f.sv), else_=f.sv.substr(0, f.j_len)))
-        vm = (
-            f.join(pt, [f.j_kind == pt.p_kind, f.j_len == pt.p_len, f.j_key == pt.p_code])
-            .select(v_raw=f.raw_sv, set_id=pt.set_id)
-            .distinct()
-        )
-        j = facts.join(vm, facts.raw_sv == vm.v_raw).select(*out_cols)
-        if id_map is not None:  # already matched through its concept id: keep one row
-            j = j.anti_join(
-                id_map, [j.concept_id == id_map.m_concept_id, j.set_id == id_map.set_id]
-            )
-        branches.append(j.select(*out_cols))
+    if not pat_rows:
+        return None
+    probes = sorted({(k, n) for k, n, _, _ in pat_rows})
+    probe_t = ibis.memtable(
+        {"j_kind": [p[0] for p in probes], "j_len": [p[1] for p in probes]},
+        schema={"j_kind": "string", "j_len": "int64"},
+    )
+    pt = ibis.memtable(
+        {
+            "p_kind": [r[0] for r in pat_rows],
+            "p_len": [r[1] for r in pat_rows],
+            "p_code": [r[2] for r in pat_rows],
+            "set_id": [r[3] for r in pat_rows],
+        },
+        schema={"p_kind": "string", "p_len": "int64", "p_code": "string", "set_id": "string"},
+    )
+    f = _classified_values(facts).cross_join(probe_t)
+    f = f.filter(
+        ((f.j_kind == "OTHER") | (f.j_kind == f.kind))
+        & ((f.j_len == 0) | (f.sv.length() >= f.j_len))
+    )
+    f = f.mutate(j_key=ibis.cases((f.j_len == 0, f.sv), else_=f.sv.substr(0, f.j_len)))
+    vm = (
+        f.join(pt, [f.j_kind == pt.p_kind, f.j_len == pt.p_len, f.j_key == pt.p_code])
+        .select(v_raw=f.raw_sv, set_id=pt.set_id)
+        .distinct()
+    )
+    j = facts.join(vm, facts.raw_sv == vm.v_raw).select(*out_cols)
+    if id_map is not None:  # already matched through its concept id: keep one row
+        j = j.anti_join(id_map, [j.concept_id == id_map.m_concept_id, j.set_id == id_map.set_id])
+    return j.select(*out_cols)
 
+
+def _drop_excluded(result: ir.Table, sets: list[ResolvedSet]) -> ir.Table:
+    """Remove the concepts each set excludes explicitly."""
     excluded_rows = [(cid, s.id) for s in sets for cid in sorted(s.excluded_concept_ids)]
-    if not branches:
-        return _empty(facts, out_cols)
-    result = branches[0] if len(branches) == 1 else ibis.union(*branches, distinct=False)
-    if excluded_rows:
-        ex = ibis.memtable(
-            {
-                "x_concept_id": [r[0] for r in excluded_rows],
-                "x_set_id": [r[1] for r in excluded_rows],
-            },
-            schema={"x_concept_id": "int64", "x_set_id": "string"},
-        )
-        result = result.anti_join(
-            ex, [result.concept_id == ex.x_concept_id, result.set_id == ex.x_set_id]
-        )
-    return result.select(*out_cols)
+    if not excluded_rows:
+        return result
+    ex = ibis.memtable(
+        {
+            "x_concept_id": [r[0] for r in excluded_rows],
+            "x_set_id": [r[1] for r in excluded_rows],
+        },
+        schema={"x_concept_id": "int64", "x_set_id": "string"},
+    )
+    return result.anti_join(
+        ex, [result.concept_id == ex.x_concept_id, result.set_id == ex.x_set_id]
+    )
 
 
 def _empty(facts: ir.Table, cols: list[str]) -> ir.Table:

@@ -81,7 +81,6 @@ def _first_dates(records: ir.Table, min_dates: int) -> ir.Table:
 
 def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTables:
     """Resolve the study's concept sets and build the feature tables (cached in the engine)."""
-    from miglink.concepts.match import records_in_sets
     from miglink.concepts.resolve import resolve_concept_sets
 
     st = study.settings
@@ -95,82 +94,12 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
         t: cdm.has(t)
         for t in ("visit_occurrence", "drug_exposure", "measurement", "observation", "death")
     }
-
-    # --- conditions: one scan, plus the derived (composite) sets at record level -------------
-    # the matching records are read once: first dates and the index condition's record days
-    # both come from this table
-    cond = records_in_sets(cdm, "condition", by_domain.get("condition", {}))
-    cond = cache(cond.select("person_id", "set_id", "event_date").distinct())
-    groups = derived_groups(study)
-    gmap = pd.DataFrame(
-        [(member, gid) for gid, members in groups.items() for member in members],
-        columns=["member", "group_id"],
-    )
-    g = ibis.memtable(gmap)
-    derived = cond.join(g, cond.set_id == g.member).select(
-        person_id=cond.person_id, set_id=g.group_id, event_date=cond.event_date
-    )
-    base = cond.select("person_id", "set_id", "event_date")
-    conditions = cache(_first_dates(base.union(derived), st.phenotype_min_dates))
-    # every distinct record day of the index condition (encounters, for the SCCS in D5)
-    ie = cond.filter(cond.set_id == st.index_set)
-    index_events = ie.select(
-        person_id=ie.person_id, day=ie.event_date.epoch_days().cast("int64")
-    ).distinct()
-    index_events = cache(index_events)
-
-    # --- persons -----------------------------------------------------------------------------
+    conditions, index_events = _conditions(cdm, study, by_domain.get("condition", {}))
     persons, visits_by_year, cut = _persons(cdm, st, available, notes)
-
-    # --- phenome background: first date of every standard condition concept -------------------
-    co = cdm.table("condition_occurrence")
-    ph = co.filter(co.condition_concept_id.notnull() & (co.condition_concept_id != 0))
-    phenome = cache(
-        ph.group_by(person_id=ph.person_id, concept_id=ph.condition_concept_id).aggregate(
-            first_date=ph.condition_start_date.min()
-        )
-    )
-
-    drugs = measurements = observations = None
-    if available["drug_exposure"] and by_domain.get("drug"):
-        dr = records_in_sets(cdm, "drug", by_domain["drug"])
-        drugs = dr.select(
-            "person_id",
-            "set_id",
-            start_day=dr.event_date.epoch_days().cast("int64"),
-            end_day=dr.end_date.epoch_days().cast("int64"),
-        )
-        drugs = cache(drugs)
-    elif not available["drug_exposure"]:
-        notes.append("drug_exposure table absent: drug designs (D5) cannot run")
-    if available["measurement"] and by_domain.get("measurement"):
-        m = records_in_sets(cdm, "measurement", by_domain["measurement"])
-        m = m.filter(m.value_as_number.notnull() & (m.value_as_number > 0))
-        m = m.mutate(lv=m.value_as_number.ln())
-        # also the mean over values on or after the first index-condition record (D6 compares
-        # people with migraine after diagnosis against people without it)
-        ix = conditions.filter(conditions.set_id == st.index_set).select(
-            ipid=conditions.person_id, idx_date=conditions.first_date
-        )
-        m = m.left_join(ix, m.person_id == ix.ipid)
-        post = m.idx_date.notnull() & (m.event_date >= m.idx_date)
-        m = m.mutate(mday=m.event_date.epoch_days().cast("float64"))
-        measurements = m.group_by(["person_id", "set_id"]).aggregate(
-            n=m.lv.count(),
-            mean_log=m.lv.mean(),
-            mean_day=m.mday.mean(),
-            n_post=m.lv.count(where=post),
-            mean_log_post=m.lv.mean(where=post),
-            mean_day_post=m.mday.mean(where=post),
-        )
-        measurements = cache(measurements)
-    elif not available["measurement"]:
-        notes.append("measurement table absent: biomarker design (D6) cannot run")
-    if available["observation"] and by_domain.get("observation"):
-        o = records_in_sets(cdm, "observation", by_domain["observation"])
-        observations = cache(_first_dates(o.select("person_id", "set_id", "event_date"), 1))
-    elif not available["observation"]:
-        notes.append("observation table absent: family-history design (D7) cannot run")
+    phenome = _phenome(cdm)
+    drugs = _drugs(cdm, by_domain, available, notes)
+    measurements = _measurements(cdm, st, by_domain, conditions, available, notes)
+    observations = _observations(cdm, by_domain, available, notes)
 
     return FeatureTables(
         persons=persons,
@@ -188,6 +117,112 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
         available=available,
         notes=notes,
     )
+
+
+def _conditions(cdm, study: Study, resolved: dict) -> tuple[ir.Table, ir.Table]:
+    """Condition first dates (with the derived composite sets at record level) and every
+    distinct record day of the index condition (encounters, for the SCCS in D5).
+
+    The matching records are read once: both tables come from them."""
+    from miglink.concepts.match import records_in_sets
+
+    st = study.settings
+    cond = records_in_sets(cdm, "condition", resolved)
+    cond = cache(cond.select("person_id", "set_id", "event_date").distinct())
+    groups = derived_groups(study)
+    gmap = pd.DataFrame(
+        [(member, gid) for gid, members in groups.items() for member in members],
+        columns=["member", "group_id"],
+    )
+    g = ibis.memtable(gmap)
+    derived = cond.join(g, cond.set_id == g.member).select(
+        person_id=cond.person_id, set_id=g.group_id, event_date=cond.event_date
+    )
+    base = cond.select("person_id", "set_id", "event_date")
+    conditions = cache(_first_dates(base.union(derived), st.phenotype_min_dates))
+    ie = cond.filter(cond.set_id == st.index_set)
+    index_events = ie.select(
+        person_id=ie.person_id, day=ie.event_date.epoch_days().cast("int64")
+    ).distinct()
+    return conditions, cache(index_events)
+
+
+def _phenome(cdm) -> ir.Table:
+    """Phenome background: first date of every standard condition concept."""
+    co = cdm.table("condition_occurrence")
+    ph = co.filter(co.condition_concept_id.notnull() & (co.condition_concept_id != 0))
+    return cache(
+        ph.group_by(person_id=ph.person_id, concept_id=ph.condition_concept_id).aggregate(
+            first_date=ph.condition_start_date.min()
+        )
+    )
+
+
+def _drugs(cdm, by_domain: dict, available: dict[str, bool], notes: list[str]) -> ir.Table | None:
+    from miglink.concepts.match import records_in_sets
+
+    if available["drug_exposure"] and by_domain.get("drug"):
+        dr = records_in_sets(cdm, "drug", by_domain["drug"])
+        drugs = dr.select(
+            "person_id",
+            "set_id",
+            start_day=dr.event_date.epoch_days().cast("int64"),
+            end_day=dr.end_date.epoch_days().cast("int64"),
+        )
+        return cache(drugs)
+    if not available["drug_exposure"]:
+        notes.append("drug_exposure table absent: drug designs (D5) cannot run")
+    return None
+
+
+def _measurements(
+    cdm,
+    st: Settings,
+    by_domain: dict,
+    conditions: ir.Table,
+    available: dict[str, bool],
+    notes: list[str],
+) -> ir.Table | None:
+    """Per person and set: mean log value and mean day, overall and on or after the first
+    index-condition record (D6 compares people with migraine after diagnosis against people
+    without it)."""
+    from miglink.concepts.match import records_in_sets
+
+    if not (available["measurement"] and by_domain.get("measurement")):
+        if not available["measurement"]:
+            notes.append("measurement table absent: biomarker design (D6) cannot run")
+        return None
+    m = records_in_sets(cdm, "measurement", by_domain["measurement"])
+    m = m.filter(m.value_as_number.notnull() & (m.value_as_number > 0))
+    m = m.mutate(lv=m.value_as_number.ln())
+    ix = conditions.filter(conditions.set_id == st.index_set).select(
+        ipid=conditions.person_id, idx_date=conditions.first_date
+    )
+    m = m.left_join(ix, m.person_id == ix.ipid)
+    post = m.idx_date.notnull() & (m.event_date >= m.idx_date)
+    m = m.mutate(mday=m.event_date.epoch_days().cast("float64"))
+    measurements = m.group_by(["person_id", "set_id"]).aggregate(
+        n=m.lv.count(),
+        mean_log=m.lv.mean(),
+        mean_day=m.mday.mean(),
+        n_post=m.lv.count(where=post),
+        mean_log_post=m.lv.mean(where=post),
+        mean_day_post=m.mday.mean(where=post),
+    )
+    return cache(measurements)
+
+
+def _observations(
+    cdm, by_domain: dict, available: dict[str, bool], notes: list[str]
+) -> ir.Table | None:
+    from miglink.concepts.match import records_in_sets
+
+    if available["observation"] and by_domain.get("observation"):
+        o = records_in_sets(cdm, "observation", by_domain["observation"])
+        return cache(_first_dates(o.select("person_id", "set_id", "event_date"), 1))
+    if not available["observation"]:
+        notes.append("observation table absent: family-history design (D7) cannot run")
+    return None
 
 
 def _persons(cdm, st: Settings, available: dict[str, bool], notes: list[str]):

@@ -21,6 +21,8 @@ no linear combination of published numbers can isolate a part of a merged cell.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 
 def is_safe(value: float, min_cell: int) -> bool:
@@ -209,89 +211,26 @@ def gate_prevalence(prev, min_cell: int):
     )
     if num.isna().any().any() or per_set.nunique() > 1:
         return _gate_assembled(prev[cols], num, min_cell)
-    df = prev.copy()
-    df["sex"] = df["sex"].astype(str)
-    df["age_band"] = df["age_band"].astype(str)
-    try:
-        bands = sorted(set(df["age_band"]), key=lambda b: _band_bounds(b)[0])
-    except ValueError:
-        # bands not labelled "a-b" / "a+" cannot be merged in order: one total per set
-        df["age_band"] = ALL
-        df = df.groupby(["set_id", "sex", "age_band"], as_index=False)[
-            ["n_persons", "n_cases"]
-        ].sum()
-        bands = [ALL]
-    sexes = sorted(set(df["sex"]))
-    pop = (
-        df.drop_duplicates(["sex", "age_band"])
-        .set_index(["sex", "age_band"])["n_persons"]
-        .astype(float)
-    )
-
-    def persons(sex: str, band: str) -> float:
-        return float(pop.get((sex, band), 0.0))
-
-    # 1. the population partition: starts (indices into bands) per sex
-    layout: dict[str, list[list[int]]] = {}
-    for s in sexes:
-        g = merge_runs([[persons(s, b)] for b in bands], min_cell)
-        if g is None:
-            layout = {}
-            break
-        layout[s] = g
-    if not layout:
-        g = merge_runs([[sum(persons(s, b) for s in sexes)] for b in bands], min_cell)
-        layout = {ALL: g} if g is not None else {}
+    df, popn = _population(prev)
+    layout = _population_layout(popn, min_cell)
     rows: list[dict] = []
     for set_id, sdf in df.groupby("set_id", sort=False):
         cases = sdf.set_index(["sex", "age_band"])["n_cases"].astype(float)
-
-        def cell(sx: Sequence[str], idx: Sequence[int], cases=cases) -> list[float]:
-            n = sum(persons(s, bands[i]) for s in sx for i in idx)
-            c = sum(float(cases.get((s, bands[i]), 0.0)) for s in sx for i in idx)
-            return [n, c, n - c]
-
-        out: list[tuple[str, list[int], list[float]]] = []
-        per_sex_ok = ALL not in layout and bool(layout)
-        if per_sex_ok:
-            for s, groups in layout.items():
-                merged = merge_runs([cell([s], g) for g in groups], min_cell)
-                if merged is None:
-                    per_sex_ok = False
-                    break
-                for m in merged:
-                    idx = [i for gi in m for i in groups[gi]]
-                    out.append((s, idx, cell([s], idx)))
-        if not per_sex_ok:
-            out = []
-            if layout:
-                common = set.intersection(*({g[0] for g in gs} for gs in layout.values()))
-                starts = sorted(common | {0})
-                pieces = [
-                    list(range(a, b))
-                    for a, b in zip(starts, starts[1:] + [len(bands)], strict=True)
-                ]
-                merged = merge_runs([cell(sexes, p) for p in pieces], min_cell)
-            else:
-                merged = None
-            if merged is not None:
-                for m in merged:
-                    idx = [i for pi in m for i in pieces[pi]]
-                    out.append((ALL, idx, cell(sexes, idx)))
+        out = _set_cells(popn, layout, cases, min_cell)
         if out:
             for s, idx, (n, c, _) in out:
                 rows.append(
                     {
                         "set_id": set_id,
                         "sex": s,
-                        "age_band": _band_label([bands[i] for i in idx]),
+                        "age_band": _band_label([popn.bands[i] for i in idx]),
                         "n_persons": int(n),
                         "n_cases": int(c),
                         "prevalence": c / n if n > 0 else float("nan"),
                     }
                 )
             continue
-        n, c, _ = cell(sexes, range(len(bands)))
+        n, c, _ = popn.cell(popn.sexes, range(len(popn.bands)), cases)
         rows.append(
             {
                 "set_id": set_id,
@@ -306,6 +245,98 @@ def gate_prevalence(prev, min_cell: int):
     for c in ("n_persons", "n_cases"):
         out_df[c] = out_df[c].astype(object)
     return out_df
+
+
+@dataclass(frozen=True)
+class _Population:
+    """Persons per (sex, age band), the same for every concept set, on ordered bands."""
+
+    bands: list[str]
+    sexes: list[str]
+    pop: Any  # pd.Series indexed by (sex, age_band)
+
+    def persons(self, sex: str, band: str) -> float:
+        return float(self.pop.get((sex, band), 0.0))
+
+    def cell(self, sx: Sequence[str], idx: Sequence[int], cases: Any) -> list[float]:
+        """[persons, cases, non-cases] of the sexes ``sx`` over the bands ``idx``."""
+        n = sum(self.persons(s, self.bands[i]) for s in sx for i in idx)
+        c = sum(float(cases.get((s, self.bands[i]), 0.0)) for s in sx for i in idx)
+        return [n, c, n - c]
+
+
+def _population(prev) -> tuple[Any, _Population]:
+    """The table with text keys (bands not labelled "a-b" / "a+" cannot be merged in order, so
+    they become one total per set) and its population."""
+    df = prev.copy()
+    df["sex"] = df["sex"].astype(str)
+    df["age_band"] = df["age_band"].astype(str)
+    try:
+        bands = sorted(set(df["age_band"]), key=lambda b: _band_bounds(b)[0])
+    except ValueError:
+        df["age_band"] = ALL
+        df = df.groupby(["set_id", "sex", "age_band"], as_index=False)[
+            ["n_persons", "n_cases"]
+        ].sum()
+        bands = [ALL]
+    sexes = sorted(set(df["sex"]))
+    pop = (
+        df.drop_duplicates(["sex", "age_band"])
+        .set_index(["sex", "age_band"])["n_persons"]
+        .astype(float)
+    )
+    return df, _Population(bands, sexes, pop)
+
+
+def _population_layout(popn: _Population, min_cell: int) -> dict[str, list[list[int]]]:
+    """Step 1, the population partition: groups of band indices per sex, or pooled over sexes
+    ({ALL: ...}) if one sex is too small; empty if even the pooled population is."""
+    bands, sexes = popn.bands, popn.sexes
+    layout: dict[str, list[list[int]]] = {}
+    for s in sexes:
+        g = merge_runs([[popn.persons(s, b)] for b in bands], min_cell)
+        if g is None:
+            layout = {}
+            break
+        layout[s] = g
+    if not layout:
+        g = merge_runs([[sum(popn.persons(s, b) for s in sexes)] for b in bands], min_cell)
+        layout = {ALL: g} if g is not None else {}
+    return layout
+
+
+def _set_cells(
+    popn: _Population, layout: dict[str, list[list[int]]], cases: Any, min_cell: int
+) -> list[tuple[str, list[int], list[float]]]:
+    """Step 2 for one set: (sex, band indices, [persons, cases, non-cases]) per shown cell,
+    per sex if possible, else for both sexes together; empty if neither is safe."""
+    out: list[tuple[str, list[int], list[float]]] = []
+    per_sex_ok = ALL not in layout and bool(layout)
+    if per_sex_ok:
+        for s, groups in layout.items():
+            merged = merge_runs([popn.cell([s], g, cases) for g in groups], min_cell)
+            if merged is None:
+                per_sex_ok = False
+                break
+            for m in merged:
+                idx = [i for gi in m for i in groups[gi]]
+                out.append((s, idx, popn.cell([s], idx, cases)))
+    if per_sex_ok:
+        return out
+    out = []
+    if not layout:
+        return out
+    common = set.intersection(*({g[0] for g in gs} for gs in layout.values()))
+    starts = sorted(common | {0})
+    pieces = [
+        list(range(a, b)) for a, b in zip(starts, starts[1:] + [len(popn.bands)], strict=True)
+    ]
+    merged = merge_runs([popn.cell(popn.sexes, p, cases) for p in pieces], min_cell)
+    if merged is not None:
+        for m in merged:
+            idx = [i for pi in m for i in pieces[pi]]
+            out.append((ALL, idx, popn.cell(popn.sexes, idx, cases)))
+    return out
 
 
 def _gate_assembled(prev, num, min_cell: int):

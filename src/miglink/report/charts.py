@@ -236,7 +236,9 @@ def prevalence(prev: pd.DataFrame, set_id: str, label: str) -> str | None:
         return None
     df = prev[prev["set_id"] == set_id].copy()
     df["prevalence"] = pd.to_numeric(df["prevalence"], errors="coerce")
-    bands = sorted(set(df["age_band"].astype(str)), key=_band_start)
+    # ties (bands the gate merged differently per sex share a start) broken by the label, so
+    # the axis order does not depend on string hashing
+    bands = sorted(set(df["age_band"].astype(str)), key=lambda b: (_band_start(b), b))
     df = df.dropna(subset=["prevalence"])
     if df.empty:
         return None
@@ -266,38 +268,12 @@ def calibration(
     remain significant after calibration against the empirical null (log-scale mean, sd): the
     OHDSI calibration-effect plot (Schuemie et al. 2014).
     """
-    if controls is None or controls.empty:
+    pts = _control_points(controls)
+    if pts is None:
         return None
-    df = controls.copy()
-    est = pd.to_numeric(df.get("estimate"), errors="coerce")
-    se = pd.to_numeric(df.get("se_log"), errors="coerce") if "se_log" in df.columns else None
-    if se is None or se.isna().all():
-        lo = pd.to_numeric(df.get("ci_low"), errors="coerce")
-        hi = pd.to_numeric(df.get("ci_high"), errors="coerce")
-        se = (np.log(hi) - np.log(lo)) / (2 * 1.959964)
-    pts = pd.DataFrame({"estimate": est, "se": se, "outcome": df.get("outcome", "")})
-    pts = pts[np.isfinite(pts["estimate"]) & (pts["estimate"] > 0) & np.isfinite(pts["se"])]
-    if pts.empty:
-        return None
-    pts["significant"] = np.where(
-        np.abs(np.log(pts["estimate"])) > 1.959964 * pts["se"], "p < 0.05", "p ≥ 0.05"
-    )
     se_max = float(max(pts["se"].max() * 1.15, 0.3))
-    grid = np.linspace(0.0, se_max, 60)
-    lines = [
-        pd.DataFrame({"x": np.exp(s * 1.959964 * grid), "se": grid, "line": f"nominal {k}"})
-        for s, k in ((-1, "lower"), (1, "upper"))
-    ]
-    if mean is not None and sd is not None and np.isfinite(mean) and np.isfinite(sd):
-        half = 1.959964 * np.sqrt(sd**2 + grid**2)
-        lines += [
-            pd.DataFrame({"x": np.exp(mean - half), "se": grid, "line": "calibrated lower"}),
-            pd.DataFrame({"x": np.exp(mean + half), "se": grid, "line": "calibrated upper"}),
-        ]
-    ln = pd.concat(lines, ignore_index=True)
-    ln["kind"] = np.where(ln["line"].str.startswith("nominal"), "nominal", "calibrated")
     domain = [0.1, 10.0]
-    ln = ln[(ln["x"] >= domain[0]) & (ln["x"] <= domain[1])]
+    ln = _p05_boundaries(se_max, mean, sd, domain)
     x_scale = alt.Scale(type="log", domain=domain, nice=False)
     y_scale = alt.Scale(domain=[se_max, 0.0], nice=False)
     lines_chart = (
@@ -346,3 +322,45 @@ def calibration(
         .properties(width=360, height=220, title=title)
     )
     return to_svg(chart)
+
+
+def _control_points(controls: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Estimate, SE (from the CI when absent) and nominal significance of each plottable
+    negative control; None when none can be drawn."""
+    if controls is None or controls.empty:
+        return None
+    df = controls.copy()
+    est = pd.to_numeric(df.get("estimate"), errors="coerce")
+    se = pd.to_numeric(df.get("se_log"), errors="coerce") if "se_log" in df.columns else None
+    if se is None or se.isna().all():
+        lo = pd.to_numeric(df.get("ci_low"), errors="coerce")
+        hi = pd.to_numeric(df.get("ci_high"), errors="coerce")
+        se = (np.log(hi) - np.log(lo)) / (2 * 1.959964)
+    pts = pd.DataFrame({"estimate": est, "se": se, "outcome": df.get("outcome", "")})
+    pts = pts[np.isfinite(pts["estimate"]) & (pts["estimate"] > 0) & np.isfinite(pts["se"])]
+    if pts.empty:
+        return None
+    pts["significant"] = np.where(
+        np.abs(np.log(pts["estimate"])) > 1.959964 * pts["se"], "p < 0.05", "p ≥ 0.05"
+    )
+    return pts
+
+
+def _p05_boundaries(
+    se_max: float, mean: float | None, sd: float | None, domain: list[float]
+) -> pd.DataFrame:
+    """The nominal p = 0.05 lines and, with a fitted null, the calibrated ones, over SE."""
+    grid = np.linspace(0.0, se_max, 60)
+    lines = [
+        pd.DataFrame({"x": np.exp(s * 1.959964 * grid), "se": grid, "line": f"nominal {k}"})
+        for s, k in ((-1, "lower"), (1, "upper"))
+    ]
+    if mean is not None and sd is not None and np.isfinite(mean) and np.isfinite(sd):
+        half = 1.959964 * np.sqrt(sd**2 + grid**2)
+        lines += [
+            pd.DataFrame({"x": np.exp(mean - half), "se": grid, "line": "calibrated lower"}),
+            pd.DataFrame({"x": np.exp(mean + half), "se": grid, "line": "calibrated upper"}),
+        ]
+    ln = pd.concat(lines, ignore_index=True)
+    ln["kind"] = np.where(ln["line"].str.startswith("nominal"), "nominal", "calibrated")
+    return ln[(ln["x"] >= domain[0]) & (ln["x"] <= domain[1])]

@@ -367,77 +367,10 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
     calib = _calibration_views(art)
     methods = run.get("methods", "")
     methods_per_claim = methods if isinstance(methods, dict) else {}
-
-    claims = []
-    for c in sorted(art.claims, key=lambda c: int(c.get("id", 0))):
-        cid = int(c.get("id", 0))
-        hyps = []
-        for h in c.get("hypotheses", []):
-            row = _key_row(res, h)
-            hv = dict(h)
-            hv["row"] = row
-            hv["view"] = _row_view(row) if row is not None else None
-            hv["verdict"] = fmt.verdict_of(h.get("verdict") or _get(row, "verdict"))
-            hv["published"] = _published(h, row, cid)
-            hv["methods"] = _hyp_methods(hv)
-            hyps.append(hv)
-        published = _claim_published(hyps)
-        # Rows of the claim: those numbered with it, and every row sharing an analysis with one of
-        # its hypotheses (sensitivity and secondary methods carry no claim number).
-        numbered = pd.to_numeric(res["claim"], errors="coerce") == cid
-        key_analyses = set(res.loc[numbered, "analysis"]) | {
-            h["analysis"] for h in c.get("hypotheses", []) if h.get("analysis")
-        }
-        claim_rows = res[
-            (numbered | res["analysis"].isin(key_analyses)) & (res["role"] != "negative_control")
-        ]
-        analyses = list(dict.fromkeys(claim_rows["analysis"].astype(str)))
-        designs = sorted(
-            set(claim_rows["design"].dropna()) | {h.get("design") for h in hyps} - {None}
-        )
-        sets = []
-        for h in hyps:
-            sets += [h.get("exposure"), h.get("outcome")]
-        sets = [s for s in dict.fromkeys(sets) if s]
-        prevalence = [
-            Markup(charts.embed(svg))
-            for svg in (charts.prevalence(art.prevalence, s, _label(s)) for s in sets)
-            if svg
-        ]
-        verdict = fmt.verdict_of(c.get("verdict"))
-        estimated = [h for h in hyps if fmt.is_num(_get(h["row"], "estimate"))]
-        key = next((h for h in estimated if h["verdict"] == verdict), None) or next(
-            iter(estimated), None
-        )
-        claims.append(
-            {
-                "id": cid,
-                "title": c.get("title", f"Claim {cid}"),
-                "statement": c.get("statement", ""),
-                "verdict": verdict,
-                "rule": c.get("rule", ""),
-                "summary": c.get("summary", ""),
-                "hypotheses": hyps,
-                "published": published,
-                "key": key,
-                "forest": Markup(charts.embed(charts.forest(_forest_rows(hyps)))),
-                "km": _km(art.curves, analyses),
-                "prevalence": prevalence,
-                "calibration": [
-                    dict(
-                        calib[d],
-                        svg=Markup(charts.embed(calib[d]["svg"])) if calib[d]["svg"] else None,
-                    )
-                    for d in designs
-                    if d in calib
-                ],
-                "attrition": _attrition(art.attrition, analyses),
-                "rows": [_row_view(r) for _, r in claim_rows.iterrows()],
-                "methods": _markdown(methods_per_claim.get(str(cid), ""))
-                if methods_per_claim.get(str(cid))
-                else None,
-            }
-        )
+    claims = [
+        _claim_view(art, c, calib, methods_per_claim)
+        for c in sorted(art.claims, key=lambda c: int(c.get("id", 0)))
+    ]
 
     dq = run.get("data_quality", {}) or {}
     pooled = run.get("pooled")
@@ -463,3 +396,80 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
         "timings": [(k, fmt.num(v, 1)) for k, v in (run.get("timings") or {}).items()],
         "methods": _markdown(methods) if isinstance(methods, str) and methods else None,
     }
+
+
+def _claim_view(
+    art: RunArtefacts, c: dict, calib: dict[str, dict[str, Any]], methods_per_claim: dict
+) -> dict[str, Any]:
+    """One claim's section: its hypotheses, rows, charts and methods text."""
+    res = art.results
+    cid = int(c.get("id", 0))
+    hyps = [_hypothesis_view(res, h, cid) for h in c.get("hypotheses", [])]
+    published = _claim_published(hyps)
+    claim_rows = _claim_rows(res, c, cid)
+    analyses = list(dict.fromkeys(claim_rows["analysis"].astype(str)))
+    designs = sorted(set(claim_rows["design"].dropna()) | {h.get("design") for h in hyps} - {None})
+    sets = []
+    for h in hyps:
+        sets += [h.get("exposure"), h.get("outcome")]
+    sets = [s for s in dict.fromkeys(sets) if s]
+    prevalence = [
+        Markup(charts.embed(svg))
+        for svg in (charts.prevalence(art.prevalence, s, _label(s)) for s in sets)
+        if svg
+    ]
+    verdict = fmt.verdict_of(c.get("verdict"))
+    estimated = [h for h in hyps if fmt.is_num(_get(h["row"], "estimate"))]
+    key = next((h for h in estimated if h["verdict"] == verdict), None) or next(
+        iter(estimated), None
+    )
+    return {
+        "id": cid,
+        "title": c.get("title", f"Claim {cid}"),
+        "statement": c.get("statement", ""),
+        "verdict": verdict,
+        "rule": c.get("rule", ""),
+        "summary": c.get("summary", ""),
+        "hypotheses": hyps,
+        "published": published,
+        "key": key,
+        "forest": Markup(charts.embed(charts.forest(_forest_rows(hyps)))),
+        "km": _km(art.curves, analyses),
+        "prevalence": prevalence,
+        "calibration": [
+            dict(
+                calib[d],
+                svg=Markup(charts.embed(calib[d]["svg"])) if calib[d]["svg"] else None,
+            )
+            for d in designs
+            if d in calib
+        ],
+        "attrition": _attrition(art.attrition, analyses),
+        "rows": [_row_view(r) for _, r in claim_rows.iterrows()],
+        "methods": _markdown(methods_per_claim.get(str(cid), ""))
+        if methods_per_claim.get(str(cid))
+        else None,
+    }
+
+
+def _hypothesis_view(res: pd.DataFrame, h: dict, cid: int) -> dict[str, Any]:
+    row = _key_row(res, h)
+    hv = dict(h)
+    hv["row"] = row
+    hv["view"] = _row_view(row) if row is not None else None
+    hv["verdict"] = fmt.verdict_of(h.get("verdict") or _get(row, "verdict"))
+    hv["published"] = _published(h, row, cid)
+    hv["methods"] = _hyp_methods(hv)
+    return hv
+
+
+def _claim_rows(res: pd.DataFrame, c: dict, cid: int) -> pd.DataFrame:
+    """Rows of the claim: those numbered with it, and every row sharing an analysis with one of
+    its hypotheses (sensitivity and secondary methods carry no claim number)."""
+    numbered = pd.to_numeric(res["claim"], errors="coerce") == cid
+    key_analyses = set(res.loc[numbered, "analysis"]) | {
+        h["analysis"] for h in c.get("hypotheses", []) if h.get("analysis")
+    }
+    return res[
+        (numbered | res["analysis"].isin(key_analyses)) & (res["role"] != "negative_control")
+    ]

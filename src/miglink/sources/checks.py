@@ -131,9 +131,37 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
     today = today or _dt.date.today()
     rep = CheckReport(source=cdm.description, engine=cdm.engine)
     schema = cdm_schema()
-    usable: dict[str, ir.Table] = {}
+    usable = _check_structure(cdm, rep, schema)
+    _check_nulls(cdm, rep, schema, usable)
+    if "person" not in usable:
+        return rep
+    person = usable["person"]
+    _check_person(rep, person, today)
+    pl = _person_level(rep, usable, person)
+    for name, date_col, concept_col in EVENT_TABLES:
+        if name in usable and rep.tables.get(name, 0) != 0:
+            _check_event_table(rep, usable[name], name, date_col, concept_col, pl, today)
+    if pl.op is not None and rep.tables.get("observation_period"):
+        _check_observation_periods(rep, person, pl.op, pl.p1)
+    return rep
 
-    # 1. Structure: tables, columns, readability, types.
+
+@dataclass
+class _PersonLevel:
+    """Per-person birth year, death and observation span that every event table joins once."""
+
+    p1: ir.Table
+    death: ir.Table | None
+    op: ir.Table | None
+    op_span: ir.Table | None
+    has_op: bool
+    multi: bool  # some person has several observation periods
+    pp: ir.Table
+
+
+def _check_structure(cdm, rep: CheckReport, schema: dict) -> dict[str, ir.Table]:
+    """1. Structure: tables, columns, readability, types; returns the tables fit to query."""
+    usable: dict[str, ir.Table] = {}
     for name, spec in schema.items():
         if not cdm.has(name):
             if spec.required:
@@ -168,28 +196,35 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
         except MiglinkError as e:
             rep.add(Finding("unreadable", name, e.column, e.n_rows, str(e), "fatal"))
             continue
-        for col, n in failures.items():
-            if n:
-                # an identifier that is not a plain integer cannot be placed: never a warning
-                req = spec.column(col).required or col.endswith("_id")
-                rep.add(
-                    Finding(
-                        "type",
-                        name,
-                        col,
-                        n,
-                        f"values are not valid {spec.column(col).type} and were read as missing",
-                        "fatal" if req else "warning",
-                        share=n / max(rep.tables[name], 1),
-                    )
-                )
+        _type_findings(rep, name, spec, failures)
         usable[name] = t
 
     for name in MUST_HAVE_ROWS:
         if name in usable and rep.tables.get(name, 0) == 0:
             rep.add(Finding("empty_table", name, None, 0, "table has no rows", "fatal"))
+    return usable
 
-    # 2. Nulls in required columns (null person_id is fatal, others are warnings).
+
+def _type_findings(rep: CheckReport, name: str, spec, failures: dict[str, int]) -> None:
+    for col, n in failures.items():
+        if n:
+            # an identifier that is not a plain integer cannot be placed: never a warning
+            req = spec.column(col).required or col.endswith("_id")
+            rep.add(
+                Finding(
+                    "type",
+                    name,
+                    col,
+                    n,
+                    f"values are not valid {spec.column(col).type} and were read as missing",
+                    "fatal" if req else "warning",
+                    share=n / max(rep.tables[name], 1),
+                )
+            )
+
+
+def _check_nulls(cdm, rep: CheckReport, schema: dict, usable: dict[str, ir.Table]) -> None:
+    """2. Nulls in required columns (null person_id is fatal, others are warnings)."""
     for name, t in usable.items():
         spec = schema[name]
         req = [c.name for c in spec.columns if c.required]
@@ -214,11 +249,9 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
                     )
                 )
 
-    if "person" not in usable:
-        return rep
-    person = usable["person"]
 
-    # 3. Person table: duplicates, implausible birth years.
+def _check_person(rep: CheckReport, person: ir.Table, today: _dt.date) -> None:
+    """3. Person table: duplicates, implausible birth years."""
     # NULL ids (missing or failed to cast) are reported above, not as one shared id
     keyed = person.filter(person.person_id.notnull())
     dup = keyed.group_by("person_id").agg(n=keyed.count()).filter(lambda d: d.n > 1)
@@ -260,6 +293,10 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
             )
         )
 
+
+def _person_level(rep: CheckReport, usable: dict[str, ir.Table], person: ir.Table) -> _PersonLevel:
+    """One person-level table (birth year, death, observation span) that every event table
+    joins once; keyed on every person id seen in person, death or observation_period."""
     p1 = (
         person.filter(person.person_id.notnull())
         .group_by("person_id")
@@ -278,6 +315,7 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
     op = usable.get("observation_period")
     has_op = op is not None and bool(rep.tables.get("observation_period"))
     multi = False
+    op_span = None
     if has_op:
         # per person: number of periods and their span; with one period per person (the usual
         # case) "outside every period" is a comparison in the same pass as the other checks
@@ -293,8 +331,6 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
         )
         multi = _int(op_span.o_n.max()) > 1
 
-    # one person-level table (birth year, death, observation span) that every event table joins
-    # once; keyed on every person id seen in person, death or observation_period
     parts = [p1.select(k=p1.p_person_id)]
     if death is not None:
         parts.append(death.select(k=death.d_person_id))
@@ -309,107 +345,121 @@ def run_checks(cdm, today: _dt.date | None = None) -> CheckReport:
     if has_op:
         pp = pp.left_join(op_span, pp.k == op_span.o_person_id).drop("o_person_id")
     pp = cache(pp.rename(k_person_id="k"))
+    return _PersonLevel(p1, death, op, op_span, has_op, multi, pp)
 
-    # 4. Event tables: orphans, before birth, after death, future, concept 0, outside observation.
-    for name, date_col, concept_col in EVENT_TABLES:
-        if name not in usable or rep.tables.get(name, 0) == 0:
-            continue
-        t = usable[name]
-        total = rep.tables[name]
-        e = t.select(
-            e_person_id=t.person_id,
-            e_date=t[date_col],
-            e_concept=t[concept_col] if concept_col else ibis.null("int64"),
-        )
-        j = e.left_join(pp, e.e_person_id == pp.k_person_id).drop("k_person_id")
-        check_op = has_op and name != "observation_period"
-        aggs = {
-            "orphan": (j.e_person_id.notnull() & j.p_person_id.isnull()).cast("int64").sum(),
-            "before_birth": (j.e_date.year() < j.p_yob).cast("int64").sum(),
-            "future": (j.e_date > ibis.literal(today)).cast("int64").sum(),
-            "zero": ((j.e_concept == 0) | j.e_concept.isnull()).cast("int64").sum(),
-        }
-        if death is not None and name != "death":
-            grace = j.d_date + ibis.interval(days=DEATH_GRACE_DAYS)
-            aggs["after_death"] = (j.e_date > grace).cast("int64").sum()
-        if check_op:
-            single_out = j.o_n.isnull() | (
-                (j.o_n == 1) & ((j.e_date < j.o_start) | (j.e_date > j.o_end))
-            )
-            aggs["outside"] = (j.e_date.notnull() & single_out).cast("int64").sum()
-        counts = _row(j, **aggs)
-        _event_findings(rep, name, date_col, concept_col, counts, total, today)
-        if check_op:
-            n = counts["outside"]
-            if multi:  # people with several periods: the exact anti-join, on their records only
-                o = op.select(
-                    o_person_id=op.person_id,
-                    o_start=op.observation_period_start_date,
-                    o_end=op.observation_period_end_date,
-                )
-                several = op_span.filter(op_span.o_n > 1).select(s_person_id="o_person_id")
-                ev = e.filter(e.e_date.notnull()).semi_join(
-                    several, e.e_person_id == several.s_person_id
-                )
-                outside = ev.anti_join(
-                    o,
-                    [ev.e_person_id == o.o_person_id, ev.e_date >= o.o_start, ev.e_date <= o.o_end],
-                )
-                n += _int(outside.count())
-            if n:
-                rep.add(
-                    Finding(
-                        "outside_observation",
-                        name,
-                        date_col,
-                        n,
-                        "records fall outside every observation period of their person",
-                        share=n / total,
-                    )
-                )
 
-    # 5. Observation periods: inverted, persons without one, implausible age at the end.
-    if op is not None and rep.tables.get("observation_period"):
-        n = _int(
-            (op.observation_period_end_date < op.observation_period_start_date).cast("int64").sum()
+def _check_event_table(
+    rep: CheckReport,
+    t: ir.Table,
+    name: str,
+    date_col: str,
+    concept_col: str | None,
+    pl: _PersonLevel,
+    today: _dt.date,
+) -> None:
+    """4. Event tables: orphans, before birth, after death, future, concept 0, outside
+    observation."""
+    total = rep.tables[name]
+    e = t.select(
+        e_person_id=t.person_id,
+        e_date=t[date_col],
+        e_concept=t[concept_col] if concept_col else ibis.null("int64"),
+    )
+    j = e.left_join(pl.pp, e.e_person_id == pl.pp.k_person_id).drop("k_person_id")
+    check_op = pl.has_op and name != "observation_period"
+    aggs = {
+        "orphan": (j.e_person_id.notnull() & j.p_person_id.isnull()).cast("int64").sum(),
+        "before_birth": (j.e_date.year() < j.p_yob).cast("int64").sum(),
+        "future": (j.e_date > ibis.literal(today)).cast("int64").sum(),
+        "zero": ((j.e_concept == 0) | j.e_concept.isnull()).cast("int64").sum(),
+    }
+    if pl.death is not None and name != "death":
+        grace = j.d_date + ibis.interval(days=DEATH_GRACE_DAYS)
+        aggs["after_death"] = (j.e_date > grace).cast("int64").sum()
+    if check_op:
+        single_out = j.o_n.isnull() | (
+            (j.o_n == 1) & ((j.e_date < j.o_start) | (j.e_date > j.o_end))
         )
-        if n:
-            rep.add(
-                Finding(
-                    "inverted_period",
-                    "observation_period",
-                    "observation_period_end_date",
-                    n,
-                    "period ends before it starts",
-                )
+        aggs["outside"] = (j.e_date.notnull() & single_out).cast("int64").sum()
+    counts = _row(j, **aggs)
+    _event_findings(rep, name, date_col, concept_col, counts, total, today)
+    if not check_op:
+        return
+    n = counts["outside"]
+    if pl.multi:  # people with several periods: the exact anti-join, on their records only
+        n += _outside_several_periods(e, pl)
+    if n:
+        rep.add(
+            Finding(
+                "outside_observation",
+                name,
+                date_col,
+                n,
+                "records fall outside every observation period of their person",
+                share=n / total,
             )
-        no_op = person.anti_join(op, person.person_id == op.person_id)
-        n = _int(no_op.count())
-        if n:
-            rep.add(
-                Finding(
-                    "person_without_observation",
-                    "person",
-                    "person_id",
-                    n,
-                    "persons have no observation period and cannot enter any analysis",
-                    share=n / max(rep.tables["person"], 1),
-                )
+        )
+
+
+def _outside_several_periods(e: ir.Table, pl: _PersonLevel) -> int:
+    op, op_span = pl.op, pl.op_span
+    o = op.select(
+        o_person_id=op.person_id,
+        o_start=op.observation_period_start_date,
+        o_end=op.observation_period_end_date,
+    )
+    several = op_span.filter(op_span.o_n > 1).select(s_person_id="o_person_id")
+    ev = e.filter(e.e_date.notnull()).semi_join(several, e.e_person_id == several.s_person_id)
+    outside = ev.anti_join(
+        o,
+        [ev.e_person_id == o.o_person_id, ev.e_date >= o.o_start, ev.e_date <= o.o_end],
+    )
+    return _int(outside.count())
+
+
+def _check_observation_periods(
+    rep: CheckReport, person: ir.Table, op: ir.Table, p1: ir.Table
+) -> None:
+    """5. Observation periods: inverted, persons without one, implausible age at the end."""
+    n = _int(
+        (op.observation_period_end_date < op.observation_period_start_date).cast("int64").sum()
+    )
+    if n:
+        rep.add(
+            Finding(
+                "inverted_period",
+                "observation_period",
+                "observation_period_end_date",
+                n,
+                "period ends before it starts",
             )
-        last = op.group_by("person_id").agg(o_end=op.observation_period_end_date.max())
-        jj = last.join(p1, last.person_id == p1.p_person_id)
-        n = _int(((jj.o_end.year() - jj.p_yob) > MAX_AGE).cast("int64").sum())
-        if n:
-            rep.add(
-                Finding(
-                    "implausible_age",
-                    "person",
-                    "year_of_birth",
-                    n,
-                    f"persons older than {MAX_AGE} at the end of observation",
-                )
+        )
+    no_op = person.anti_join(op, person.person_id == op.person_id)
+    n = _int(no_op.count())
+    if n:
+        rep.add(
+            Finding(
+                "person_without_observation",
+                "person",
+                "person_id",
+                n,
+                "persons have no observation period and cannot enter any analysis",
+                share=n / max(rep.tables["person"], 1),
             )
-    return rep
+        )
+    last = op.group_by("person_id").agg(o_end=op.observation_period_end_date.max())
+    jj = last.join(p1, last.person_id == p1.p_person_id)
+    n = _int(((jj.o_end.year() - jj.p_yob) > MAX_AGE).cast("int64").sum())
+    if n:
+        rep.add(
+            Finding(
+                "implausible_age",
+                "person",
+                "year_of_birth",
+                n,
+                f"persons older than {MAX_AGE} at the end of observation",
+            )
+        )
 
 
 def _event_findings(rep, name, date_col, concept_col, c, total, today) -> None:

@@ -62,37 +62,10 @@ def fit_absorbed(
     off = np.zeros_like(y) if offset is None else np.asarray(offset, float)
     p = x.shape[1]
 
-    # Start: group intercepts at the group's pooled rate, beta = 0.
-    ys = np.bincount(codes, weights=y, minlength=g)
-    if family == "binomial":
-        ns = np.bincount(codes, weights=n, minlength=g)
-        alpha = np.log(ys / (ns - ys))
-    else:
-        es = np.bincount(codes, weights=np.exp(off), minlength=g)
-        alpha = np.log(ys / es)
+    alpha = _start(family, y, n, off, codes, g)
     beta = np.zeros(p)
-
-    def pieces(alpha, beta):
-        eta = alpha[codes] + x @ beta + off
-        if family == "binomial":
-            mu_p = expit(eta)
-            mu = n * mu_p
-            w = mu * (1 - mu_p)
-        else:
-            mu = np.exp(eta)
-            w = mu
-        r = y - mu
-        s_a = np.bincount(codes, weights=r, minlength=g)
-        s_b = x.T @ r
-        h_aa = np.bincount(codes, weights=w, minlength=g)
-        h_ab = np.stack(
-            [np.bincount(codes, weights=w * x[:, k], minlength=g) for k in range(p)], axis=1
-        )
-        h_bb = (x * w[:, None]).T @ x
-        schur = h_bb - h_ab.T @ (h_ab / h_aa[:, None])
-        return eta, s_a, s_b, h_aa, h_ab, schur
-
-    eta, s_a, s_b, h_aa, h_ab, schur = pieces(alpha, beta)
+    data = _Data(family, y, x, n, off, codes, g)
+    eta, s_a, s_b, h_aa, h_ab, schur = _pieces(data, alpha, beta)
     # A coefficient whose column lies in the span of the group intercepts (e.g. exposure
     # constant within every stratum) is not identified: fail loudly rather than drift.
     h_bb_diag = np.einsum("ij,ij,i->j", x, x, _weights(family, eta, n))
@@ -114,10 +87,55 @@ def fit_absorbed(
                 break
             step /= 2
         alpha, beta = a_new, b_new
-        eta, s_a, s_b, h_aa, h_ab, schur = pieces(alpha, beta)
+        eta, s_a, s_b, h_aa, h_ab, schur = _pieces(data, alpha, beta)
         done = max(np.max(np.abs(step * d_b)), np.max(np.abs(step * d_a))) < tol
         ll = ll_new
         if done:
             converged = True
             break
     return AbsorbedFit(beta, np.linalg.inv(schur), converged, iterations)
+
+
+def _start(family: str, y, n, off, codes: np.ndarray, g: int) -> np.ndarray:
+    """Start: group intercepts at the group's pooled rate (with beta = 0)."""
+    ys = np.bincount(codes, weights=y, minlength=g)
+    if family == "binomial":
+        ns = np.bincount(codes, weights=n, minlength=g)
+        return np.log(ys / (ns - ys))
+    es = np.bincount(codes, weights=np.exp(off), minlength=g)
+    return np.log(ys / es)
+
+
+@dataclass(frozen=True)
+class _Data:
+    family: str
+    y: np.ndarray
+    x: np.ndarray
+    n: np.ndarray
+    off: np.ndarray
+    codes: np.ndarray  # group of each row
+    g: int  # number of groups
+
+
+def _pieces(d: _Data, alpha: np.ndarray, beta: np.ndarray):
+    """η, the scores, the intercept Hessian blocks and the Schur complement for beta."""
+    x, codes, g = d.x, d.codes, d.g
+    p = x.shape[1]
+    eta = alpha[codes] + x @ beta + d.off
+    if d.family == "binomial":
+        mu_p = expit(eta)
+        mu = d.n * mu_p
+        w = mu * (1 - mu_p)
+    else:
+        mu = np.exp(eta)
+        w = mu
+    r = d.y - mu
+    s_a = np.bincount(codes, weights=r, minlength=g)
+    s_b = x.T @ r
+    h_aa = np.bincount(codes, weights=w, minlength=g)
+    h_ab = np.stack(
+        [np.bincount(codes, weights=w * x[:, k], minlength=g) for k in range(p)], axis=1
+    )
+    h_bb = (x * w[:, None]).T @ x
+    schur = h_bb - h_ab.T @ (h_ab / h_aa[:, None])
+    return eta, s_a, s_b, h_aa, h_ab, schur

@@ -33,80 +33,16 @@ def _fit(
     method: str,
     covariates: list[str] | None = None,
 ) -> dict[str, Estimate]:
-    table = f"{method} input"
     adjust = ([age_col] if age_col else []) + list(covariates or [])
-    cols = [group_col, length_col, events_col, window_col, *adjust]
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MiglinkError(
-            f"{table}: missing column(s) {', '.join(missing)} ({len(df)} rows)",
-            table=table,
-            column=missing[0],
-            n_rows=len(df),
-        )
-    bad = (df[events_col] < 0) | ((df[events_col] > 0) & (df[length_col] <= 0))
-    if bad.any():
-        raise MiglinkError(
-            f"{table}: {int(bad.sum())} rows have negative events or events in an empty interval",
-            table=table,
-            column=length_col,
-            n_rows=int(bad.sum()),
-        )
-    data = df[df[length_col] > 0].copy()
-    data[window_col] = data[window_col].astype(str)
+    data = _checked(df, group_col, length_col, events_col, window_col, adjust, baseline, method)
     windows = sorted(w for w in data[window_col].unique() if w != baseline)
-    out: dict[str, Estimate] = {}
-    if baseline not in set(data[window_col]):
-        raise MiglinkError(
-            f"{table}: baseline window {baseline!r} not found in column {window_col} ({len(data)} rows)",
-            table=table,
-            column=window_col,
-            n_rows=len(data),
-        )
-    # Only cases inform the conditional likelihood.
-    data = data[data.groupby(group_col, observed=True)[events_col].transform("sum") > 0]
-    # A window or age band without events has coefficient -inf; its rows then drop out of
-    # every denominator, so removing them is exact.
-    # A case whose remaining rows all share one window and covariate level has a constant
-    # linear predictor: its conditional likelihood is 1 whatever the coefficients, so it is
-    # dropped too (otherwise it can leave a window "with events" that no contrast informs,
-    # and the fit runs off to infinity).
-    factors = [window_col, *adjust]
-    changed = True
-    while changed and len(data):
-        changed = False
-        for f in factors:
-            ev = data.groupby(f, observed=True)[events_col].sum()
-            empty = ev.index[ev == 0]
-            if len(empty):
-                data = data[~data[f].isin(empty)]
-                changed = True
-        levels = data.groupby(group_col, observed=True)[factors].transform("nunique")
-        constant = (levels == 1).all(axis=1)
-        if constant.any():
-            data = data[~constant]
-            changed = True
+    data = _informative(data, group_col, events_col, [window_col, *adjust])
     base_events = data.loc[data[window_col] == baseline, events_col].sum()
-    present = set(data[window_col])
-    for w in windows:
-        if data.empty:
-            out[w] = Estimate.missing(
-                method, "not estimable: no case has events and time in more than one window"
-            )
-        elif base_events == 0:
-            out[w] = Estimate.missing(method, "not estimable: no events in the baseline window")
-        elif w not in present:
-            out[w] = Estimate.missing(method, f"not estimable: no events in window {w}")
+    out = _not_estimable(data, windows, window_col, base_events, method)
     usable = [w for w in windows if w not in out]
     if not usable:
         return out
-    x = pd.DataFrame(index=data.index)
-    for w in usable:
-        x[f"window[{w}]"] = (data[window_col] == w).astype(float)
-    for cov in adjust:
-        codes, levels = pd.factorize(data[cov].astype(str), sort=True)
-        for k, lev in enumerate(levels[1:], start=1):
-            x[f"{cov}[{lev}]"] = (codes == k).astype(float)
+    x = _design(data, usable, window_col, adjust)
     fit = attempt(
         lambda: conditional_poisson(
             data[events_col].to_numpy(float),
@@ -139,6 +75,108 @@ def _fit(
         # variance) is a failure of this model, which a caller may refit more simply
         out[w].extra["fit_failed"] = not out[w].estimable
     return {w: out[w] for w in windows}
+
+
+def _checked(
+    df: pd.DataFrame,
+    group_col: str,
+    length_col: str,
+    events_col: str,
+    window_col: str,
+    adjust: list[str],
+    baseline: str,
+    method: str,
+) -> pd.DataFrame:
+    """The rows with time in them, window as text; raises for input no SCCS can be fitted on."""
+    table = f"{method} input"
+    cols = [group_col, length_col, events_col, window_col, *adjust]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MiglinkError(
+            f"{table}: missing column(s) {', '.join(missing)} ({len(df)} rows)",
+            table=table,
+            column=missing[0],
+            n_rows=len(df),
+        )
+    bad = (df[events_col] < 0) | ((df[events_col] > 0) & (df[length_col] <= 0))
+    if bad.any():
+        raise MiglinkError(
+            f"{table}: {int(bad.sum())} rows have negative events or events in an empty interval",
+            table=table,
+            column=length_col,
+            n_rows=int(bad.sum()),
+        )
+    data = df[df[length_col] > 0].copy()
+    data[window_col] = data[window_col].astype(str)
+    if baseline not in set(data[window_col]):
+        raise MiglinkError(
+            f"{table}: baseline window {baseline!r} not found in column {window_col} ({len(data)} rows)",
+            table=table,
+            column=window_col,
+            n_rows=len(data),
+        )
+    return data
+
+
+def _informative(
+    data: pd.DataFrame, group_col: str, events_col: str, factors: list[str]
+) -> pd.DataFrame:
+    """The rows that inform the conditional likelihood (removing the others is exact).
+
+    Only cases inform it. A window or age band without events has coefficient -inf; its rows
+    then drop out of every denominator. A case whose remaining rows all share one window and
+    covariate level has a constant linear predictor: its conditional likelihood is 1 whatever
+    the coefficients, so it is dropped too (otherwise it can leave a window "with events" that
+    no contrast informs, and the fit runs off to infinity).
+    """
+    data = data[data.groupby(group_col, observed=True)[events_col].transform("sum") > 0]
+    changed = True
+    while changed and len(data):
+        changed = False
+        for f in factors:
+            ev = data.groupby(f, observed=True)[events_col].sum()
+            empty = ev.index[ev == 0]
+            if len(empty):
+                data = data[~data[f].isin(empty)]
+                changed = True
+        levels = data.groupby(group_col, observed=True)[factors].transform("nunique")
+        constant = (levels == 1).all(axis=1)
+        if constant.any():
+            data = data[~constant]
+            changed = True
+    return data
+
+
+def _not_estimable(
+    data: pd.DataFrame, windows: list[str], window_col: str, base_events, method: str
+) -> dict[str, Estimate]:
+    """A missing estimate, with its reason, for each window no contrast can inform."""
+    out: dict[str, Estimate] = {}
+    present = set(data[window_col])
+    for w in windows:
+        if data.empty:
+            out[w] = Estimate.missing(
+                method, "not estimable: no case has events and time in more than one window"
+            )
+        elif base_events == 0:
+            out[w] = Estimate.missing(method, "not estimable: no events in the baseline window")
+        elif w not in present:
+            out[w] = Estimate.missing(method, f"not estimable: no events in window {w}")
+    return out
+
+
+def _design(
+    data: pd.DataFrame, usable: list[str], window_col: str, adjust: list[str]
+) -> pd.DataFrame:
+    """Indicators of each fitted window and of each non-reference covariate level."""
+    x = pd.DataFrame(index=data.index)
+    for w in usable:
+        x[f"window[{w}]"] = (data[window_col] == w).astype(float)
+    for cov in adjust:
+        codes, levels = pd.factorize(data[cov].astype(str), sort=True)
+        for k, lev in enumerate(levels[1:], start=1):
+            x[f"{cov}[{lev}]"] = (codes == k).astype(float)
+    return x
 
 
 def conditional_poisson(

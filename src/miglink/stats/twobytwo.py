@@ -247,6 +247,25 @@ def logistic_grouped_levels(
     if ref not in set(data[exposure_col]):
         note = "not estimable: reference level has no informative strata"
         return {lev: out.get(lev, Estimate.missing(method, note)) for lev in others}
+    return _fitted_levels(
+        data, events_col, total_col, exposure_col, covariates, ref, usable, others, out
+    )
+
+
+def _fitted_levels(
+    data: pd.DataFrame,
+    events_col: str,
+    total_col: str,
+    exposure_col: str,
+    covariates: list[str],
+    ref: str,
+    usable: list[str],
+    others: list[str],
+    out: dict[str, Estimate],
+) -> dict[str, Estimate]:
+    """Fit the GLM and add an OR per usable level to ``out`` (the levels screened out are
+    already there); returned in the order of ``others``."""
+    method = "logistic_grouped"
     fit = attempt(
         lambda: _fit_binomial(
             data, events_col, total_col, [(exposure_col, True)], covariates, {exposure_col: ref}
