@@ -20,14 +20,12 @@ from rich.table import Table
 
 from miglink.cli.options import OneLineCommand, min_cell_option
 
+#: The progress stages of a run (study.execute): one per design in the registry.
 STAGES = (
     "check",
     "features",
-    "D1 prevalence",
-    "D2 cohorts",
+    *(f"D{k} estimated" for k in range(1, 10)),
     "calibration",
-    "D3/D8/D9",
-    "D8 phenome",
     "verdicts",
 )
 VERDICT_STYLE = {
