@@ -478,8 +478,8 @@ CASES = [
         study=lambda d: _study(d, _bad_design),
         fragments=(
             "2 problem(s)",
-            "claims.0.hypotheses.0.design",
-            "claims.1.hypotheses.0.expected",
+            "claims.0.hypotheses.0: Input tag",  # the design picks the hypothesis model
+            "claims.1.hypotheses.0.D7.expected",
         ),
     ),
     Case(

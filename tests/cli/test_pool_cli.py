@@ -51,6 +51,8 @@ def _site(path, seed: int, study_hash: str | None = None):
                 estimate=math.exp(y), log_estimate=y, se_log=se, ci_low=math.exp(y - 1.96 * se),
                 ci_high=math.exp(y + 1.96 * se), p_value=0.5, n_exposed=2000, n_unexposed=18000,
                 events_exposed=a, events_unexposed=3 if out == "nc_warts" else 300, mdrr=1.5,
+                # a site run names each hypothesis's key row (claims.attach.label_key_rows)
+                hypothesis="h3_sle" if out == "sle" else None,
             )
         )  # fmt: skip
     run = StudyRun(results=pd.DataFrame(rows), claims=[])

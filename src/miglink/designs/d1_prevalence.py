@@ -143,14 +143,19 @@ def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignRes
         key_row(got[0], t)
         mh.setdefault((t.exposure, t.outcome), got[0])
         rows += got
-    mh_rows = [r for r in rows if r["method"] == "mantel_haenszel"]
+    groups = control_groups(rows)
     for t in tasks:
         if t.contrast == CNS_CONTRAST:
             rows += _cns_ratio(t, mh)
-    group = ControlGroup(
-        "D1", [r for r in mh_rows if r["role"] == "negative_control"], mh_rows, label="outcome"
-    )
-    return DesignResult(rows=rows, controls=[group])
+    return DesignResult(rows=rows, controls=groups)
+
+
+def control_groups(rows: list[dict]) -> list[ControlGroup]:
+    """ "D1": the negative-control outcomes' MH ORs calibrate every D1 MH OR. From rows alone, so
+    a pooled run rebuilds the same group from its pooled rows."""
+    mh_rows = [r for r in rows if r.get("design") == NAME and r.get("method") == "mantel_haenszel"]
+    controls = [r for r in mh_rows if r.get("role") == "negative_control"]
+    return [ControlGroup("D1", controls, mh_rows, label="outcome")]
 
 
 def _cns_ratio(t: Task, mh: dict[tuple[str, str], dict]) -> list[dict]:
