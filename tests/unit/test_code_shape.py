@@ -98,3 +98,17 @@ def test_the_cycle_detector_finds_a_cycle(tmp_path):
     b.write_text("from a import x\n")
     known = {"a", "b"}
     assert _imports("a", a, known) == {"b"} and _imports("b", b, known) == {"a"}
+
+
+def test_no_module_imports_another_modules_private_names():
+    """Modules talk through public functions (the pooled run, for one, uses the same public
+    functions as a local run); a private name imported across modules is a hidden coupling."""
+    found = []
+    for p in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("miglink"):
+                for a in node.names:
+                    private = a.name.startswith("_") and not a.name.startswith("__")
+                    if private and a.name != "_compat":  # the ibis/duckdb shim module
+                        found.append(f"{p.relative_to(SRC)}: {node.module}.{a.name}")
+    assert not found, found

@@ -368,7 +368,7 @@ def pooled_prevalence(sites: list[dict]) -> pd.DataFrame:
     only where every site's count for exactly that band is known. A band with a suppressed site
     count has an unknown sum: it is left empty (NaN), not guessed.
     """
-    from miglink.privacy.partitions import ALL, _band_bounds
+    from miglink.privacy.partitions import ALL, band_bounds
 
     min_cell = max(int(s["min_cell"]) for s in sites)
     by_set: dict[str, list[list[dict]]] = {}
@@ -392,13 +392,13 @@ def pooled_prevalence(sites: list[dict]) -> pd.DataFrame:
                 # for every sex (both sexes are summed when the set is pooled over sex)
                 starts = set.intersection(
                     *(
-                        {_band_bounds(r["age_band"])[0] for r in rs if str(r["sex"]) == sx}
+                        {band_bounds(r["age_band"])[0] for r in rs if str(r["sex"]) == sx}
                         for rs in mine
                         for sx in {str(r["sex"]) for r in rs}
                     )
                 )
-                open_top = any(_band_bounds(r["age_band"])[1] is None for rs in mine for r in rs)
-                top = max((_band_bounds(r["age_band"])[1] or 0) for rs in mine for r in rs)
+                open_top = any(band_bounds(r["age_band"])[1] is None for rs in mine for r in rs)
+                top = max((band_bounds(r["age_band"])[1] or 0) for rs in mine for r in rs)
                 lo_list = sorted(starts)
                 groups = [
                     (
@@ -414,7 +414,7 @@ def pooled_prevalence(sites: list[dict]) -> pd.DataFrame:
                 def inside(band: str, lo=lo, hi=hi, whole=total_only) -> bool:
                     if whole:
                         return True
-                    b0 = _band_bounds(band)[0]
+                    b0 = band_bounds(band)[0]
                     return b0 >= lo and (hi is None or b0 <= hi)
 
                 ns, cs = [], []

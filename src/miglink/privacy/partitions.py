@@ -166,7 +166,8 @@ def _cohort_sizes(results, analysis: str) -> list[float]:
 ALL = "all"
 
 
-def _band_bounds(band: str) -> tuple[int, int | None]:
+def band_bounds(band: str) -> tuple[int, int | None]:
+    """(first age, last age or None when open-ended) of an age-band label such as "15-19" or "85+"."""
     b = str(band).strip()
     if b == ALL:
         return 0, None
@@ -179,8 +180,8 @@ def _band_bounds(band: str) -> tuple[int, int | None]:
 def _band_label(bands: Sequence[str]) -> str:
     if len(bands) == 1 or ALL in bands:
         return str(bands[0])
-    lo = _band_bounds(bands[0])[0]
-    hi = _band_bounds(bands[-1])[1]
+    lo = band_bounds(bands[0])[0]
+    hi = band_bounds(bands[-1])[1]
     return f"{lo}+" if hi is None else f"{lo}-{hi}"
 
 
@@ -272,7 +273,7 @@ def _population(prev) -> tuple[Any, _Population]:
     df["sex"] = df["sex"].astype(str)
     df["age_band"] = df["age_band"].astype(str)
     try:
-        bands = sorted(set(df["age_band"]), key=lambda b: _band_bounds(b)[0])
+        bands = sorted(set(df["age_band"]), key=lambda b: band_bounds(b)[0])
     except ValueError:
         df["age_band"] = ALL
         df = df.groupby(["set_id", "sex", "age_band"], as_index=False)[
