@@ -211,13 +211,13 @@ def test_pooled_directory_renders_like_a_run(network):
 
 
 def test_pooled_prevalence_sums_site_counts(network):
-    from miglink.privacy.partitions import ALL, _band_bounds
+    from miglink.privacy.partitions import ALL, band_bounds
 
     prev = pd.read_parquet(network["pooled_dir"] / "prevalence.parquet")
     exact = prev[prev.prevalence.notna()]
     assert len(exact) > 20
     full = network["full_prevalence"].copy()
-    full["lo"] = [_band_bounds(b)[0] for b in full["age_band"]]
+    full["lo"] = [band_bounds(b)[0] for b in full["age_band"]]
     # split by person: wherever every site's count is shown, the sums equal the full-data counts
     # (sites publish coarsened age bands, so the full cells are summed over the pooled band)
     for r in exact.itertuples():
@@ -225,7 +225,7 @@ def test_pooled_prevalence_sums_site_counts(network):
         if r.sex != ALL:
             sel = sel[sel.sex == r.sex]
         if r.age_band != ALL:
-            lo, hi = _band_bounds(r.age_band)
+            lo, hi = band_bounds(r.age_band)
             sel = sel[(sel.lo >= lo) & ((sel.lo <= hi) if hi is not None else True)]
         assert int(r.n_persons) == int(sel.n_persons.sum()), r
         assert int(r.n_cases) == int(sel.n_cases.sum()), r
