@@ -59,6 +59,18 @@ def test_breslow_day_tiny_p_matches_r():
     assert est.extra["breslow_day_p"] == pytest.approx(1.51184851843847e-89, rel=1e-7)
 
 
+def test_breslow_day_at_an_mh_odds_ratio_of_exactly_one_matches_r():
+    # statsmodels' Breslow-Day is NaN here (its quadratic's leading term is 1 - OR = 0)
+    sym = HETERO.copy()
+    sym.loc[2, ["c", "d"]] = [200, 200]
+    est = mantel_haenszel(sym)
+    # R (mh_pvalues.out, hetero_null): MH OR 1, CMH p 1, Breslow-Day 400, p 1.38389652673674e-87
+    assert est.estimate == pytest.approx(1.0, rel=1e-12)
+    assert est.extra["cmh_p"] == pytest.approx(1.0, rel=1e-12)
+    assert est.extra["breslow_day_stat"] == pytest.approx(400.0, rel=1e-10)
+    assert est.extra["breslow_day_p"] == pytest.approx(1.38389652673674e-87, rel=1e-7)
+
+
 @pytest.mark.parametrize(
     ("scores", "events", "totals", "chisq", "p"),
     [

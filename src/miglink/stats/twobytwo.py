@@ -102,13 +102,30 @@ def mantel_haenszel(table: pd.DataFrame) -> Estimate:
             warnings.simplefilter("ignore")
             sub = StratifiedTable(cells[informative].reshape(-1, 2, 2).transpose(1, 2, 0))
             bd = sub.test_equal_odds(adjust=True)
-        extra["breslow_day_p"] = _chi2_p(bd.statistic, int(informative.sum()) - 1)
-        extra["breslow_day_stat"] = float(bd.statistic)
+        stat = float(bd.statistic)
+        if not math.isfinite(stat) and st.oddsratio_pooled == 1:
+            stat = _breslow_day_at_one(cells[informative])
+        extra["breslow_day_p"] = _chi2_p(stat, int(informative.sum()) - 1)
+        extra["breslow_day_stat"] = stat
     else:
         extra["breslow_day_p"] = float("nan")
     return Estimate.from_log(
         math.log(st.oddsratio_pooled), float(st.logodds_pooled_se), method, extra
     )
+
+
+def _breslow_day_at_one(cells: np.ndarray) -> float:
+    """Breslow–Day statistic with Tarone's adjustment when the MH OR is exactly 1.
+
+    statsmodels solves a quadratic for the expected exposed cases whose leading coefficient is
+    1 − OR, so at OR = 1 it returns 0/0 (NaN); the equation is then linear and the expected cell
+    is the null one, n1·m1/n (tests/reference/r/mh_pvalues.R, ``hetero_null``).
+    """
+    a, b, c, d = cells.T
+    n1, m1, n = a + b, a + c, a + b + c + d
+    e = n1 * m1 / n
+    v = 1 / (1 / e + 1 / (n1 - e) + 1 / (m1 - e) + 1 / (n - n1 - m1 + e))
+    return float(np.sum((a - e) ** 2 / v) - (a.sum() - e.sum()) ** 2 / v.sum())
 
 
 def _chi2_p(statistic: float, df: int) -> float:

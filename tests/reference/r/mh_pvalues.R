@@ -6,6 +6,8 @@ options(digits = 15)
 # Strata of a, b, c, d (exposed cases, exposed non-cases, unexposed cases, unexposed non-cases).
 huge <- rbind(c(200, 50, 40, 210), c(150, 60, 30, 160), c(90, 40, 20, 120))
 hetero <- rbind(c(300, 100, 100, 300), c(100, 300, 300, 100), c(200, 200, 150, 250))
+# pooled MH OR exactly 1: Breslow-Day's quadratic for the expected cell becomes linear
+hetero_null <- rbind(c(300, 100, 100, 300), c(100, 300, 300, 100), c(200, 200, 200, 200))
 
 as_array <- function(m) {
   x <- array(0, dim = c(2, 2, nrow(m)))
@@ -27,7 +29,7 @@ breslow_day <- function(m, or) {
   c(stat = stat, p = pchisq(stat, length(a) - 1, lower.tail = FALSE))
 }
 
-for (name in c("huge", "hetero")) {
+for (name in c("huge", "hetero", "hetero_null")) {
   m <- get(name)
   t <- mantelhaen.test(as_array(m), correct = FALSE)
   se <- log(t$conf.int[2] / t$conf.int[1]) / (2 * qnorm(0.975))
