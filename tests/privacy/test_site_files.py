@@ -17,7 +17,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from miglink.federate.site import COUNT_KEYS, normal_profile, profile_for, site_row
+from miglink.federate.site import (
+    COUNT_KEYS,
+    PROFILE_DECIMALS,
+    normal_profile,
+    profile_for,
+    site_row,
+)
 from miglink.privacy import COUNT_COLUMNS, SECONDARY_LABEL
 
 _spec = importlib.util.spec_from_file_location(
@@ -126,7 +132,7 @@ def test_profile_is_normal_when_a_count_is_suppressed_and_exact_when_all_shown()
     )
     assert suppressed["kind"] == "normal"
     # the normal profile is a function of (log_estimate, se) only: nothing more is disclosed
-    expected = [round(float(v), 4) for v in normal_profile(0.2, 0.6)]
+    expected = [round(float(v), PROFILE_DECIMALS) for v in normal_profile(0.2, 0.6)]
     assert suppressed["log_likelihood"] == expected
 
 
@@ -140,7 +146,9 @@ def test_exact_profile_is_withheld_when_a_non_event_cell_is_small():
     )  # fmt: skip
     prof = profile_for(row, 5)
     assert prof["kind"] == "normal"
-    assert prof["log_likelihood"] == [round(float(v), 4) for v in normal_profile(4.6, 0.7)]
+    assert prof["log_likelihood"] == [
+        round(float(v), PROFILE_DECIMALS) for v in normal_profile(4.6, 0.7)
+    ]
 
 
 def test_site_prevalence_is_the_coarsened_table_not_the_raw_run():

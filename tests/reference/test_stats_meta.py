@@ -104,3 +104,28 @@ def test_counts_helpers_correct_zero_cells():
     assert se[1] == pytest.approx(math.sqrt(1 / 10 + 1 / 20 + 1 / 5 + 1 / 30))
     rr, _ = log_rr_from_counts([4], [119], [11], [128])
     assert rr[0] == pytest.approx(math.log((4 / 123) / (11 / 139)))
+
+
+def test_hksj_interval_and_pm_match_statsmodels():
+    # DL and PM pooling are statsmodels' combine_effects; the HKSJ interval is its WLS interval
+    y, se = _bcg()
+    hk = pool(y, se, method="DL", hksj=True)
+    ci_re_wls = combine_effects(y, se**2, method_re="chi2").conf_int(use_t=True)[3]
+    assert math.log(hk.ci_low) == pytest.approx(ci_re_wls[0], rel=1e-12)
+    assert math.log(hk.ci_high) == pytest.approx(ci_re_wls[1], rel=1e-12)
+    pm = pool(y, se, method="PM")
+    sm_pm = combine_effects(y, se**2, method_re="iterated")
+    assert pm.tau2 == pytest.approx(sm_pm.tau2, rel=1e-12)
+    assert pm.se_log == pytest.approx(sm_pm.sd_eff_w_re, rel=1e-12)
+
+
+def test_dl_tau2_is_truncated_at_zero():
+    # homogeneous estimates: Q < k - 1, so (Q - df) / C < 0; statsmodels keeps it negative,
+    # metafor (and miglink) truncate at 0, which makes the random-effects fit the fixed one
+    y, se = np.array([0.10, 0.11, 0.09]), np.array([0.2, 0.2, 0.2])
+    assert combine_effects(y, se**2, method_re="chi2").tau2 < 0
+    dl, fe = pool(y, se, method="DL"), pool(y, se, method="FE")
+    assert dl.tau2 == 0
+    assert dl.log_estimate == pytest.approx(fe.log_estimate, rel=1e-15)
+    assert dl.se_log == pytest.approx(fe.se_log, rel=1e-15)
+    assert dl.i2 == 0

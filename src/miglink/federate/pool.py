@@ -15,15 +15,24 @@ from __future__ import annotations
 
 import json
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import interpolate, optimize, stats
 
 from miglink.claims.model import Study, load_study
 from miglink.errors import MiglinkError
-from miglink.federate.site import COUNT_KEYS, FORMAT, PROPORTION_MEASURES, RATIO_MEASURES
+from miglink.federate.site import (
+    COUNT_KEYS,
+    FORMAT,
+    PROPORTION_MEASURES,
+    RATIO_MEASURES,
+    grid,
+    normal_profile,
+)
 from miglink.io import atomic_dir, write_json
 from miglink.stats import level
 from miglink.stats.meta import pool
@@ -286,37 +295,79 @@ def _finite(x: Any) -> float | None:
 
 
 def profile_pool(profiles: list[dict | None], y: np.ndarray, se: np.ndarray) -> dict | None:
-    """Fixed-effect pooling of likelihood profiles on the shared grid (EvidenceSynthesis' idea).
+    """Fixed-effect pooling of likelihood profiles (EvidenceSynthesis' idea), solved exactly.
 
-    Sites without a profile contribute their normal approximation; the maximum of the summed
-    log-likelihood is the estimate and the 95% CI is where it falls 1.92 (χ²₁/2) below it.
-    Only reported when at least one site shared a non-normal profile.
+    Each shared non-normal profile is interpolated between its grid points by a cubic spline
+    (the conditional log-likelihood is smooth and concave); every other site contributes its
+    normal log-likelihood in closed form. The estimate maximises the sum and the interval ends
+    are the roots (brentq) of sum = max − χ²₁(1 − α)/2, not grid points: reading them off the
+    0.05 grid put each end up to 0.05 inside the interval (tests/reference/r/profile_pool.R).
+    The profiles exist on the grid only, so an end beyond it is reported at the grid's edge,
+    with a note. Only reported when at least one site shared a non-normal profile.
     """
-    from miglink.federate.site import grid, normal_profile
-
     if not any(p and p.get("kind") != "normal" for p in profiles):
         return None
-    b = grid()
-    total = np.zeros_like(b)
+    parts = []
     for p, yi, si in zip(profiles, y, se, strict=True):
-        if p and p.get("log_likelihood"):
-            ll = np.array(
-                [v if v is not None else -np.inf for v in p["log_likelihood"]], dtype=float
-            )
+        shared = p and p.get("kind") != "normal" and _spline_profile(p.get("log_likelihood"))
+        if shared:
+            parts.append(shared)
         elif math.isfinite(yi) and math.isfinite(si) and si > 0:
-            ll = normal_profile(yi, si, b)
-        else:
-            continue
-        total += ll
-    i = int(np.argmax(total))
-    inside = b[total >= total[i] - 1.920729]
-    at_edge = i in (0, len(b) - 1) or inside[0] == b[0] or inside[-1] == b[-1]
+            parts.append(partial(normal_profile, yi, si))
+    if not parts:
+        return None
+    b = grid()
+
+    def total(x):
+        return sum(f(x) for f in parts)
+
+    on_grid = total(b)
+    i = int(np.argmax(on_grid))
+    lo, hi = b[max(i - 1, 0)], b[min(i + 1, len(b) - 1)]
+    peak = optimize.minimize_scalar(
+        lambda x: -total(x), bounds=(lo, hi), method="bounded", options={"xatol": 1e-10}
+    )
+    top = -float(peak.fun)
+    if not top >= on_grid[i]:  # the grid point is the better maximum (an edge, a kink)
+        peak_x, top = float(b[i]), float(on_grid[i])
+    else:
+        peak_x = float(peak.x)
+    cut = top - float(stats.chi2.ppf(level.confidence(), 1)) / 2
+
+    def end(edge: float) -> tuple[float, bool]:
+        if not total(edge) < cut:
+            return edge, True
+        # clipped: a site's -inf beyond its shared points has the sign brentq needs, not a value
+        gap = lambda x: max(float(total(x)) - cut, -1e6)  # noqa: E731
+        return optimize.brentq(gap, *sorted((edge, peak_x)), xtol=1e-12), False
+
+    (low, low_edge), (high, high_edge) = end(float(b[0])), end(float(b[-1]))
     return {
-        "estimate": float(math.exp(b[i])),
-        "ci_low": float(math.exp(inside[0])),
-        "ci_high": float(math.exp(inside[-1])),
-        "note": "the interval reaches the grid edge" if at_edge else "",
+        "estimate": math.exp(peak_x),
+        "ci_low": math.exp(low),
+        "ci_high": math.exp(high),
+        "note": "the interval reaches the grid edge" if low_edge or high_edge else "",
     }
+
+
+def _spline_profile(values: list[float | None] | None):
+    """The shared profile as a function of log ratio: a cubic spline through its finite grid
+    points, −∞ where the site shared none (outside them or beyond the grid); None when it
+    shared fewer than 4 points (too few to interpolate: its normal approximation is used)."""
+    b = grid()
+    ll = np.array([np.nan if v is None else v for v in values or []], dtype=float)
+    if len(ll) != len(b) or np.isfinite(ll).sum() < 4:
+        return None
+    ok = np.isfinite(ll)
+    spline = interpolate.CubicSpline(b[ok], ll[ok])
+    lo, hi = b[ok].min(), b[ok].max()
+
+    def f(x):
+        x = np.asarray(x, dtype=float)
+        inside = (x >= lo - 1e-12) & (x <= hi + 1e-12)
+        return np.where(inside, spline(np.clip(x, lo, hi)), -np.inf)
+
+    return f
 
 
 def _study(sites: list[dict], study_path: str | Path | None, study_hash: str) -> Study:

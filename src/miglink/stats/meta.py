@@ -1,10 +1,13 @@
 """Inverse-variance meta-analysis of log-scale estimates (pooling sites' aggregate results).
 
-Fixed effect, DerSimonian–Laird, Paule–Mandel (statsmodels ``combine_effects``) and REML
-(hand-written Fisher scoring, as statsmodels has none; tested against metafor's documented
-BCG results). Conventions follow metafor: I² = 100·τ²/(τ² + s²) with s² the "typical"
-within-study variance; prediction interval μ ± z·sqrt(SE² + τ²), or t_{k−1} with the
-Hartung–Knapp–Sidik–Jonkman adjustment.
+Fixed effect, DerSimonian–Laird and Paule–Mandel come from statsmodels ``combine_effects``
+(its τ², pooled mean, SE, Q and Hartung–Knapp–Sidik–Jonkman variance); REML τ² is hand-written
+Fisher scoring, as statsmodels has none, and its mean and SE are the inverse-variance formulas
+at that τ². Two conventions differ from statsmodels and follow metafor: DerSimonian–Laird's τ²
+is truncated at 0 (statsmodels leaves (Q − df)/C negative; then the random-effects model is the
+fixed-effect one, taken from the same statsmodels fit), and I² = 100·τ²/(τ² + s²) with s² the
+"typical" within-study variance. Prediction interval μ ± z·sqrt(SE² + τ²), or t_{k−1} with
+HKSJ. Tested against metafor's documented BCG results (tests/reference/test_stats_meta.py).
 """
 
 from __future__ import annotations
@@ -92,12 +95,40 @@ def _reml_tau2(
     return tau2, False
 
 
-def _dl_tau2(y: np.ndarray, v: np.ndarray) -> float:
-    w = 1 / v
-    mu = (w @ y) / w.sum()
-    q = float(w @ (y - mu) ** 2)
-    c = w.sum() - (w**2).sum() / w.sum()
-    return max(0.0, (q - (len(y) - 1)) / c)
+def _combine(y: np.ndarray, v: np.ndarray, method_re: str):
+    """statsmodels' combined fit; with one estimate its (k − 1) divisions are 0/0, unused here."""
+    with np.errstate(all="ignore"):
+        return combine_effects(y, v, method_re=method_re)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """τ², the pooled mean, its SE and its HKSJ variance at one τ², and Cochran's Q."""
+
+    tau2: float
+    mu: float
+    se: float
+    var_hksj: float
+    q: float
+
+
+def _fit(y: np.ndarray, v: np.ndarray, method: str, extra: dict[str, Any]) -> _Fit:
+    """The random-effects (or fixed-effect) fit of ``method`` (statsmodels except REML)."""
+    res = _combine(y, v, "iterated" if method == "PM" else "dl")
+    k = len(y)
+    if method == "REML" and k > 1:
+        tau2, converged = _reml_tau2(y, v, start=max(0.0, float(res.tau2)))
+        extra["converged"] = converged
+        w = 1 / (v + tau2)
+        mu = float(w @ y / w.sum())
+        hk = float(w @ (y - mu) ** 2) / ((k - 1) * w.sum())
+        return _Fit(tau2, mu, math.sqrt(1 / w.sum()), hk, float(res.q))
+    if method in ("DL", "PM") and k > 1 and res.tau2 > 0:
+        re = (res.tau2, res.mean_effect_re, res.sd_eff_w_re, res.var_hksj_re, res.q)
+        return _Fit(*(float(x) for x in re))
+    # FE, a single estimate, or a random-effects τ² of 0 (DL's truncated): the fixed-effect fit
+    fe = (0.0, res.mean_effect_fe, res.sd_eff_w_fe, res.var_hksj_fe, res.q)
+    return _Fit(*(float(x) for x in fe))
 
 
 def pool(
@@ -114,39 +145,25 @@ def pool(
     y, v = y_all[keep], s_all[keep] ** 2
     k = int(len(y))
     extra: dict[str, Any] = {"dropped": int((~keep).sum())}
+    if method not in ("REML", "DL", "PM", "FE"):
+        raise ValueError(f"unknown pooling method {method!r}; use REML, DL, PM or FE")
     if k == 0:
         extra["note"] = "not estimable: no usable estimates"
         return PooledEstimate(
             NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, NAN, NAN, method, hksj, extra
         )
-
+    fit = _fit(y, v, method, extra)
     w_fe = 1 / v
-    mu_fe = float(w_fe @ y / w_fe.sum())
-    q = float(w_fe @ (y - mu_fe) ** 2)
+    q = fit.q if k > 1 else 0.0
     q_p = float(stats.chi2.sf(q, k - 1)) if k > 1 else NAN
-    if method == "FE" or k == 1:
-        tau2 = 0.0
-    elif method == "DL":
-        tau2 = _dl_tau2(y, v)
-    elif method == "PM":
-        tau2 = float(combine_effects(y, v, method_re="iterated").tau2)
-    elif method == "REML":
-        tau2, converged = _reml_tau2(y, v, start=_dl_tau2(y, v))
-        extra["converged"] = converged
-    else:
-        raise ValueError(f"unknown pooling method {method!r}; use REML, DL, PM or FE")
-
-    w = 1 / (v + tau2)
-    mu = float(w @ y / w.sum())
-    se_mu = math.sqrt(1 / w.sum())
+    mu, se_mu, tau2 = fit.mu, fit.se, fit.tau2
     if hksj and k > 1:
-        se_mu = math.sqrt(float(w @ (y - mu) ** 2) / ((k - 1) * w.sum()))
+        se_mu = math.sqrt(fit.var_hksj)
         crit = float(stats.t.ppf(1 - level.alpha() / 2, k - 1))
         p = float(2 * stats.t.sf(abs(mu / se_mu), k - 1)) if se_mu > 0 else NAN
     else:
         crit = level.z_interval()
         p = float(2 * stats.norm.sf(abs(mu / se_mu)))
-
     if method == "FE" or k == 1:
         i2 = max(0.0, (q - (k - 1)) / q) * 100 if k > 1 and q > 0 else 0.0 if k > 1 else NAN
         pi_low = pi_high = NAN
@@ -165,7 +182,7 @@ def pool(
         ci_low=_exp(mu - crit * se_mu),
         ci_high=_exp(mu + crit * se_mu),
         p_value=p,
-        tau2=tau2 if method != "FE" else 0.0,
+        tau2=tau2,
         i2=i2,
         q=q,
         q_p=q_p,

@@ -3,6 +3,12 @@
 Cell names follow epidemiology: ``a`` exposed cases, ``b`` exposed non-cases, ``c`` unexposed
 cases, ``d`` unexposed non-cases. Everything here fits on counts per stratum, never on persons
 (ARCHITECTURE.md §2); grouped and individual-level logistic fits agree to 1e-12 (STACK.md).
+
+Tail probabilities come from survival functions (``chi2.sf``, ``norm.sf``), never ``1 - cdf``:
+statsmodels 0.15 computes the CMH and Breslow–Day p-values as ``1 - chi2.cdf``, which is 0 for any
+p below about 1e-16 (a strong effect over a large population gives R's 3e-51, not 0). Their
+statistics are taken from statsmodels and their p-values recomputed here
+(tests/reference/r/mh_pvalues.R).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.contingency_tables import StratifiedTable, Table2x2
+from statsmodels.stats.contingency_tables import StratifiedTable, Table, Table2x2
 
 from miglink.errors import MiglinkError
 from miglink.stats.absorbed import fit_absorbed
@@ -88,20 +94,43 @@ def mantel_haenszel(table: pd.DataFrame) -> Estimate:
         return Estimate.missing(method, "not estimable: MH numerator or denominator is zero")
     st = StratifiedTable(cells.reshape(-1, 2, 2).transpose(1, 2, 0))
     extra: dict = {"n_strata": int(len(n))}
-    extra["cmh_p"] = float(st.test_null_odds(correction=False).pvalue)
+    # statsmodels' own p is 1 - chi2.cdf (0 below ~1e-16): the survival function keeps its digits
+    extra["cmh_p"] = _chi2_p(st.test_null_odds(correction=False).statistic, 1)
     informative = (np.minimum(a + b, c + d) > 0) & (np.minimum(a + c, b + d) > 0)
     if informative.sum() >= 2:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             sub = StratifiedTable(cells[informative].reshape(-1, 2, 2).transpose(1, 2, 0))
             bd = sub.test_equal_odds(adjust=True)
-        extra["breslow_day_p"] = float(bd.pvalue)
-        extra["breslow_day_stat"] = float(bd.statistic)
+        stat = float(bd.statistic)
+        if not math.isfinite(stat) and st.oddsratio_pooled == 1:
+            stat = _breslow_day_at_one(cells[informative])
+        extra["breslow_day_p"] = _chi2_p(stat, int(informative.sum()) - 1)
+        extra["breslow_day_stat"] = stat
     else:
         extra["breslow_day_p"] = float("nan")
     return Estimate.from_log(
         math.log(st.oddsratio_pooled), float(st.logodds_pooled_se), method, extra
     )
+
+
+def _breslow_day_at_one(cells: np.ndarray) -> float:
+    """Breslow–Day statistic with Tarone's adjustment when the MH OR is exactly 1.
+
+    statsmodels solves a quadratic for the expected exposed cases whose leading coefficient is
+    1 − OR, so at OR = 1 it returns 0/0 (NaN); the equation is then linear and the expected cell
+    is the null one, n1·m1/n (tests/reference/r/mh_pvalues.R, ``hetero_null``).
+    """
+    a, b, c, d = cells.T
+    n1, m1, n = a + b, a + c, a + b + c + d
+    e = n1 * m1 / n
+    v = 1 / (1 / e + 1 / (n1 - e) + 1 / (m1 - e) + 1 / (n - n1 - m1 + e))
+    return float(np.sum((a - e) ** 2 / v) - (a.sum() - e.sum()) ** 2 / v.sum())
+
+
+def _chi2_p(statistic: float, df: int) -> float:
+    """Upper tail of chi-square, P(X >= statistic), from the survival function."""
+    return float(stats.chi2.sf(float(statistic), df))
 
 
 def _drop_uninformative(
@@ -327,19 +356,21 @@ def ratio_of_estimates(e1: Estimate, e2: Estimate, method: str = "ratio_of_estim
 def cochran_armitage(scores, events, totals) -> tuple[float, float]:
     """Cochran–Armitage trend test (no continuity correction): (z, two-sided p).
 
-    Equals N/(N−1) times the linear-by-linear M² of Agresti (2002, §3.4.6).
+    statsmodels' ``Table.test_ordinal_association`` is the linear-by-linear test of Agresti
+    (2002, §3.4.6), whose null variance divides by N − 1; Cochran–Armitage divides by N, so
+    z_CA = z_LbL·sqrt(N/(N − 1)). The p is 2·norm.sf(|z|) (statsmodels' p is for z_LbL).
     """
     x = np.asarray(scores, float)
     r = np.asarray(events, float)
     n = np.asarray(totals, float)
     big_n, big_r = n.sum(), r.sum()
-    p = big_r / big_n
-    t = np.sum(x * (r - n * p))
-    var = p * (1 - p) * (np.sum(n * x**2) - np.sum(n * x) ** 2 / big_n)
-    if not var > 0:
+    spread = np.sum(n * x**2) - np.sum(n * x) ** 2 / big_n if big_n > 0 else 0.0
+    if not (0 < big_r < big_n and spread > 0):
         return float("nan"), float("nan")
-    z = t / math.sqrt(var)
-    return float(z), float(2 * stats.norm.sf(abs(z)))
+    table = Table(np.column_stack([r, n - r]), shift_zeros=False)
+    lbl = table.test_ordinal_association(row_scores=x, col_scores=np.array([1.0, 0.0]))
+    z = float(lbl.zscore) * math.sqrt(big_n / (big_n - 1))
+    return z, float(2 * stats.norm.sf(abs(z)))
 
 
 def trend_test_grouped(
