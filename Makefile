@@ -39,3 +39,9 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache
+
+# operating characteristics on null and planted synthetic worlds (issue 15); writes
+# benchmarks/VALIDITY.md. Outside the test suite: make validate VALIDATE_ARGS=--quick for 3 x 30k
+.PHONY: validate
+validate: $(STAMP)
+	$(BIN)/python benchmarks/validate.py $(VALIDATE_ARGS)
