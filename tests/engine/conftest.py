@@ -210,11 +210,15 @@ def _counts_on(
     study, _ = load_study()
     cdm = open_cdm(cdm_path, engine=engine, cache_dir=cache_dir)
     ft = build_features(cdm, study, study_concept_sets(study))
-    return {
-        name: DESIGNS[name].count(ft, tasks)
-        for name, tasks in plan(study).items()
-        if designs is None or name in designs
-    }
+    try:
+        return {
+            name: DESIGNS[name].count(ft, tasks)
+            for name, tasks in plan(study).items()
+            if designs is None or name in designs
+        }
+    finally:
+        if engine == "spark":  # cached feature tables would fill the shared session's heap
+            cdm.backend._session.catalog.clearCache()
 
 
 @pytest.fixture(scope="session")

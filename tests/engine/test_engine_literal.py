@@ -7,7 +7,8 @@ first records exactly at and one day inside the 365-day prior-observation bounda
 without an observation period and one whose period has no end date (both dropped), drug
 records without an end date, people with several autoimmune diseases (D8 dose groups) and a
 new Sjögren's diagnosis nobody can be matched to (D2 zero comparators). CDM "no drugs": the same
-people with an empty drug_exposure table.
+people with an empty drug_exposure table. CDM "no pairs": nobody has both migraine and an
+autoimmune disease (D9 sums over no pairs: NULL, which Spark returns as NaN).
 """
 
 from __future__ import annotations
@@ -164,3 +165,31 @@ def test_no_drugs_spark_equals_duckdb(
     # counts are those of CDM "edge", compared above, so only D5 is run again (Spark is slow)
     on_spark = counts_on("spark", no_drugs_cdm, designs=("D5",))
     assert_counts_equal({"D5": no_drugs_duckdb["D5"]}, on_spark)
+
+
+@pytest.fixture(scope="module")
+def no_pairs_cdm(tmp_path_factory, write_cdm, rows_factory):
+    r = rows_factory()
+    start, end = "2000-01-01", "2019-12-31"
+    r.observed(1, "F", 1980, start, end).condition(1, "migraine", "2005-06-01")
+    r.observed(2, "M", 1975, start, end).condition(2, "sle", "2006-06-01")
+    r.observed(3, "F", 1985, start, end).condition(3, "migraine", "2001-02-03")
+    # 4 has both, but SLE inside the washout: still no pair
+    r.observed(4, "F", 1982, start, end).condition(4, "migraine", "2008-01-01")
+    r.condition(4, "sle", "2000-06-01")
+    r.observed(5, "M", 1979, start, end).visit(5, "2004-04-04")
+    return write_cdm(tmp_path_factory.mktemp("no_pairs") / "cdm", r)
+
+
+NO_PAIRS = [{"analysis": "h9_order", "n": 0, "first_n": 0, "ties": 0}]
+
+
+def test_no_pairs_d9_by_hand_on_duckdb(counts_on, no_pairs_cdm):
+    assert counts_on("duckdb", no_pairs_cdm)["D9"].frame("order").to_dict("records") == NO_PAIRS
+
+
+@pytest.mark.spark
+def test_no_pairs_d9_on_spark(spark, counts_on, no_pairs_cdm):
+    """Spark returns the sum over no pairs as NaN (a D9 crash before the fix in d9_order)."""
+    order = counts_on("spark", no_pairs_cdm, designs=("D9",))["D9"].frame("order")
+    assert order.to_dict("records") == NO_PAIRS
