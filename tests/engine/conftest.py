@@ -31,7 +31,8 @@ from miglink.synth import catalogue as cat
 from miglink.synth import vocab as vocab_mod
 from miglink.synth.writer import SCHEMAS, VOCAB_TABLES
 
-EPOCH = dt.date(1970, 1, 1)
+#: Spark plan strings beyond this many characters are truncated (they only feed logs).
+PLAN_STRING_MAX = 100_000
 
 
 def day(d: str | dt.date) -> dt.date:
@@ -209,6 +210,10 @@ def _counts_on(
     cache_dir = cache_dir or cdm_path.parent / f"{cdm_path.name}-engine-cache"
     study, _ = load_study()
     cdm = open_cdm(cdm_path, engine=engine, cache_dir=cache_dir)
+    if engine == "spark":
+        # the plans of D2's matching print to strings of gigabytes (adaptive execution prints
+        # every plan update): truncated, they no longer exhaust the driver's heap
+        cdm.backend._session.conf.set("spark.sql.maxPlanStringLength", str(PLAN_STRING_MAX))
     ft = build_features(cdm, study, study_concept_sets(study))
     try:
         return {
