@@ -61,9 +61,10 @@ def _order(ft: FeatureTables, t: Task) -> dict:
         first_n=(j.a_day < j.b_day).cast("int64").sum(),
         ties=(j.a_day == j.b_day).cast("int64").sum(),
     ).execute()
+    # a sum over no pairs is NULL: None on DuckDB, NaN on Spark (and NaN is truthy), so test it
     return {
         "analysis": t.analysis,
-        **{k: int(agg[k].iloc[0] or 0) for k in ("n", "first_n", "ties")},
+        **{k: int(v) if pd.notna(v := agg[k].iloc[0]) else 0 for k in ("n", "first_n", "ties")},
     }
 
 
