@@ -29,5 +29,7 @@ def local_spark_session(cores: int = 2, shuffle_partitions: int = 4, app_name: s
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", memory)
         .config("spark.sql.ansi.enabled", "false")
+        # D2's matching builds plans whose text alone can exhaust the driver heap (seen at 7 GB)
+        .config("spark.sql.maxPlanStringLength", "100000")
         .getOrCreate()
     )
