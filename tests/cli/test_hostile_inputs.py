@@ -483,6 +483,50 @@ CASES = [
         ),
     ),
     Case(
+        "study misspelt hypothesis role",
+        "run",
+        study=lambda d: _study(d, lambda s: s["claims"][6]["hypotheses"][0].update(role="pc")),
+        fragments=("study.yaml is invalid", "claims.6.hypotheses.0.D5.role", "positive_control"),
+    ),
+    Case(
+        "study family of one hypothesis",
+        "run",
+        study=lambda d: _study(
+            d, lambda s: s["claims"][6]["hypotheses"][6].update(family="sccs_drug")
+        ),
+        fragments=("study.yaml is invalid", "family needs at least two", "'sccs_drug'"),
+    ),
+    Case(
+        "study family name not an identifier",
+        "run",
+        study=lambda d: _study(
+            d, lambda s: s["claims"][6]["hypotheses"][1].update(family="../../etc")
+        ),
+        fragments=("study.yaml is invalid", "claims.6.hypotheses.1.D5.family"),
+    ),
+    Case(
+        "study percentile criterion out of range",
+        "run",
+        study=lambda d: _study(
+            d, lambda s: s["claims"][7]["hypotheses"][3].update(percentile_criterion=100)
+        ),
+        fragments=("study.yaml is invalid", "claims.7.hypotheses.3.D8.percentile_criterion"),
+    ),
+    Case(
+        "study percentile criterion on the dose response",
+        "run",
+        study=lambda d: _study(
+            d, lambda s: s["claims"][7]["hypotheses"][2].update(percentile_criterion=90)
+        ),
+        fragments=("study.yaml is invalid", "applies only to contrast phenome_percentile"),
+    ),
+    Case(
+        "study rule text not a string",
+        "run",
+        study=lambda d: _study(d, lambda s: s["claims"][0].update(rule_text=["a", "b"])),
+        fragments=("study.yaml is invalid", "claims.0.rule_text"),
+    ),
+    Case(
         "claim without hypotheses",
         "run",
         study=lambda d: _study(d, lambda s: s["claims"][2].update(hypotheses=[])),

@@ -241,3 +241,52 @@ def test_published_row_is_marked_comparable_only_beside_its_own_measure(context)
     kang = next(p for p in claim3["published"] if p["short"] == "Kang et al. 2024")
     beside = {h["id"]: (h["measure"], h["same"]) for h in kang["hypotheses"]}
     assert beside == {"h3_ra": ("OR", False), "h3_ra_incident": ("HR", True)}
+
+
+def _with_claim_tallies(run: Path) -> Path:
+    """Claims 7 and 9 as the claim rules of issue 15 write them: the interferon-beta positive
+    control without a vote, an SCCS family with its Holm p, k of n, a mixed claim, rule texts."""
+    p = run / "claims.json"
+    claims = json.loads(p.read_text())["claims"]
+    tallies = {
+        7: ("no evidence", dict(n_hypotheses=2, n_voting=1, n_supported=0, n_contradicted=0,
+                                n_no_evidence=1, n_inconclusive=0, n_not_analysed=0,
+                                n_descriptive=0, n_positive_controls=1)),
+        9: ("mixed", dict(n_hypotheses=2, n_voting=2, n_supported=1, n_contradicted=1,
+                          n_no_evidence=0, n_inconclusive=0, n_not_analysed=0, n_descriptive=0,
+                          n_positive_controls=0)),
+    }  # fmt: skip
+    for c in claims:
+        if c["id"] in tallies:
+            c["verdict"], t = tallies[c["id"]]
+            c.update(t, rule_text=f"rule text of claim {c['id']}")
+        for h in c["hypotheses"]:
+            if h["id"].startswith("h7_"):
+                h["family"] = "sccs_drugs"
+            if h["id"] == "h7_ifn_sccs":
+                h["role"] = "positive_control"
+    p.write_text(json.dumps({"claims": claims}))
+    res = pd.read_parquet(run / "results.parquet")
+    res["holm_p_value"] = None
+    res.loc[res["hypothesis"] == "h7_nsaid_sccs", "holm_p_value"] = 0.0123
+    res.to_parquet(run / "results.parquet", index=False)
+    return run
+
+
+def test_claim_verdicts_state_k_of_n_and_their_rule(tmp_path, make_run):
+    run = _with_claim_tallies(make_run(tmp_path / "run"))
+    html = render_report(run).read_text(encoding="utf-8")
+    c7 = html[html.index('id="claim-7"') : html.index('id="claim-8"')]
+    c9 = html[html.index('id="claim-9"') :]
+    assert "no evidence (1 of 1)" in c7 and "positive control: does not vote" in c7
+    assert "rule text of claim 7" in c7 and "1 of 2 hypotheses vote" in c7
+    assert "1 positive control(s)" in c7 and "family sccs_drugs (Holm)" in c7
+    assert "0.012" in c7  # the Holm-adjusted p of h7_nsaid_sccs
+    assert '<span class="badge v-mixed">mixed (1 supported, 1 contradicted, of 2)</span>' in c9
+    rows = dict(re.findall(r'<tr class="summary-row" data-claim="(\d+)">(.*?)</tr>', html, re.S))
+    assert "1 of 1" in rows["7"] and "v-mixed" in rows["9"]
+
+
+def test_claims_json_without_tallies_still_renders(context):
+    """An older claims.json (no n_voting): the verdict alone, no k of n."""
+    assert all(c["tally"] == "" for c in context["claims"])

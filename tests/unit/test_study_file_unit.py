@@ -61,3 +61,64 @@ def test_d4_subgroup_must_be_the_index_set(tmp_path):
 def test_the_bundled_study_loads():
     study, digest = load_study(None)
     assert len(study.hypotheses()) == 45 and len(digest) == 16
+
+
+# --- positive controls, multiplicity families, D8's criterion, rule texts (issue 15) ----------
+
+
+def test_the_bundled_study_declares_its_control_family_and_criterion():
+    study, _ = load_study(None)
+    hyps = {h.id: h for _c, h in study.hypotheses()}
+    assert hyps["h7_ifn_sccs"].role == "positive_control"
+    assert [h.id for h in hyps.values() if h.role == "positive_control"] == ["h7_ifn_sccs"]
+    sccs = [h.id for h in hyps.values() if h.design == "D5" and h.contrast is None]
+    assert study.families() == {"sccs_drugs": sccs} and len(sccs) == 7
+    assert hyps["h8_specificity"].percentile_criterion == 90.0
+    assert all(c.rule_text for c in study.claims)  # every rule is written in the file
+
+
+def test_a_role_is_test_or_positive_control(tmp_path):
+    msg = _study(tmp_path, lambda h: h["h7_ifn_sccs"].update(role="control"))
+    assert "D5.role" in msg and "positive_control" in msg
+
+
+def test_a_positive_control_predicts_a_direction(tmp_path):
+    msg = _study(tmp_path, lambda h: h["h9_order"].update(role="positive_control"))
+    assert "positive control needs a predicted direction" in msg
+
+
+def test_a_family_of_one_is_a_misspelling(tmp_path):
+    msg = _study(tmp_path, lambda h: h["h7_rtx_sccs"].update(family="sccs_drug"))
+    assert "family needs at least two" in msg and "'sccs_drug' (h7_rtx_sccs)" in msg
+
+
+def test_a_descriptive_hypothesis_has_no_family(tmp_path):
+    msg = _study(tmp_path, lambda h: h["h7_moh_burden"].update(family="sccs_drugs"))
+    assert "descriptive hypothesis has no p-value" in msg
+
+
+@pytest.mark.parametrize("name", ["", "a b", "x" * 65, 3])
+def test_a_family_name_is_a_short_identifier(tmp_path, name):
+    msg = _study(tmp_path, lambda h: h["h7_rtx_sccs"].update(family=name))
+    assert "D5.family" in msg
+
+
+@pytest.mark.parametrize("value", [49, 100, "ninety", None])
+def test_the_percentile_criterion_is_a_percentile(tmp_path, value):
+    msg = _study(tmp_path, lambda h: h["h8_specificity"].update(percentile_criterion=value))
+    assert "D8.percentile_criterion" in msg
+
+
+def test_the_percentile_criterion_belongs_to_the_phenome_percentile(tmp_path):
+    msg = _study(tmp_path, lambda h: h["h8_dose_response"].update(percentile_criterion=90))
+    assert "applies only to contrast phenome_percentile" in msg
+
+
+def test_a_claim_without_rule_text_gets_the_standard_text(tmp_path):
+    raw = yaml.safe_load(default_study_path().read_text(encoding="utf-8"))
+    del raw["claims"][2]["rule_text"]
+    p = tmp_path / "study.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    study, _ = load_study(p)
+    c3 = next(c for c in study.claims if c.id == 3)
+    assert c3.rule == "majority" and c3.rule_description().startswith("supported if more than")

@@ -3,7 +3,8 @@
 Each design marks the key row of every hypothesis it answers (``designs.base.key_row``);
 :func:`label_key_rows` turns the marks into the ``hypothesis`` column (one key row per
 hypothesis: two hypotheses that share an estimate each get their own copy), and
-:func:`attach_verdicts` reads each hypothesis's verdict from its own key row.
+:func:`attach_verdicts` reads each hypothesis's verdict from its own key row, after
+:func:`holm_adjust` has put the Holm-adjusted p of every hypothesis in a declared family on it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,15 @@ import math
 
 import pandas as pd
 
-from miglink.claims.model import Study
-from miglink.claims.verdicts import NOT_ANALYSED, claim_verdict, diagnose, hypothesis_verdict
+from miglink.claims.model import D8Hypothesis, Study
+from miglink.claims.verdicts import (
+    NOT_ANALYSED,
+    claim_verdict,
+    diagnose,
+    hypothesis_verdict,
+    tally,
+    verdict_p,
+)
 
 
 def _finite(x) -> bool:
@@ -74,6 +82,37 @@ def label_key_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _first_rows(results: pd.DataFrame) -> dict[str, int]:
+    """Index of each hypothesis's key row (the first row naming it)."""
+    first: dict[str, int] = {}
+    for i, h in zip(results.index, results["hypothesis"], strict=True):
+        if isinstance(h, str) and h not in first:
+            first[h] = i
+    return first
+
+
+def holm_adjust(results: pd.DataFrame, study: Study, first: dict[str, int]) -> None:
+    """Holm's step-down within each declared family, on the p each verdict reads (calibrated
+    where calibrated), written to the key rows' ``holm_p_value`` (in place). Members without a
+    key row or a finite p (not analysed, not estimable) were not tested and leave the family."""
+    from statsmodels.stats.multitest import multipletests
+
+    for ids in study.families().values():
+        tested = []
+        for hid in ids:
+            i = first.get(hid)
+            if i is None:
+                continue
+            p = verdict_p(results.loc[i].to_dict())
+            if math.isfinite(p):
+                tested.append((i, p))
+        if not tested:
+            continue
+        adj = multipletests([p for _, p in tested], alpha=study.settings.alpha, method="holm")[1]
+        for (i, _), q in zip(tested, adj, strict=True):
+            results.loc[i, "holm_p_value"] = float(q)
+
+
 def attach_verdicts(results: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, list[dict]]:
     """Each hypothesis's verdict from its key row (the row naming it); the claims list."""
     st = study.settings
@@ -82,42 +121,52 @@ def attach_verdicts(results: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, 
         results["hypothesis"] = None
     for c in ("claim", "expected", "verdict"):
         results[c] = None
-    first = {}
-    for i, h in zip(results.index, results["hypothesis"], strict=True):
-        if isinstance(h, str) and h not in first:
-            first[h] = i
+    results["holm_p_value"] = math.nan
+    first = _first_rows(results)
+    holm_adjust(results, study, first)
     claims = []
     for claim in sorted(study.claims, key=lambda c: c.id):
         hyps = []
         for h in claim.hypotheses:
             i = first.get(h.id)
+            crit = (
+                h.percentile_criterion
+                if isinstance(h, D8Hypothesis) and h.contrast == "phenome_percentile"
+                else None
+            )
             if i is None:
                 v, analysis = NOT_ANALYSED, None
             else:
                 row = results.loc[i].to_dict()
-                v = hypothesis_verdict(row, h.expected, st)
+                v = hypothesis_verdict(row, h.expected, st, percentile_criterion=crit)
                 analysis = row["analysis"]
                 results.loc[i, ["claim", "expected", "verdict"]] = [claim.id, h.expected, v]
-            hyps.append(
-                {
-                    "id": h.id,
-                    "text": h.text,
-                    "design": h.design,
-                    "exposure": h.exposure,
-                    "outcome": h.outcome,
-                    "expected": h.expected,
-                    "verdict": v,
-                    "analysis": analysis,
-                }
-            )
-        cv = claim_verdict(claim, [x["verdict"] for x in hyps])
+            hyp = {
+                "id": h.id,
+                "text": h.text,
+                "design": h.design,
+                "exposure": h.exposure,
+                "outcome": h.outcome,
+                "expected": h.expected,
+                "role": h.role,
+                "family": h.family,
+                "verdict": v,
+                "analysis": analysis,
+            }
+            if crit is not None:
+                hyp["percentile_criterion"] = crit
+            hyps.append(hyp)
+        t = tally([x["verdict"] for x in hyps], [x["role"] for x in hyps])
+        cv = claim_verdict(claim, [x["verdict"] for x in hyps], [x["role"] for x in hyps])
         claims.append(
             {
                 "id": claim.id,
                 "title": claim.title,
                 "statement": claim.statement,
                 "rule": claim.rule,
+                "rule_text": claim.rule_description(),
                 "verdict": cv,
+                **t.as_dict(),
                 "summary": _summary(claim, hyps, results),
                 "hypotheses": hyps,
             }

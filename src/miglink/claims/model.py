@@ -15,6 +15,19 @@ from miglink.safeyaml import MAX_SET_FILE_BYTES, read_bytes, read_text, safe_yam
 Design = Literal["D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9"]
 Expected = Literal["increase", "decrease", "descriptive"]
 Rule = Literal["all", "any", "majority"]
+#: ``test``: the hypothesis votes in its claim; ``positive_control``: a known effect the design
+#: must find (it checks the method), with its own verdict shown beside the claim but no vote.
+HypothesisRole = Literal["test", "positive_control"]
+
+#: The claim rules in words (a claim's ``rule_text`` replaces it when the study file gives one).
+RULE_TEXT = {
+    "all": "supported if every voting hypothesis is supported; contradicted if one or more is "
+    "contradicted and none supported",
+    "any": "supported if at least one voting hypothesis is supported and none contradicted; "
+    "contradicted if at least one is contradicted and none supported",
+    "majority": "supported if more than half of the voting hypotheses are supported and none "
+    "contradicted; contradicted if more than half are contradicted and none supported",
+}
 
 
 class Settings(BaseModel):
@@ -58,8 +71,18 @@ class _Hypothesis(BaseModel):
     exposure: str = Field(min_length=1)
     outcome: str = Field(min_length=1)
     expected: Expected = "increase"
+    role: HypothesisRole = "test"
+    family: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     subgroup: None = None
     contrast: None = None
+
+    @model_validator(mode="after")
+    def _votes_or_describes(self) -> _Hypothesis:
+        if self.expected == "descriptive" and self.role == "positive_control":
+            raise ValueError("a positive control needs a predicted direction, not 'descriptive'")
+        if self.expected == "descriptive" and self.family is not None:
+            raise ValueError("a descriptive hypothesis has no p-value to adjust: drop 'family'")
+        return self
 
 
 class D1Hypothesis(_Hypothesis):
@@ -127,10 +150,25 @@ class D7Hypothesis(_Hypothesis):
 
 
 class D8Hypothesis(_Hypothesis):
-    """``dose_response`` trend OR, or the ``phenome_percentile`` of the D1 OR."""
+    """``dose_response`` trend OR, or the ``phenome_percentile`` of the D1 OR.
+
+    ``percentile_criterion`` (phenome percentile only, default 90): the OR must lie above this
+    percentile of the phenome background's ORs to be "supported" (it stands out), besides its
+    calibrated CI excluding 1.
+    """
 
     design: Literal["D8"]
     contrast: Literal["dose_response", "phenome_percentile"]
+    percentile_criterion: float = Field(90.0, ge=50, lt=100)
+
+    @model_validator(mode="after")
+    def _criterion_on_percentile(self) -> D8Hypothesis:
+        if (
+            self.contrast != "phenome_percentile"
+            and "percentile_criterion" in self.model_fields_set
+        ):
+            raise ValueError("'percentile_criterion' applies only to contrast phenome_percentile")
+        return self
 
 
 class D9Hypothesis(_Hypothesis):
@@ -161,8 +199,12 @@ class Claim(BaseModel):
     title: str
     statement: str
     rule: Rule = "majority"
-    rule_text: str = ""
+    rule_text: str = Field("", max_length=2000)
     hypotheses: list[Hypothesis] = []
+
+    def rule_description(self) -> str:
+        """The rule in words: the study file's ``rule_text``, else the standard text of ``rule``."""
+        return self.rule_text.strip() or RULE_TEXT[self.rule]
 
 
 class Study(BaseModel):
@@ -189,6 +231,13 @@ class Study(BaseModel):
         dup = {h for h in hids if hids.count(h) > 1}
         if dup:
             raise ValueError(f"hypothesis ids must be unique; repeated: {sorted(dup)}")
+        fams = self.families()
+        lone = sorted(f"{f!r} ({ids[0]})" for f, ids in fams.items() if len(ids) < 2)
+        if lone:
+            raise ValueError(
+                f"a family needs at least two hypotheses (a misspelt family name?); "
+                f"only one names {', '.join(lone)}"
+            )
         bad = [
             h.id
             for _c, h in self.hypotheses()
@@ -203,6 +252,14 @@ class Study(BaseModel):
 
     def hypotheses(self) -> list[tuple[Claim, Hypothesis]]:
         return [(c, h) for c in self.claims for h in c.hypotheses]
+
+    def families(self) -> dict[str, list[str]]:
+        """Multiplicity families: family name -> its hypothesis ids, in study-file order."""
+        out: dict[str, list[str]] = {}
+        for _c, h in self.hypotheses():
+            if h.family is not None:
+                out.setdefault(h.family, []).append(h.id)
+        return out
 
 
 def default_study_path() -> Path:

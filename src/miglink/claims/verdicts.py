@@ -1,16 +1,30 @@
 """Diagnostics and verdicts: per hypothesis from the (calibrated) 95% CI, per claim by its rule.
 
-Hypothesis (PROTOCOL.md, 'Verdicts'):
+Hypothesis (PROTOCOL.md, 'Verdicts'; docs/protocol.md):
   supported     the CI excludes the null in the predicted direction and diagnostics pass
   contradicted  the CI excludes the null in the other direction
   no evidence   the CI includes the null while MDRR <= threshold (the data could have shown it)
   inconclusive  diagnostics fail, or the CI includes the null while MDRR > threshold
   not analysed  the design did not run (a table it needs is absent, or not implemented)
+Two rules narrow "supported" / "contradicted", because a CI alone does not say them:
+  multiplicity  in a declared family, the Holm-adjusted p (``holm_p_value``, of the p the verdict
+                reads) must be <= alpha; a CI that excludes the null without it is "inconclusive"
+  D8 criterion  a phenome-percentile hypothesis is supported only when its OR lies above the
+                stated percentile of the phenome background (else "no evidence": it does not
+                stand out), besides its calibrated CI excluding 1
+
+Claim: only *voting* hypotheses count: not descriptive, not a positive control, not "not
+analysed" (a hypothesis the data could not answer says nothing for or against the claim).
+Voting hypotheses some supported and some contradicted give "mixed" whatever the rule; else the
+claim's rule (``RULE_TEXT`` in claims.model) decides, then "no evidence" when every voting
+hypothesis is "no evidence", else "inconclusive". :func:`tally` gives the k of n the verdict
+states.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 
 from miglink.claims.model import Claim, Settings
 
@@ -21,6 +35,8 @@ SUPPORTED, CONTRADICTED, NO_EVIDENCE, INCONCLUSIVE, NOT_ANALYSED = (
     "inconclusive",
     "not analysed",
 )
+MIXED = "mixed"
+POSITIVE_CONTROL = "positive_control"
 
 
 def _f(x) -> float:
@@ -52,7 +68,20 @@ def diagnose(row: dict, st: Settings, calibration_expected: bool) -> list[str]:
     return fails
 
 
-def hypothesis_verdict(row: dict | None, expected: str, st: Settings) -> str:
+def verdict_p(row: dict) -> float:
+    """The p-value the verdict reads: calibrated where the verdict reads the calibrated CI."""
+    lo, hi = _f(row.get("cal_ci_low")), _f(row.get("cal_ci_high"))
+    cal_p = _f(row.get("cal_p_value"))
+    if math.isfinite(lo) and math.isfinite(hi) and math.isfinite(cal_p):
+        return cal_p
+    return _f(row.get("p_value"))
+
+
+def hypothesis_verdict(
+    row: dict | None, expected: str, st: Settings, *, percentile_criterion: float | None = None
+) -> str:
+    """One hypothesis's verdict from its key row (module docstring). ``percentile_criterion``:
+    the D8 phenome-percentile criterion; the Holm-adjusted p is read from the row."""
     if row is None:
         return NOT_ANALYSED
     reason = row.get("not_analysed_reason")
@@ -70,11 +99,25 @@ def hypothesis_verdict(row: dict | None, expected: str, st: Settings) -> str:
     down = hi < 1.0
     if expected == "decrease":
         up, down = down, up
-    mdrr = _f(row.get("mdrr"))
+    holm = _f(row.get("holm_p_value"))
+    if (up or down) and math.isfinite(holm) and holm > st.alpha:
+        return INCONCLUSIVE  # the family's multiplicity control does not let it decide
     if down:
         return CONTRADICTED
+    if up and percentile_criterion is not None:
+        pct = _f(row.get("phenome_percentile"))
+        if not math.isfinite(pct):
+            return INCONCLUSIVE
+        if pct <= percentile_criterion:
+            return _null_verdict(row, st)  # raised, but no more than the background's ORs
     if up:
         return SUPPORTED if passed else INCONCLUSIVE
+    return _null_verdict(row, st)
+
+
+def _null_verdict(row: dict, st: Settings) -> str:
+    """'No evidence' when the data could have shown the effect and every diagnostic passes."""
+    mdrr = _f(row.get("mdrr"))
     if math.isfinite(mdrr) and mdrr <= st.mdrr_threshold and _only_fails_allowed(row):
         return NO_EVIDENCE
     return INCONCLUSIVE
@@ -86,29 +129,69 @@ def _only_fails_allowed(row: dict) -> bool:
     return d == ""
 
 
-def claim_verdict(claim: Claim, verdicts: list[str]) -> str:
-    votes = [v for v in verdicts if v]  # descriptive hypotheses do not vote
-    analysed = [v for v in votes if v != NOT_ANALYSED]
-    if not analysed:
+@dataclass(frozen=True)
+class Tally:
+    """How a claim's hypotheses came out: the k of n its verdict states (claims.json)."""
+
+    n_hypotheses: int
+    n_voting: int
+    n_supported: int
+    n_contradicted: int
+    n_no_evidence: int
+    n_inconclusive: int
+    n_not_analysed: int
+    n_descriptive: int
+    n_positive_controls: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def tally(verdicts: list[str], roles: list[str] | None = None) -> Tally:
+    """Count a claim's hypothesis verdicts; ``roles`` (default all "test") marks positive
+    controls. Descriptive hypotheses have the verdict ""."""
+    roles = roles if roles is not None else ["test"] * len(verdicts)
+    if len(roles) != len(verdicts):
+        raise ValueError("one role per verdict")
+    pc = [r == POSITIVE_CONTROL for r in roles]
+    tested = [v for v, p in zip(verdicts, pc, strict=True) if not p and v]
+    voting = [v for v in tested if v != NOT_ANALYSED]
+    return Tally(
+        n_hypotheses=len(verdicts),
+        n_voting=len(voting),
+        n_supported=voting.count(SUPPORTED),
+        n_contradicted=voting.count(CONTRADICTED),
+        n_no_evidence=voting.count(NO_EVIDENCE),
+        n_inconclusive=voting.count(INCONCLUSIVE),
+        n_not_analysed=len(tested) - len(voting),
+        n_descriptive=sum(1 for v, p in zip(verdicts, pc, strict=True) if not p and not v),
+        n_positive_controls=sum(pc),
+    )
+
+
+def claim_verdict(claim: Claim, verdicts: list[str], roles: list[str] | None = None) -> str:
+    """The claim's verdict by its rule over its voting hypotheses (module docstring)."""
+    t = tally(verdicts, roles)
+    n, s, c = t.n_voting, t.n_supported, t.n_contradicted
+    if n == 0:
         return NOT_ANALYSED
-    n = len(votes)
-    s = sum(v == SUPPORTED for v in votes)
-    c = sum(v == CONTRADICTED for v in votes)
+    if s > 0 and c > 0:
+        return MIXED
     if claim.rule == "all":
         if c > 0:
             return CONTRADICTED
         if s == n:
             return SUPPORTED
     elif claim.rule == "any":
-        if s > 0 and c == 0:
+        if s > 0:
             return SUPPORTED
-        if c > 0 and s == 0:
+        if c > 0:
             return CONTRADICTED
     else:  # majority
-        if c == 0 and s > n / 2:
+        if s > n / 2:
             return SUPPORTED
-        if s == 0 and c > n / 2:
+        if c > n / 2:
             return CONTRADICTED
-    if all(v == NO_EVIDENCE for v in analysed):
+    if t.n_no_evidence == n:
         return NO_EVIDENCE
     return INCONCLUSIVE

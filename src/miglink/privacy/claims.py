@@ -17,32 +17,37 @@ def _finite(x: object) -> bool:
 
 
 def claim_summary(hyps: list[dict], results: pd.DataFrame) -> str:
-    """One line per claim: each hypothesis's key estimate (when published) and its verdict."""
+    """One line per claim: each hypothesis's key estimate (when published), its Holm-adjusted p
+    (in a family, when published) and its verdict; a positive control is marked as one (it does
+    not vote)."""
     parts = []
     for h in hyps:
+        verdict = h.get("verdict") or "descriptive"
+        if h.get("role") == "positive_control":
+            verdict = f"{verdict} (positive control, does not vote)"
         if not h.get("analysis"):
-            parts.append(f"{h['id']}: {h['verdict']}")
+            parts.append(f"{h['id']}: {verdict}")
             continue
         row = results[(results.analysis == h["analysis"]) & (results.hypothesis == h["id"])]
         if row.empty:
             continue
-        r = row.iloc[0]
-        verdict = h.get("verdict") or "descriptive"
-        if not _finite(r.get("estimate")):
-            parts.append(f"{h['id']}: {verdict}")
-        elif _finite(r.get("cal_ci_low")) and _finite(r.get("cal_ci_high")):
-            parts.append(
-                f"{h['id']}: {r['measure']} {float(r['estimate']):.2f} (calibrated 95% CI "
-                f"{float(r['cal_ci_low']):.2f}-{float(r['cal_ci_high']):.2f}) {verdict}"
-            )
-        elif _finite(r.get("ci_low")) and _finite(r.get("ci_high")):
-            parts.append(
-                f"{h['id']}: {r['measure']} {float(r['estimate']):.2f} (95% CI "
-                f"{float(r['ci_low']):.2f}-{float(r['ci_high']):.2f}) {verdict}"
-            )
-        else:
-            parts.append(f"{h['id']}: {verdict}")
+        parts.append(f"{h['id']}: {_estimate_text(row.iloc[0])}{verdict}")
     return "; ".join(parts)
+
+
+def _estimate_text(r: pd.Series) -> str:
+    """'OR 1.23 (calibrated 95% CI 1.01-1.50; Holm p 0.031) ' from a gated row, or ''."""
+    if not _finite(r.get("estimate")):
+        return ""
+    holm = f"; Holm p {float(r['holm_p_value']):.2g}" if _finite(r.get("holm_p_value")) else ""
+    for lo, hi, label in (("cal_ci_low", "cal_ci_high", "calibrated 95% CI"),
+                          ("ci_low", "ci_high", "95% CI")):  # fmt: skip
+        if _finite(r.get(lo)) and _finite(r.get(hi)):
+            return (
+                f"{r['measure']} {float(r['estimate']):.2f} ({label} "
+                f"{float(r[lo]):.2f}-{float(r[hi]):.2f}{holm}) "
+            )
+    return ""
 
 
 def gate_claims(claims: list[dict], gated: pd.DataFrame) -> list[dict]:

@@ -48,7 +48,14 @@ SET_LABELS = {
     "antiphospholipid_syndrome": "antiphospholipid syndrome (APS)",
 }
 
-VERDICTS = ("supported", "contradicted", "no evidence", "inconclusive", "not analysed")
+VERDICTS = (
+    "supported",
+    "contradicted",
+    "mixed",
+    "no evidence",
+    "inconclusive",
+    "not analysed",
+)
 
 
 def is_num(x: Any) -> bool:

@@ -225,6 +225,7 @@ def _row_view(r: pd.Series) -> dict[str, Any]:
         if fmt.is_num(_get(r, "cal_ci_low"))
         else "–",
         "cal_p": fmt.pval(_get(r, "cal_p_value")),
+        "holm_p": fmt.pval(_get(r, "holm_p_value")),
         "mdrr": fmt.num(_get(r, "mdrr")),
         "max_smd": fmt.num(_get(r, "max_smd"), 3),
         "diag": "pass"
@@ -429,6 +430,9 @@ def _claim_view(
         "statement": c.get("statement", ""),
         "verdict": verdict,
         "rule": c.get("rule", ""),
+        "rule_text": c.get("rule_text", ""),
+        "tally": tally_text(c),
+        "votes": _votes_text(c),
         "summary": c.get("summary", ""),
         "hypotheses": hyps,
         "published": published,
@@ -452,9 +456,45 @@ def _claim_view(
     }
 
 
+_TALLY_KEY = {
+    "supported": "n_supported",
+    "contradicted": "n_contradicted",
+    "no evidence": "n_no_evidence",
+    "inconclusive": "n_inconclusive",
+}
+
+
+def tally_text(c: dict) -> str:
+    """The k of n beside a claim's verdict ("3 of 5"): how many voting hypotheses carry it.
+    Empty for claims.json files written before the tally (or with no voting hypothesis)."""
+    n = c.get("n_voting")
+    if not isinstance(n, int) or n <= 0:
+        return ""
+    verdict = fmt.verdict_of(c.get("verdict"))
+    if verdict == "mixed":
+        return f"{c.get('n_supported', 0)} supported, {c.get('n_contradicted', 0)} contradicted, of {n}"
+    key = _TALLY_KEY.get(verdict)
+    return f"{c.get(key, 0)} of {n}" if key else ""
+
+
+def _votes_text(c: dict) -> str:
+    """Which hypotheses did not vote, and why (not analysed, positive control, descriptive)."""
+    if not isinstance(c.get("n_voting"), int):
+        return ""
+    parts = [f"{c['n_voting']} of {c.get('n_hypotheses', 0)} hypotheses vote"]
+    for key, what in (
+        ("n_not_analysed", "not analysed"),
+        ("n_positive_controls", "positive control(s), shown with their own verdict"),
+        ("n_descriptive", "descriptive"),
+    ):
+        if c.get(key):
+            parts.append(f"{c[key]} {what}")
+    return "; ".join(parts)
+
+
 def _hypothesis_view(res: pd.DataFrame, h: dict, cid: int) -> dict[str, Any]:
     row = _key_row(res, h)
-    hv = dict(h)
+    hv = {"role": "test", "family": None, "percentile_criterion": None, **h}  # older claims.json
     hv["row"] = row
     hv["view"] = _row_view(row) if row is not None else None
     hv["verdict"] = fmt.verdict_of(h.get("verdict") or _get(row, "verdict"))
