@@ -260,8 +260,14 @@ def gate_results(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     spread = {analysis[i] for i in hidden_rows if not nc[i]}
     hide = [i in hidden_rows or (analysis[i] in spread and not nc[i]) for i in range(len(df))]
     hide_s = pd.Series(hide, index=df.index)
+    in_family = _in_family(df)
     for c in columns_of(*DERIVED_KINDS):
         df[c] = df[c].astype(object).where(~hide_s, None)
+    if any(f and h for f, h in zip(in_family, hide, strict=True)):
+        # a Holm p is a function of every family member's p: with one member's p withheld, a
+        # shown Holm p (e.g. (m - j + 1) times it) could give it back. Rows do not carry their
+        # family, so every Holm p is withheld (conservative across families)
+        df["holm_p_value"] = None
     suppressed_by_analysis: dict[str, set[float]] = defaultdict(set)
     for p in cells.state:
         v = cells.value.get(p)
@@ -295,6 +301,13 @@ def gate_results(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
                 vals[i] = SECONDARY_LABEL
         df[c] = pd.Series(vals, index=df.index, dtype=object)
     return gate_frame(df, min_cell, counts)
+
+
+def _in_family(df: pd.DataFrame) -> list[bool]:
+    """Rows carrying a Holm-adjusted p (key rows of hypotheses in a declared family)."""
+    if "holm_p_value" not in df.columns:
+        return [False] * len(df)
+    return pd.to_numeric(df["holm_p_value"], errors="coerce").notna().tolist()
 
 
 def _text(v: object) -> bool:
