@@ -4,6 +4,7 @@ engine and version (JSON and Parquet only, in a private folder)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from miglink.errors import MiglinkError
@@ -111,10 +112,28 @@ def _private_dir(path: Path) -> None:
 
 
 def cache_key(fingerprint: str, study_hash: str, engine: str) -> str:
+    """The cache key of a run: data, study, engine, miglink version, cache format and the code.
+
+    The code's own hash is part of it because a design's counts can change meaning between two
+    commits of one version (e.g. a new stratifier): a cache is only ever reused by the code that
+    wrote it."""
     import hashlib
 
     from miglink import __version__
     from miglink.cachefmt import FORMAT
 
-    raw = f"{fingerprint}|{study_hash}|{engine}|{__version__}|{FORMAT}"
+    raw = f"{fingerprint}|{study_hash}|{engine}|{__version__}|{FORMAT}|{code_fingerprint()}"
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+@cache
+def code_fingerprint() -> str:
+    """sha256 over miglink's source files (path and content), read once per process."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
