@@ -129,11 +129,7 @@ def attach_verdicts(results: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, 
         hyps = []
         for h in claim.hypotheses:
             i = first.get(h.id)
-            crit = (
-                h.percentile_criterion
-                if isinstance(h, D8Hypothesis) and h.contrast == "phenome_percentile"
-                else None
-            )
+            crit = h.criterion if isinstance(h, D8Hypothesis) else None
             if i is None:
                 v, analysis = NOT_ANALYSED, None
             else:

@@ -159,16 +159,21 @@ class D8Hypothesis(_Hypothesis):
 
     design: Literal["D8"]
     contrast: Literal["dose_response", "phenome_percentile"]
-    percentile_criterion: float = Field(90.0, ge=50, lt=100)
+    percentile_criterion: float | None = Field(None, ge=50, lt=100)
 
     @model_validator(mode="after")
     def _criterion_on_percentile(self) -> D8Hypothesis:
-        if (
-            self.contrast != "phenome_percentile"
-            and "percentile_criterion" in self.model_fields_set
-        ):
+        # None when not given, so a dumped study (a site file's definition) validates again
+        if self.contrast != "phenome_percentile" and self.percentile_criterion is not None:
             raise ValueError("'percentile_criterion' applies only to contrast phenome_percentile")
         return self
+
+    @property
+    def criterion(self) -> float | None:
+        """The percentile the OR must exceed (phenome percentile only; 90 unless stated)."""
+        if self.contrast != "phenome_percentile":
+            return None
+        return 90.0 if self.percentile_criterion is None else self.percentile_criterion
 
 
 class D9Hypothesis(_Hypothesis):

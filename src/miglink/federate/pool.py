@@ -381,7 +381,17 @@ def _study(sites: list[dict], study_path: str | Path | None, study_hash: str) ->
     definition = sites[0]["study"].get("definition")
     if not definition:
         raise MiglinkError(f"{sites[0]['_path']} carries no study definition; pass --study FILE")
-    return Study.model_validate(definition)
+    from pydantic import ValidationError
+
+    from miglink.claims.model import validation_summary
+
+    try:
+        return Study.model_validate(definition)
+    except ValidationError as e:
+        raise MiglinkError(
+            f"{sites[0]['_path']}: its study definition is not valid for this miglink "
+            f"({validation_summary(e)}); pass --study FILE"
+        ) from None
 
 
 def pooled_run(sites: list[dict], study: Study, *, method: str = "REML", hksj: bool = False):
