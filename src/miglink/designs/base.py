@@ -91,6 +91,19 @@ def key_row(row: dict, task: Task) -> dict:
     return row
 
 
+def hypothesis_task(h: Any, **fields: Any) -> Task:
+    """The task of hypothesis ``h``'s own key estimate: analysis id = the hypothesis id, its
+    exposure, outcome, contrast and subgroup, the role its expectation implies (``fields`` add
+    or override, e.g. ``options``)."""
+    base = dict(
+        role=hypothesis_role(h.expected),
+        hypotheses=(h.id,),
+        contrast=h.contrast,
+        subgroup=h.subgroup,
+    )
+    return Task(h.design, h.id, h.exposure, h.outcome, **{**base, **fields})
+
+
 def hypothesis_role(expected: str) -> str:
     """The role of a hypothesis's key row: descriptive hypotheses have descriptive rows."""
     return "descriptive" if expected == "descriptive" else "primary"

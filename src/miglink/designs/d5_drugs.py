@@ -20,7 +20,7 @@ from __future__ import annotations
 import pandas as pd
 
 from miglink.claims.model import Settings, Study
-from miglink.designs.base import Counts, DesignResult, Task, hypothesis_role
+from miglink.designs.base import Counts, DesignResult, Task, hypothesis_task
 from miglink.designs.d5_burden import burden_counts, burden_rows
 from miglink.designs.d5_new_user import new_user_counts, new_user_rows
 from miglink.designs.d5_sccs_counts import sccs_counts
@@ -45,18 +45,7 @@ def tasks(study: Study) -> list[Task]:
         if h.design != NAME or h.contrast not in _KINDS:
             continue
         kind = _KINDS[h.contrast]
-        out.append(
-            Task(
-                NAME,
-                h.id,
-                h.exposure,
-                h.outcome,
-                role=hypothesis_role(h.expected),
-                hypotheses=(h.id,),
-                contrast=h.contrast,
-                options={"kind": kind},
-            )
-        )
+        out.append(hypothesis_task(h, options={"kind": kind}))
         if kind == NEW_USER_COHORT:
             out += [
                 Task(

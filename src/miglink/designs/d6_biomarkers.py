@@ -16,7 +16,13 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from miglink.claims.model import Settings, Study
-from miglink.designs.base import Counts, DesignResult, Task, hypothesis_role, key_row
+from miglink.designs.base import (
+    Counts,
+    DesignResult,
+    Task,
+    hypothesis_task,
+    key_row,
+)
 from miglink.designs.not_analysed import absent_reason, not_analysed_row
 from miglink.designs.rows import make_row
 from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
@@ -120,18 +126,7 @@ def tasks(study: Study) -> list[Task]:
         if h.design != NAME:
             continue
         label = "no autoimmune disease" if h.subgroup == "no_autoimmune" else "all"
-        out.append(
-            Task(
-                NAME,
-                h.id,
-                h.exposure,
-                h.outcome,
-                role=hypothesis_role(h.expected),
-                hypotheses=(h.id,),
-                subgroup=h.subgroup,
-                options={"stratum": label},
-            )
-        )
+        out.append(hypothesis_task(h, options={"stratum": label}))
         if h.subgroup is None:
             out += [
                 Task(NAME, h.id, g, h.outcome, options={"stratum": f"{g} vs no migraine"})

@@ -17,7 +17,7 @@ from miglink.designs.base import (
     Counts,
     DesignResult,
     Task,
-    hypothesis_role,
+    hypothesis_task,
     key_row,
 )
 from miglink.designs.not_analysed import absent_reason, not_analysed_row
@@ -40,16 +40,7 @@ def tasks(study: Study) -> list[Task]:
     for _claim, h in study.hypotheses():
         if h.design != NAME:
             continue
-        out.append(
-            Task(
-                NAME,
-                h.id,
-                h.exposure,
-                h.outcome,
-                role=hypothesis_role(h.expected),
-                hypotheses=(h.id,),
-            )
-        )
+        out.append(hypothesis_task(h))
         out += [
             Task(NAME, h.id, h.exposure, nc, role="negative_control")
             for nc in study.negative_controls
