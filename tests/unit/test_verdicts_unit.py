@@ -345,3 +345,21 @@ def test_d8_criterion_from_the_study_file(criterion, pct, verdict):
     h = claim["hypotheses"][0]
     assert h["verdict"] == verdict
     assert h["percentile_criterion"] == (criterion or 90.0)
+
+
+def test_no_evidence_needs_the_power_of_the_calibrated_interval():
+    """The verdict reads the calibrated CI, so its MDRR is that CI's (issue 15): a raw MDRR of 1.5
+    does not make "no evidence" of a calibrated CI 0.5-2.0 (its MDRR: exp(2.8016 * 0.3537) = 2.69)."""
+    import math
+
+    from miglink.claims.verdicts import verdict_mdrr
+
+    wide = _row(1.1, 1.3, cal=(0.5, 2.0), mdrr=1.5)
+    se = math.log(4.0) / (2 * 1.959963984540054)
+    assert verdict_mdrr(wide) == pytest.approx(
+        math.exp((1.959963984540054 + 0.8416212335729143) * se)
+    )
+    assert hypothesis_verdict(wide, "increase", ST) == INCONCLUSIVE
+    narrow = _row(1.1, 1.3, cal=(0.9, 1.2), mdrr=1.5)
+    assert verdict_mdrr(narrow) == 1.5  # the data's MDRR when it is the larger
+    assert hypothesis_verdict(narrow, "increase", ST) == NO_EVIDENCE

@@ -117,10 +117,30 @@ def hypothesis_verdict(
 
 def _null_verdict(row: dict, st: Settings) -> str:
     """'No evidence' when the data could have shown the effect and every diagnostic passes."""
-    mdrr = _f(row.get("mdrr"))
+    mdrr = verdict_mdrr(row)
     if math.isfinite(mdrr) and mdrr <= st.mdrr_threshold and _only_fails_allowed(row):
         return NO_EVIDENCE
     return INCONCLUSIVE
+
+
+def verdict_mdrr(row: dict) -> float:
+    """The MDRR of the interval the verdict reads.
+
+    The row's ``mdrr`` is the data's (from its counts). When the verdict reads a calibrated CI,
+    which is wider by the null's spread, the effect the data could have shown is the larger of
+    that and the MDRR the calibrated CI's width implies: exp((z_{1-a/2} + z_power) SE_cal), with
+    SE_cal = log(high / low) / (2 z_{1-a/2}). Otherwise "no evidence" could be declared on a
+    calibrated CI several-fold wide (issue 15).
+    """
+    from miglink.stats.level import z_interval, z_mdrr
+
+    mdrr = _f(row.get("mdrr"))
+    lo, hi = _f(row.get("cal_ci_low")), _f(row.get("cal_ci_high"))
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        return mdrr
+    se_cal = math.log(hi / lo) / (2 * z_interval())
+    cal = math.exp(min(z_mdrr() * se_cal, 700.0))
+    return max(mdrr, cal) if math.isfinite(mdrr) else cal
 
 
 def _only_fails_allowed(row: dict) -> bool:
