@@ -22,13 +22,7 @@ from miglink.claims.verdicts import (
     tally,
     verdict_p,
 )
-
-
-def _finite(x) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
+from miglink.designs.rows import finite
 
 
 def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
@@ -42,12 +36,12 @@ def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
     for r in recs:
         reason = r.pop(REASON_KEY, None)
         note = r.get("note") if isinstance(r.get("note"), str) else ""
-        if isinstance(reason, str) and reason and not _finite(r.get("estimate")):
+        if isinstance(reason, str) and reason and not finite(r.get("estimate")):
             if reason not in note:
                 # the estimator's reason first: a design's own note says what was estimated
                 r["note"] = f"{reason}; {note}" if note else reason
-        if r.get("mdrr") is None or not _finite(r.get("mdrr")):
-            if _finite(r.get("se_log")) and r.get("measure") in ("ROR", "OR", "HR", "IRR", "RGM"):
+        if r.get("mdrr") is None or not finite(r.get("mdrr")):
+            if finite(r.get("se_log")) and r.get("measure") in ("ROR", "OR", "HR", "IRR", "RGM"):
                 r["mdrr"] = exp_or_inf(z_mdrr() * float(r["se_log"]))
         cal_expected = (
             r["design"] in ("D1", "D2")

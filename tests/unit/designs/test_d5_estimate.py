@@ -195,20 +195,6 @@ def test_without_drug_table_only_burden_runs():
     assert rows[3]["note"] == "drug_exposure absent"
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """(study, features) of a generated 400-person CDM (about 3 s)."""
-    from miglink.concepts import load_concept_sets
-    from miglink.features.build import build_features
-    from miglink.sources import open_cdm
-    from miglink.synth import generate
-
-    out = tmp_path_factory.mktemp("tiny") / "cdm"
-    generate(persons=400, seed=1, out=out)
-    study, _ = load_study(None)
-    return study, build_features(open_cdm(out), study, load_concept_sets())
-
-
 def test_count_on_a_tiny_cdm(tiny):
     study, ft = tiny
     tasks = d5.tasks(study)
