@@ -152,9 +152,10 @@ def _task_rows(tab, k: Task, tasks: list[Task]) -> tuple[list[dict], dict, list[
     ]
     # The calibrated estimate is a sensitivity row; the verdict reads the stratified OR.
     # Negative-control outcomes of a family-history exposure measure how family-history
-    # recording tracks healthcare contact, which the utilisation strata already absorb for
-    # migraine: calibrating on them over-corrects (measured in synthetic data: null mean 0.15
-    # while the migraine estimate's own bias is ~0).
+    # recording tracks healthcare contact. While utilisation counted the outcome's own visits
+    # the key estimate had a downward bias the controls lacked and calibrating over-corrected;
+    # with utilisation without the analysis's own days key and controls share one bias and the
+    # calibrated copy is centred on 1 in null worlds (docs/statistics.md, issue 15 item 2).
     cal = {k2: v for k2, v in rows[0].items() if k2 != HYPOTHESES_KEY}
     cal.update(role="sensitivity", method="mantel_haenszel_nc_calibrated")
     return rows, cal, nc_rows
