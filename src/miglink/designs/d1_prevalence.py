@@ -4,7 +4,9 @@ Estimators on the counts: crude OR (Woolf CI), Mantel-Haenszel OR (Robins-Breslo
 variance, the primary estimate) with Breslow-Day homogeneity, and logistic regression on the
 grouped counts with the stratum variables as covariates (sensitivity). The CNS vs non-CNS
 contrast is the ratio of the two composites' MH ORs. The negative controls' MH ORs calibrate
-every MH row (group "D1").
+every MH row (group "D1"). The utilisation stratum of each table leaves out the visit days that
+record its exposure or its outcome (:mod:`miglink.designs.strata`): counted on all visits it is a
+consequence of the outcome and biased the negative controls' ORs downwards.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from miglink.calibrate import ControlGroup
 from miglink.claims.model import Settings, Study
 from miglink.designs.base import Counts, DesignResult, Task, key_row
 from miglink.designs.rows import analysis_id, make_row
-from miglink.designs.strata import STRATA, stratified_counts, with_flag
+from miglink.designs.strata import STRATA, own_utilisation, stratified_counts, with_flag
 from miglink.designs.twobytwo import as_est, estimate_2x2
 from miglink.features.build import (
     ANY_AUTOIMMUNE,
@@ -89,9 +91,11 @@ def tasks(study: Study) -> list[Task]:
 
 
 def d1_counts(ft: FeatureTables, exposure: str, outcomes: list[str], persons=None) -> pd.DataFrame:
-    """Stratified 2x2 counts of ``exposure`` against each outcome (optionally in a subset)."""
+    """Stratified 2x2 counts of ``exposure`` against each outcome (optionally in a subset), with
+    utilisation measured without the exposure's and the outcome's visit days."""
     p = with_flag(ft.persons if persons is None else persons, ft.conditions, exposure, "exposed")
-    return stratified_counts(p, ft.conditions, "exposed", outcomes)
+    util = own_utilisation(ft, [exposure])
+    return stratified_counts(p, ft.conditions, "exposed", outcomes, util=util)
 
 
 def count(ft: FeatureTables, tasks: list[Task]) -> Counts:

@@ -2,7 +2,8 @@
 
 Also the female excess of each condition (OR women vs men, stratified by age, utilisation and
 observation band) and a descriptive count of menstrual-migraine codes. Every 2x2 here is
-stratified without sex (the subgroups are sexes, or women only).
+stratified without sex (the subgroups are sexes, or women only), with utilisation measured
+without the visit days recording its exposure or outcome (:mod:`miglink.designs.strata`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pandas as pd
 from miglink.claims.model import Settings, Study
 from miglink.designs.base import Counts, DesignResult, Task, key_row
 from miglink.designs.rows import make_row
-from miglink.designs.strata import STRATA, stratified_counts, with_flag
+from miglink.designs.strata import STRATA, own_utilisation, stratified_counts, with_flag
 from miglink.designs.twobytwo import as_est, estimate_2x2
 from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import ratio_of_estimates
@@ -97,7 +98,8 @@ def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
             cells = [(g["label"], _subset(P, g)) for g in t.options["groups"]]
         for label, sub in cells:
             p = with_flag(sub, ft.conditions, t.exposure, "exposed")
-            tab = stratified_counts(p, ft.conditions, "exposed", [t.outcome], D3_STRATA)
+            util = own_utilisation(ft, [t.exposure])
+            tab = stratified_counts(p, ft.conditions, "exposed", [t.outcome], D3_STRATA, util)
             tab.insert(0, "group", label)
             tab.insert(0, "analysis", t.analysis)
             tables.append(tab)

@@ -5,7 +5,8 @@ aura / unspecified (aura wins over without-aura when both are recorded; unspecif
 with neither subtype). Per category the stratified Mantel-Haenszel OR against "none"; the key
 estimate, the ratio of ORs aura vs no aura, is the MH OR of the outcome among people with aura
 against people without aura (same strata), which shares no reference group and so needs no
-covariance term; the ratio of the two category ORs is given beside it.
+covariance term; the ratio of the two category ORs is given beside it. Utilisation leaves out the
+visit days recording migraine, either subtype or the outcome (:mod:`miglink.designs.strata`).
 
 Vascular cohort: among people with a migraine record, new SLE / APS (D2 incident matched cohort on
 that restricted population: D2's matching and counts) and ischaemic stroke / VTE afterwards; hazard
@@ -25,7 +26,7 @@ from miglink.designs.d2_counts import CohortCounts, cohort_counts
 from miglink.designs.d2_estimate import concat_curves, hazard_row, pair_curve, split_counts
 from miglink.designs.not_analysed import not_analysed_row
 from miglink.designs.rows import make_row
-from miglink.designs.strata import contrast_2x2, grouped_counts
+from miglink.designs.strata import contrast_2x2, grouped_counts, own_utilisation
 from miglink.designs.twobytwo import as_est, estimate_2x2
 from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import ratio_of_estimates
@@ -111,7 +112,9 @@ def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
     counts = Counts(design=NAME, values={"aura_resolved": resolved})
     if aura and resolved:
         outcomes = list(dict.fromkeys(t.outcome for t in aura))
-        totals, cases = grouped_counts(with_category(ft), ft.conditions, "cat", outcomes)
+        # the category is read from the index set and both subtypes: none of their days counts
+        util = own_utilisation(ft, [ft.settings.index_set, AURA, NO_AURA])
+        totals, cases = grouped_counts(with_category(ft), ft.conditions, "cat", outcomes, util=util)
         counts.frames.update(aura_totals=totals, aura_cases=cases)
     if vascular:
         cc = vascular_counts(ft, [(t.exposure, t.outcome) for t in vascular])

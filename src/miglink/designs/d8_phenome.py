@@ -16,7 +16,13 @@ from miglink.claims.model import Settings, Study
 from miglink.designs import d1_prevalence
 from miglink.designs.base import Counts, DesignResult, Task, key_row
 from miglink.designs.rows import finite, make_row
-from miglink.designs.strata import STRATA, assemble_2x2, with_flag
+from miglink.designs.strata import (
+    STRATA,
+    assemble_2x2,
+    own_utilisation,
+    with_flag,
+    without_own_days,
+)
 from miglink.designs.twobytwo import estimate_2x2
 from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import mantel_haenszel
@@ -95,6 +101,10 @@ def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
     counts.values["background_concepts"] = keep_ids
     if keep_ids:
         P = with_flag(ft.persons, ft.conditions, opts["index_set"], "exposed")
+        # without the exposure's visit days; the features keep no record days per background
+        # concept, so a concept's own days still count (a known limitation, docs/statistics.md)
+        idx = [opts["index_set"]]
+        P = without_own_days(P, own_utilisation(ft, idx), idx)
         totals = P.group_by([*STRATA, "exposed"]).aggregate(n=P.person_id.count()).execute()
         sel = ph.filter(ph.concept_id.isin(keep_ids)).select(
             pid=ph.person_id, outcome=ph.concept_id.cast("string")

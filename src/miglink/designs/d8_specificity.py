@@ -5,6 +5,9 @@ autoimmune OR placed against the phenome background (the ORs of all other condit
 The phenome background is used like negative controls: an empirical null fitted to the background
 log ORs calibrates the autoimmune ORs, so an immune-specific link is told apart from a general
 excess of recorded diagnoses in people with migraine (detection / over-diagnosis).
+
+The dose-response utilisation leaves out the visit days recording any autoimmune disease or the
+outcome (:mod:`miglink.designs.strata`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from miglink.claims.model import Settings, Study
 from miglink.designs import d8_phenome
 from miglink.designs.base import Counts, DesignResult, Task, key_row
 from miglink.designs.rows import make_row
-from miglink.designs.strata import STRATA, with_flag
+from miglink.designs.strata import STRATA, own_utilisation, with_flag, without_own_days
 from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import trend_test_grouped
 
@@ -70,6 +73,9 @@ def _dose_counts(ft: FeatureTables, t: Task) -> pd.DataFrame:
     P = ft.persons.left_join(n_ai, ft.persons.person_id == n_ai.apid)
     P = P.mutate(score=ibis.least(P.k.fill_null(0), 3).cast("int64")).drop("apid", "k")
     P = with_flag(P, C, t.outcome, "y")
+    # utilisation without the days recording any autoimmune disease (the score) or the outcome
+    sets = [*t.options["autoimmune"], t.outcome]
+    P = without_own_days(P, own_utilisation(ft, sets), sets)
     g = (
         P.group_by(["score", *STRATA])
         .aggregate(total=P.person_id.count(), events=P.y.sum())

@@ -4,6 +4,13 @@ One scan per fact table joined to the resolved concept ids yields, per person an
 first date, the second distinct date and the number of distinct dates; plus person covariates (sex,
 birth year, observation span, utilisation) and, for the phenome background, the first date of every
 standard condition concept. Designs never touch the CDM again.
+
+Utilisation (``util_q``) is the band of distinct visit days per observed year. Because a visit
+that records a diagnosis is also a utilisation day, stratifying on all visit days stratifies on a
+consequence of the outcome (and of the exposure): a person with migraine has migraine visits.
+``record_days`` therefore keeps, per person and concept set, the visit days that carry a record
+of the set, so that each 2x2 analysis can measure utilisation without the days of its own
+exposure and outcome (:func:`miglink.designs.strata.own_utilisation`).
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ class FeatureTables:
     settings: Settings
     available: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: person_id, set_id, day: the visit days (inside observation) carrying a record of the set
+    record_days: ir.Table | None = None
 
 
 def derived_groups(study: Study) -> dict[str, list[str]]:
@@ -94,12 +103,13 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
         t: cdm.has(t)
         for t in ("visit_occurrence", "drug_exposure", "measurement", "observation", "death")
     }
-    conditions, index_events = _conditions(cdm, study, by_domain.get("condition", {}))
-    persons, visits_by_year, cut = _persons(cdm, st, available, notes)
+    conditions, index_events, cond_records = _conditions(cdm, study, by_domain.get("condition", {}))
+    persons, visits_by_year, cut, visit_days = _persons(cdm, st, available, notes)
     phenome = _phenome(cdm)
     drugs = _drugs(cdm, by_domain, available, notes)
     measurements = _measurements(cdm, st, by_domain, conditions, available, notes)
-    observations = _observations(cdm, by_domain, available, notes)
+    observations, obs_records = _observations(cdm, by_domain, available, notes)
+    records = cond_records if obs_records is None else cond_records.union(obs_records)
 
     return FeatureTables(
         persons=persons,
@@ -116,12 +126,25 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
         settings=st,
         available=available,
         notes=notes,
+        record_days=_record_days(records, visit_days),
     )
 
 
-def _conditions(cdm, study: Study, resolved: dict) -> tuple[ir.Table, ir.Table]:
-    """Condition first dates (with the derived composite sets at record level) and every
-    distinct record day of the index condition (encounters, for the SCCS in D5).
+def _record_days(records: ir.Table, visit_days: ir.Table) -> ir.Table:
+    """The visit days (inside observation) on which a record of each set is made.
+
+    Small next to the visits (only records of the study's sets), so each analysis's utilisation
+    without its own sets is a join of this table, not another scan of the visits."""
+    r = records.select("person_id", "set_id", day=records.event_date).distinct()
+    v = visit_days.select(vpid=visit_days.person_id, vday=visit_days.day)
+    r = r.semi_join(v, (r.person_id == v.vpid) & (r.day == v.vday))
+    return cache(r.select("person_id", "set_id", "day"))
+
+
+def _conditions(cdm, study: Study, resolved: dict) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """Condition first dates (with the derived composite sets at record level), every
+    distinct record day of the index condition (encounters, for the SCCS in D5) and the
+    distinct record days of every set (person_id, set_id, event_date; uncached).
 
     The matching records are read once: both tables come from them."""
     from miglink.concepts.match import records_in_sets
@@ -139,12 +162,13 @@ def _conditions(cdm, study: Study, resolved: dict) -> tuple[ir.Table, ir.Table]:
         person_id=cond.person_id, set_id=g.group_id, event_date=cond.event_date
     )
     base = cond.select("person_id", "set_id", "event_date")
-    conditions = cache(_first_dates(base.union(derived), st.phenotype_min_dates))
+    records = base.union(derived)
+    conditions = cache(_first_dates(records, st.phenotype_min_dates))
     ie = cond.filter(cond.set_id == st.index_set)
     index_events = ie.select(
         person_id=ie.person_id, day=ie.event_date.epoch_days().cast("int64")
     ).distinct()
-    return conditions, cache(index_events)
+    return conditions, cache(index_events), records
 
 
 def _phenome(cdm) -> ir.Table:
@@ -214,15 +238,17 @@ def _measurements(
 
 def _observations(
     cdm, by_domain: dict, available: dict[str, bool], notes: list[str]
-) -> ir.Table | None:
+) -> tuple[ir.Table | None, ir.Table | None]:
+    """First dates of the observation sets and their record days (uncached), or None."""
     from miglink.concepts.match import records_in_sets
 
     if available["observation"] and by_domain.get("observation"):
         o = records_in_sets(cdm, "observation", by_domain["observation"])
-        return cache(_first_dates(o.select("person_id", "set_id", "event_date"), 1))
+        o = o.select("person_id", "set_id", "event_date")
+        return cache(_first_dates(o, 1)), o
     if not available["observation"]:
         notes.append("observation table absent: family-history design (D7) cannot run")
-    return None
+    return None, None
 
 
 def _persons(cdm, st: Settings, available: dict[str, bool], notes: list[str]):
@@ -283,9 +309,7 @@ def _persons(cdm, st: Settings, available: dict[str, bool], notes: list[str]):
     q = cache(q.filter(q.obs_end_day >= q.obs_start_day))
 
     cut = _quantile_cutpoints(q, st.utilisation_quantiles)
-    util_q = ibis.literal(1)
-    for c in cut:
-        util_q = util_q + (q.util_rate > c).cast("int64")
+    util_q = util_band(q.visit_days, q.obs_years, cut)
     bands = st.observation_bands_years
     obs_band = ibis.literal(0)
     for b in bands:
@@ -294,11 +318,20 @@ def _persons(cdm, st: Settings, available: dict[str, bool], notes: list[str]):
     age = q.age_end.clip(lower=0, upper=top)
     age_lo = (age // width) * width
     q = q.mutate(
-        util_q=util_q.cast("int64"),
+        util_q=util_q,
         obs_band=obs_band.cast("int64"),
         age_band=age_lo.cast("int64"),
     )
-    return cache(q), visits_by_year, cut
+    return cache(q), visits_by_year, cut, vd
+
+
+def util_band(visit_days: ir.Value, obs_years: ir.Value, cut: list[float]) -> ir.Value:
+    """Utilisation band 1..k of ``visit_days`` per observed year against fixed cut points."""
+    rate = visit_days / obs_years
+    band = ibis.literal(1)
+    for c in cut:
+        band = band + (rate > c).cast("int64")
+    return band.cast("int64")
 
 
 def _quantile_cutpoints(q: ir.Table, k: int) -> list[float]:

@@ -51,25 +51,21 @@ def test_key_row_is_the_hand_odds_ratio_and_alone_marked():
     assert key["se_log"] == pytest.approx(math.sqrt(1 / 20 + 1 / 80 + 1 / 10 + 1 / 90))
     assert key[HYPOTHESES_KEY] == ("h2x",)
     assert sum(HYPOTHESES_KEY in r for r in res.rows) == 1
-    methods = [r["method"] for r in res.rows[:4]]
-    assert methods == [
-        "mantel_haenszel",
-        "crude_woolf",
-        "logistic_grouped",
-        "mantel_haenszel_nc_calibrated",
-    ]
-    ncs = res.rows[4:]
+    methods = [r["method"] for r in res.rows[:3]]
+    assert methods == ["mantel_haenszel", "crude_woolf", "logistic_grouped"]
+    ncs = res.rows[3:]
     assert [r["stratum"] for r in ncs] == [f"negative control {nc}" for nc in NCS]
     assert {r["role"] for r in ncs} == {"negative_control"}
     assert ncs[1]["estimate"] == pytest.approx((11 * 90) / (89 * 10))
 
 
-def test_calibrated_copy_is_a_declared_group():
+def test_key_row_is_calibrated_by_a_declared_group():
     res = d7.estimate(_counts(), _tasks(), SETTINGS)
     (group,) = res.controls
-    cal = res.rows[3]
-    assert group.name == "D7 h2x" and group.targets == [cal] and group.drop_uncalibrated
-    assert cal["role"] == "sensitivity" and HYPOTHESES_KEY not in cal
+    cal = res.rows[0]
+    assert group.name == "D7 h2x" and group.targets == [cal] and not group.drop_uncalibrated
+    assert group.controls == res.rows[3:]
+    assert cal["role"] == "primary" and cal[HYPOTHESES_KEY] == ("h2x",)
     summary = calibrate_groups(res.controls, SETTINGS.min_negative_controls)["D7 h2x"]
     assert summary["n_controls"] == len(NCS)
     assert cal["note"] == (
@@ -79,12 +75,22 @@ def test_calibrated_copy_is_a_declared_group():
     assert math.isfinite(cal["cal_estimate"]) and not dropped_targets(res.controls)
 
 
-def test_uncalibrated_copy_is_dropped():
+def test_too_few_controls_leave_the_key_row_raw():
     counts = _counts()
     tasks = _tasks()[:3]  # two controls: fewer than min_negative_controls
     res = d7.estimate(counts, tasks, SETTINGS)
     calibrate_groups(res.controls, SETTINGS.min_negative_controls)
-    assert dropped_targets(res.controls) == {id(res.rows[3])}
+    assert not dropped_targets(res.controls)
+    assert res.rows[0].get("cal_estimate") is None
+    assert res.rows[0]["estimate"] == pytest.approx(2.25)
+
+
+def test_groups_rebuild_from_rows():
+    res = d7.estimate(_counts(), _tasks(), SETTINGS)
+    (again,) = d7.control_groups(res.rows)
+    (group,) = res.controls
+    assert again.name == group.name and again.targets == group.targets
+    assert again.controls == group.controls
 
 
 @pytest.mark.parametrize(
