@@ -45,6 +45,12 @@ def _usable(log_est, se) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return y[keep], s[keep], keep
 
 
+def kept_controls(log_est, se) -> tuple[np.ndarray, np.ndarray]:
+    """The controls ``fitNull`` fits on: finite, positive SE, |log estimate| <= log(100)."""
+    y, s, _ = _usable(log_est, se)
+    return y, s
+
+
 def fit_null(
     neg_log,
     neg_se,
