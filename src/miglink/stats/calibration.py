@@ -7,6 +7,11 @@ the OHDSI procedure when only negative controls exist. When positive controls wi
 true effects are supplied, the error model is fitted on all controls instead
 (``fitSystematicErrorModel``). EASE summarises the null in one number.
 
+This is the plug-in procedure (the null taken as known). Result rows are calibrated with
+``miglink.stats.null_posterior``, which integrates over the null's uncertainty and equals
+``calibrate`` here when that posterior is a point mass; ``fit_null`` still gives the mean, sd and
+EASE that calibration.json reports.
+
 Why not ``fitSystematicErrorModel`` with ``trueLogRr = 0`` on negatives alone: the slopes are
 then unidentified and, on the package's own ``sccs`` dataset, the BFGS fit wanders off
 (meanIntercept ≈ 20, sdIntercept ≈ 74) and every calibrated CI is NaN.
