@@ -16,6 +16,7 @@ import pandas as pd
 from miglink.claims.model import D8Hypothesis, Study
 from miglink.claims.verdicts import (
     NOT_ANALYSED,
+    calibration_untrusted,
     claim_verdict,
     diagnose,
     hypothesis_verdict,
@@ -54,7 +55,24 @@ def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
         fails = diagnose(r, st, cal_expected)
         r["diagnostics_pass"] = not fails
         r["diagnostics"] = ";".join(fails)
+        if calibration_untrusted(r, st):
+            _add_note(r, _untrusted_note(r, st))
     return pd.DataFrame(recs)
+
+
+def _untrusted_note(r: dict, st) -> str:
+    """Why a calibrated row's verdict cannot be 'supported' or 'contradicted' (the gate)."""
+    return (
+        f"calibration not trusted: leave-one-out coverage of its negative controls "
+        f"{float(r['cal_loo_coverage']):.0%} < {st.min_loo_coverage:.0%}, so its calibrated CI "
+        "decides no verdict"
+    )
+
+
+def _add_note(r: dict, text: str) -> None:
+    note = r.get("note") if isinstance(r.get("note"), str) else ""
+    if text not in note:
+        r["note"] = f"{note}; {text}" if note else text
 
 
 def label_key_rows(rows: list[dict]) -> list[dict]:

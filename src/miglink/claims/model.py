@@ -54,6 +54,8 @@ class Settings(BaseModel):
     reproductive_age: tuple[int, int] = (15, 49)
     km_horizon_years: float = Field(10.0, gt=0)
     min_negative_controls: int = Field(5, ge=3)
+    #: a calibrated verdict needs this leave-one-out coverage of its negative controls
+    min_loo_coverage: float = Field(0.8, ge=0, le=1)
 
 
 class _Hypothesis(BaseModel):
