@@ -21,6 +21,7 @@ from miglink.claims.verdicts import (
     diagnose,
     hypothesis_verdict,
     tally,
+    verdict_mdrr,
     verdict_p,
 )
 from miglink.designs.rows import finite
@@ -44,6 +45,7 @@ def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
         if r.get("mdrr") is None or not finite(r.get("mdrr")):
             if finite(r.get("se_log")) and r.get("measure") in ("ROR", "OR", "HR", "IRR", "RGM"):
                 r["mdrr"] = exp_or_inf(z_mdrr() * float(r["se_log"]))
+        r["verdict_mdrr"] = verdict_mdrr(r) if finite(r.get("mdrr")) else None
         cal_expected = (
             r["design"] in ("D1", "D2")
             and r["method"] in ("mantel_haenszel", "poisson_matched_strata")

@@ -226,7 +226,9 @@ def _row_view(r: pd.Series) -> dict[str, Any]:
         else "–",
         "cal_p": fmt.pval(_get(r, "cal_p_value")),
         "holm_p": fmt.pval(_get(r, "holm_p_value")),
-        "mdrr": fmt.num(_get(r, "mdrr")),
+        "mdrr": fmt.num(
+            _get(r, "verdict_mdrr") if fmt.is_num(_get(r, "verdict_mdrr")) else _get(r, "mdrr")
+        ),
         "max_smd": fmt.num(_get(r, "max_smd"), 3),
         "diag": "pass"
         if diag_pass is True or str(diag_pass).lower() == "true"
