@@ -27,7 +27,7 @@ from miglink.report.literature import comparable, published_for
 CROSS_SECTIONAL_DESIGNS = {"D1", "D3", "D6", "D7", "D8"}
 
 #: Measures drawn on the forest plot's ratio axis (shares, counts and prevalences are listed only).
-RATIO_MEASURES = {"OR", "HR", "IRR", "RR", "RGM", "ROR"}
+RATIO_MEASURES = {"OR", "HR", "IRR", "RR", "RGM", "ROR", "RHR"}
 
 #: Designs whose estimates are calibrated against negative controls (PROTOCOL.md).
 CALIBRATED_DESIGNS = ("D1", "D2")
