@@ -118,6 +118,17 @@ PLANTED: dict[str, dict] = {
     },
 }
 
+#: Null worlds with a non-causal mechanism switched on (nothing planted; run on the null seeds).
+#: null_event_dependent: 30% of migraine encounters start an NSAID course 0-3 days later
+#: (event-dependent exposure, docs/synthetic-data.md); the SCCS must stay unbiased.
+NULL_VARIANTS: dict[str, dict] = {
+    "null_event_dependent": {
+        "description": "null world; migraine encounters start NSAID courses (no drug effect)",
+        "baseline": None,
+        "effects": [{"event_dependent_drug": "nsaids", "start_probability": 0.3, "delay_days": 3}],
+    },
+}
+
 #: The issue's bars (recorded beside the measured values).
 NULL_RATIO_BAR = (0.93, 1.07)
 NULL_COVERAGE_BAR = 0.93
@@ -136,7 +147,7 @@ class World:
 
     @property
     def null(self) -> bool:
-        return self.name == "null"
+        return self.name == "null" or self.name in NULL_VARIANTS
 
     @property
     def label(self) -> str:
@@ -341,7 +352,7 @@ def run_world(w: World, work: Path, reuse: bool) -> dict:
     claims_file = work / f"{w.label}.claims.json"
     t0 = time.perf_counter()
     if not (cdm_dir / "truth.json").exists():
-        scenario = NULL_SCENARIO if w.null else PLANTED[w.name]
+        scenario = NULL_SCENARIO if w.name == "null" else {**PLANTED, **NULL_VARIANTS}[w.name]
         generate(persons=w.persons, seed=w.seed, out=cdm_dir, scenario=scenario)
     t_gen = time.perf_counter() - t0
     truth = json.loads((cdm_dir / "truth.json").read_text())
@@ -642,13 +653,15 @@ def misses(hyp: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
 
 
 def worlds(args) -> list[World]:
-    names = [n for n in args.worlds if n != "null"]
+    nulls = [n for n in args.worlds if n == "null" or n in NULL_VARIANTS]
+    names = [n for n in args.worlds if n not in nulls]
     unknown = set(names) - set(PLANTED)
     if unknown:
         raise SystemExit(
-            f"unknown world(s) {sorted(unknown)}: choose from null, {', '.join(PLANTED)}"
+            f"unknown world(s) {sorted(unknown)}: choose from null, "
+            f"{', '.join([*NULL_VARIANTS, *PLANTED])}"
         )
-    out = [World("null", s, args.persons) for s in args.seeds] if "null" in args.worlds else []
+    out = [World(n, s, args.persons) for n in nulls for s in args.seeds]
     return out + [World(n, s, args.persons) for n in names for s in args.planted_seeds]
 
 

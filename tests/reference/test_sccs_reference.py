@@ -40,18 +40,30 @@ def test_intervals_by_hand():
     assert eras[["start", "end"]].values.tolist() == [[D0 + 100, D0 + 129], [D0 + 300, D0 + 300]]
     events = pd.DataFrame({"person": [1, 1, 1, 1], "day": [D0 + 5, D0 + 80, D0 + 150, D0 + 320]})
     iv = sccs_intervals(persons, eras, events).set_index(["window", "age_band"])
-    # age band 40 starts 2020-07-01 = day 182; risk 100..159 and 300..330, pre 70..99 and 270..299
+    # age band 40 starts 2020-07-01 = day 182; risk from the day after each era start: 101..159
+    # and 301..330; pre-exposure -30..0 days: 70..100 and 270..300 (the start days included)
     assert iv.loc[("baseline", "35"), "length"] == 70 + 22
     assert iv.loc[("baseline", "40"), "length"] == 110 - 22 + 34
-    assert iv.loc[("risk", "35"), "length"] == 60
-    assert iv.loc[("risk", "40"), "length"] == 31
-    assert iv.loc[("pre_exposure", "35"), "length"] == 30
-    assert iv.loc[("pre_exposure", "40"), "length"] == 30
+    assert iv.loc[("risk", "35"), "length"] == 59
+    assert iv.loc[("risk", "40"), "length"] == 30
+    assert iv.loc[("pre_exposure", "35"), "length"] == 31
+    assert iv.loc[("pre_exposure", "40"), "length"] == 31
     assert iv["length"].sum() == 365
     assert iv.loc[("baseline", "35"), "events"] == 1
     assert iv.loc[("pre_exposure", "35"), "events"] == 1
     assert iv.loc[("risk", "35"), "events"] == 1
     assert iv.loc[("risk", "40"), "events"] == 1
+
+
+def test_an_event_on_the_start_day_is_not_risk_time():
+    """A drug started at an encounter: the encounter (day 0) falls in the pre-exposure window."""
+    persons = pd.DataFrame({"person": [1], "start": [D0], "end": [D0 + 99], "birth_year": [1980]})
+    eras = pd.DataFrame({"person": [1], "start": [D0 + 50], "end": [D0 + 59]})
+    events = pd.DataFrame({"person": [1, 1], "day": [D0 + 50, D0 + 51]})
+    iv = sccs_intervals(persons, eras, events).set_index("window")
+    assert iv.loc["pre_exposure", "length"] == 31 and iv.loc["pre_exposure", "events"] == 1
+    assert iv.loc["risk", "length"] == 40 - 1 and iv.loc["risk", "events"] == 1  # 51..89
+    assert iv["length"].sum() == 100
 
 
 def _example() -> pd.DataFrame:

@@ -251,3 +251,64 @@ def test_cli_synth_writes_folder_and_reports_user_errors(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "effects[0]" in err and "hazard_ratio" in err and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- event-dependent exposure
+
+ED = {"event_dependent_drug": "nsaids", "start_probability": 0.5, "delay_days": 2}
+
+
+def test_event_dependent_exposure_is_validated_and_not_a_drug_effect():
+    s = load_scenario({"baseline": None, "effects": [ED]})
+    (e,) = s.event_dependent()
+    assert (e.event_dependent_drug, e.start_probability, e.delay_days) == ("nsaids", 0.5, 2)
+    assert e.course_days == (7, 30) and s.drug_irr("nsaids") == 1.0
+    assert load_scenario(None).event_dependent() == []  # off by default
+    bad = [
+        ({**ED, "event_dependent_drug": "aspirin"}, "event_dependent_drug"),
+        ({**ED, "start_probability": 1.5}, "start_probability"),
+        ({**ED, "course_days": [30, 7]}, "course_days"),
+    ]
+    for entry, field in bad:
+        with pytest.raises(MiglinkError, match=field):
+            load_scenario({"baseline": None, "effects": [entry]})
+
+
+def test_encounters_start_the_courses_and_truth_json_records_it(tmp_path):
+    """Every course the option adds starts 0..delay_days after an encounter of its person; the
+    encounters are the same as without the option (no causal effect); truth.json says so."""
+    import json
+
+    import pandas as pd
+
+    kw = dict(scenario={"baseline": None, "effects": [ED]})
+    generate(4000, 3, tmp_path / "ed", **kw)
+    generate(4000, 3, tmp_path / "plain", scenario={"baseline": None, "effects": []})
+    truth = json.loads((tmp_path / "ed" / "truth.json").read_text())
+    (rec,) = truth["event_dependent_exposure"]
+    assert rec["drug"] == "nsaids" and rec["causal_effect"] is False
+    assert 0.4 * rec["encounters"] < rec["courses_started"] <= 0.5 * rec["encounters"] * 1.2
+    assert (
+        json.loads((tmp_path / "plain" / "truth.json").read_text())["event_dependent_exposure"]
+        == []
+    )
+
+    def read(kind: str, table: str) -> pd.DataFrame:
+        return pd.read_parquet(tmp_path / kind / f"{table}.parquet")
+
+    ed, plain = read("ed", "drug_exposure"), read("plain", "drug_exposure")
+    assert len(ed) - len(plain) == rec["courses_started"]
+    enc = read("ed", "condition_occurrence")
+    enc_plain = read("plain", "condition_occurrence")
+    assert len(enc) == len(enc_plain)  # the encounters do not depend on the courses
+    # each added course starts 0..2 days after one of its person's records
+    key = ["person_id", "drug_exposure_start_date"]
+    added = ed.merge(plain[key].drop_duplicates(), on=key, how="left", indicator=True)
+    added = added[added["_merge"] == "left_only"]
+    pairs = added[key].merge(enc[["person_id", "condition_start_date"]], on="person_id")
+    lag = (
+        pd.to_datetime(pairs["drug_exposure_start_date"])
+        - pd.to_datetime(pairs["condition_start_date"])
+    ).dt.days
+    ok = pairs.assign(ok=lag.between(0, 2)).groupby(key)["ok"].any()
+    assert len(ok) > 100 and ok.all()

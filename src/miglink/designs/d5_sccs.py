@@ -5,6 +5,11 @@ their observation window, birth year, drug records and event days. Output is one
 window x age band with its length in days and its number of events, the input of
 ``stats.sccs.sccs_fit``. Everything is vectorised (sorted change points and cumulative sums), so
 cost grows with the number of records, not with days of follow-up.
+
+Windows (day 0 = era start): risk = days ``RISK_START_DAYS`` (1) .. era end + ``RISK_DAYS``;
+pre-exposure = days -``PRE_DAYS`` .. 0. The start day is not risk time: a drug prescribed at a
+migraine encounter starts on the encounter's day, and that encounter is the prescription's reason,
+not its effect (event-dependent exposure; counting it as risk is the naive SCCS's bias).
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-RISK_DAYS = 30  # risk window = era + 30 days
-PRE_DAYS = 30  # pre-exposure window = -30..-1 days before era start
+RISK_DAYS = 30  # risk window ends 30 days after the era
+RISK_START_DAYS = 1  # risk window starts the day after era start (day 0 is pre-exposure)
+PRE_DAYS = 30  # pre-exposure window = -30..0 days from era start
 ERA_GAP_DAYS = 30  # records of one drug set closer than this merge into one era
 _BIG = 1 << 20  # day offset per person in packed keys (days < 2**20 ~ year 4840)
 WINDOWS = ("baseline", "pre_exposure", "risk")  # window codes 0, 1, 2 (alphabetical order)
@@ -70,13 +76,15 @@ def sccs_intervals(
     age_width: int = 5,
     risk_days: int = RISK_DAYS,
     pre_days: int = PRE_DAYS,
+    risk_start: int = RISK_START_DAYS,
 ) -> pd.DataFrame:
     """Rows person, window (baseline / pre_exposure / risk), age_band, length, events.
 
     ``persons``: person, start, end (observation window, inclusive days), birth_year.
     ``eras``: person, start, end (exposure eras). ``events``: person, day.
-    Risk = [era start, era end + risk_days]; pre-exposure = [era start - pre_days, era start - 1];
-    risk wins where windows overlap. Only days inside [start, end] count.
+    Risk = [era start + risk_start, era end + risk_days]; pre-exposure = [era start - pre_days,
+    era start + risk_start - 1]; risk wins where windows overlap. Only days inside [start, end]
+    count.
     """
     p = persons.sort_values("person").reset_index(drop=True)
     pid = p["person"].to_numpy(np.int64)
@@ -91,10 +99,10 @@ def sccs_intervals(
         (np.arange(len(p)), ps, 0, 0),
         (np.arange(len(p)), pe + 1, 0, 0),
         (ap, ad, 0, 0),
-        (ei, es, 1, 0),
-        (ei, ee + risk_days + 1, -1, 0),
+        (ei, es + risk_start, 1, 0),
+        (ei, np.maximum(ee + risk_days + 1, es + risk_start), -1, 0),
         (ei, es - pre_days, 0, 1),
-        (ei, es, 0, -1),
+        (ei, es + risk_start, 0, -1),
     ]
     i, lo, length, win = _window_segments(pts, ps, pe)
     age = np.floor((lo - born[i]) / 365.25 / age_width).astype(np.int64)

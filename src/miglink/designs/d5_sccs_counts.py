@@ -4,6 +4,11 @@ The person-level rows (observation window, drug records, encounter days) stay in
 :func:`sccs_counts`; what leaves it is, per drug set, the exposed cases' interval profiles
 (window x age band x length, events summed over the cases sharing a profile: the count-only
 input of the conditional Poisson fit, ``stats.sccs.sccs_patterns``), numbered without person ids.
+
+The outcome is the index condition (migraine encounters: every distinct record day of the index
+set after its first) or, for the negative controls, a negative-control condition (every distinct
+visit day recording it after its first record, from ``record_days``): the same design with an
+outcome no drug affects, so that its IRRs measure the design's systematic error.
 """
 
 from __future__ import annotations
@@ -20,13 +25,29 @@ NO_EVENTS = "no_events"  # no exposed case has an encounter in observation
 OK = "ok"
 
 
+def _outcome_days(ft: FeatureTables, outcome: str):
+    """person_id, day (epoch day) of every distinct record day of ``outcome`` (None: no source)."""
+    if outcome == ft.settings.index_set:
+        return ft.index_events
+    if ft.record_days is None:
+        return None
+    R = ft.record_days
+    r = R.filter(R.set_id == outcome)
+    return r.select(person_id=r.person_id, day=r.day.epoch_days().cast("int64")).distinct()
+
+
 def sccs_data(
-    ft: FeatureTables, drug_sets: list[str]
+    ft: FeatureTables, drug_sets: list[str], outcome: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Pull the narrow person-level rows of possible SCCS cases: persons, drug records, events."""
-    idx = ft.settings.index_set
-    C, P, E, D = ft.conditions, ft.persons, ft.index_events, ft.drugs
-    first = C.filter(C.set_id == idx).select(fpid=C.person_id, first_day=C.first_day)
+    """Pull the narrow person-level rows of possible SCCS cases: persons, drug records, events.
+
+    ``outcome`` defaults to the index set (migraine encounters)."""
+    outcome = outcome or ft.settings.index_set
+    C, P, E, D = ft.conditions, ft.persons, _outcome_days(ft, outcome), ft.drugs
+    empty = pd.DataFrame(columns=["person"])
+    if E is None:
+        return empty, empty, empty
+    first = C.filter(C.set_id == outcome).select(fpid=C.person_id, first_day=C.first_day)
     ev = E.join(first, E.person_id == first.fpid)
     ev = ev.filter(ev.day > ev.first_day).select(epid=ev.person_id, day=ev.day)
     cases = ev.select(cpid=ev.epid).distinct()
@@ -91,13 +112,16 @@ def case_profiles(iv: pd.DataFrame) -> pd.DataFrame:
 
 
 def sccs_counts(
-    ft: FeatureTables, exposures: list[str]
+    ft: FeatureTables, exposures: list[str], outcome: str | None = None
 ) -> tuple[dict[str, str], dict[str, pd.DataFrame]]:
-    """Per drug set: its status and, when OK, its case profiles."""
-    persons, drugs, events = sccs_data(ft, sorted(set(exposures)))
+    """Per drug set: its status and, when OK, its case profiles (outcome: the index set)."""
+    persons, drugs, events = sccs_data(ft, sorted(set(exposures)), outcome)
     status: dict[str, str] = {}
     frames: dict[str, pd.DataFrame] = {}
     for x in exposures:
+        if persons.empty:
+            status[x] = NO_ERAS
+            continue
         status[x], iv = exposed_intervals(persons, drugs, events, x, ft.settings.age_band_years)
         if status[x] == OK:
             frames[x] = case_profiles(iv)

@@ -2,7 +2,9 @@
 
 Encounters are a Poisson process after diagnosis; inside a drug's risk window (exposure days +
 30 days) the rate is multiplied by the planted incidence rate ratio: extra encounters for a
-ratio above 1, thinning of the existing ones below 1.
+ratio above 1, thinning of the existing ones below 1. A scenario's event-dependent drug starts
+are drawn from the encounters before the effects are planted (so a planted drug effect applies
+to those courses too); the encounters themselves never depend on them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from miglink.synth import catalogue as cat
 from miglink.synth.diagnoses import MigrainePatients
-from miglink.synth.prescriptions import DrugExposures
+from miglink.synth.prescriptions import DrugExposures, event_dependent_courses
 from miglink.synth.records import ConditionRows, Visits
 from miglink.synth.stats import Stats
 from miglink.synth.timescale import KEY, YEAR, ranges
@@ -42,8 +44,11 @@ def record_encounters(
     visits: Visits,
     rows: ConditionRows,
     stats: Stats,
-) -> None:
-    """Encounters, their codes and visits, medication-overuse headache, drug-effect truth."""
+) -> DrugExposures:
+    """Encounters, their codes and visits, medication-overuse headache, drug-effect truth.
+
+    Returns the drug exposures with the courses the encounters start (event-dependent exposure),
+    the same rows as ``drugs`` when the scenario has none."""
     n = p["sex"].size
     rho = ENCOUNTER_RATE * rng.gamma(2.0, 0.5, mig.who.size) * np.sqrt(p["seek"][mig.who])
     rho_p = np.zeros(n)
@@ -56,6 +61,10 @@ def record_encounters(
     enc_p = mig.who[o]
     enc_d = np.floor(mig.dx[o] + 1 + rng.random(o.size) * span[o])
     enc_d = np.minimum(enc_d, mig.end[o])
+    specs = world.scenario.event_dependent()
+    drugs, tally = event_dependent_courses(world, rng, p, drugs, enc_p, enc_d, specs)
+    for name, v in tally.items():
+        stats.add(f"event_dependent:{name}", v)
     win = _risk_windows(p, drugs, dx_p)
     enc_p, enc_d = _plant_drug_effects(world, rng, rho_p, drugs, win, enc_p, enc_d)
     enc_code = _encounter_codes(world, rng, p, mig, dx_p, dx_code, enc_p, enc_d)
@@ -69,6 +78,7 @@ def record_encounters(
     code = world.code_of[("migraine:moh", 0)]
     rows.emit(moh[ok], np.full(ok.sum(), code), visits.day[mv[ok]], mv[ok])
     _drug_effect_stats(world, p, drugs, win, dx_p, enc_p, enc_d, stats)
+    return drugs
 
 
 def _risk_windows(p, drugs: DrugExposures, dx_p: np.ndarray) -> RiskWindows:

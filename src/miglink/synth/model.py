@@ -73,7 +73,7 @@ class ChunkSimulator(World):
         rec_i = diagnose_independent(self, rng, p, independent, visits, rows)
         mig = migraine_patients(p, dx_day)
         drugs = prescribe(self, rng, p, dx_day, mig)
-        record_encounters(self, rng, p, mig, drugs, dx_code, visits, rows, stats)
+        drugs = record_encounters(self, rng, p, mig, drugs, dx_code, visits, rows, stats)
         ai_on = np.min(onset[:, self.ai_idx], axis=1)
         meas = measure_markers(self, rng, p, onset, ai_on, dx_day, years, visits, stats)
         mig_true, ai_true = np.isfinite(onset[:, 0]), np.isfinite(ai_on)

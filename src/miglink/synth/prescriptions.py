@@ -1,7 +1,11 @@
 """Drug exposures: treatment of the autoimmune diseases, of migraine, and background use.
 
 A *course* is a short exposure drawn as a Poisson process between two days; an *era* a long
-treatment starting soon after diagnosis for a share of patients.
+treatment starting soon after diagnosis for a share of patients. Both are drawn before, and
+independently of, the migraine encounters (exposure that does not depend on the outcome, the
+SCCS assumption). A scenario's ``event_dependent_drug`` entries add courses that an encounter
+starts (:func:`event_dependent_courses`), drawn after the encounters: exposure that depends on
+the outcome, with no effect of the drug on it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from miglink.synth.diagnoses import MigrainePatients
+from miglink.synth.medicines import INGREDIENTS
+from miglink.synth.scenario import EventDependentExposure
 from miglink.synth.timescale import YEAR
 from miglink.synth.world import World
 
@@ -52,6 +58,12 @@ BACKGROUND_NSAIDS = [
     ("ketorolac", 0.05),
 ]
 BACKGROUND_STEROIDS = STEROIDS + [("dexamethasone", 0.1), ("hydrocortisone", 0.05)]
+#: Ingredients of a course an encounter starts (other sets: their ingredients, equally likely).
+EVENT_DEPENDENT_CHOICES = {
+    "nsaids": MIGRAINE_NSAIDS,
+    "triptans": TRIPTANS,
+    "corticosteroids": STEROIDS,
+}
 
 
 @dataclass
@@ -115,6 +127,13 @@ class _Prescriber:
         self.d_s.append(start)
         self.d_e.append(end)
 
+    def add(self, rows: DrugExposures) -> None:
+        """Start from rows drawn before (their order kept first)."""
+        self.d_p.append(rows.person)
+        self.d_i.append(rows.ingredient)
+        self.d_s.append(rows.start)
+        self.d_e.append(rows.end)
+
     def exposures(self) -> DrugExposures:
         dp = np.concatenate(self.d_p) if self.d_p else np.zeros(0, np.int64)
         di = np.concatenate(self.d_i) if self.d_i else np.zeros(0, np.int64)
@@ -149,3 +168,42 @@ def prescribe(
     rx.courses(allp, s0, e0, 0.04 * p["seek"], BACKGROUND_NSAIDS, 5, 30)
     rx.courses(allp, s0, e0, 0.02 * p["seek"], BACKGROUND_STEROIDS, 5, 21)
     return rx.exposures()
+
+
+def event_dependent_courses(
+    world: World,
+    rng: np.random.Generator,
+    p: dict[str, np.ndarray],
+    drugs: DrugExposures,
+    enc_p: np.ndarray,
+    enc_d: np.ndarray,
+    specs: list[EventDependentExposure],
+) -> tuple[DrugExposures, dict[str, list[float]]]:
+    """``drugs`` plus the courses the encounters (enc_p, enc_d) start; per drug: [courses, encounters].
+
+    Each encounter starts a course with the spec's probability, ``0..delay_days`` days after it
+    (uniform), inside observation. No random draw is made without a spec, so worlds without
+    one are unchanged.
+    """
+    if not specs:
+        return drugs, {}
+    rx = _Prescriber(world, rng)
+    rx.add(drugs)
+    tally: dict[str, list[float]] = {}
+    for spec in specs:
+        take = rng.random(enc_p.size) < spec.start_probability
+        who, day = enc_p[take], enc_d[take]
+        start = day + rng.integers(0, spec.delay_days + 1, who.size)
+        length = rng.integers(spec.course_days[0], spec.course_days[1] + 1, who.size)
+        end_day = p["end_day"][who]
+        ok = start <= end_day
+        who, start, end = who[ok], start[ok], np.minimum(start[ok] + length[ok] - 1, end_day[ok])
+        choices = EVENT_DEPENDENT_CHOICES.get(spec.event_dependent_drug) or [
+            (key, 1.0) for key, *_, dset in INGREDIENTS if dset == spec.event_dependent_drug
+        ]
+        rx.d_p.append(who)
+        rx.d_i.append(rx._ingredients(choices, who.size))
+        rx.d_s.append(start.astype(float))
+        rx.d_e.append(end.astype(float))
+        tally[spec.event_dependent_drug] = [float(who.size), float(enc_p.size)]
+    return rx.exposures(), tally

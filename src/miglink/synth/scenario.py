@@ -116,8 +116,42 @@ class FamilyHistoryEffect(BaseModel):
         return ("family_history", self.family_history, self.to)
 
 
-Effect = HazardEffect | DrugEffect | MarkerEffect | FamilyHistoryEffect
+class EventDependentExposure(BaseModel):
+    """A migraine encounter starts a course of ``drug``: exposure that depends on the outcome.
+
+    Not an effect of the drug (encounters are unchanged): with ``start_probability`` an encounter
+    is followed, 0..``delay_days`` days later (uniform), by a new course of the drug lasting
+    ``course_days`` (a treatment prescribed at, or soon after, an attack). It breaks the SCCS
+    assumption that exposure does not depend on past events (docs/synthetic-data.md).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    event_dependent_drug: str
+    after: Literal["migraine_encounter"] = "migraine_encounter"
+    start_probability: float = Field(gt=0, le=1)
+    delay_days: int = Field(default=0, ge=0, le=365)
+    course_days: tuple[int, int] = (7, 30)
+
+    @field_validator("event_dependent_drug")
+    @classmethod
+    def _drug(cls, v: str) -> str:
+        return _check_in(v, DRUG_SETS, "'event_dependent_drug'")
+
+    @model_validator(mode="after")
+    def _course(self) -> EventDependentExposure:
+        lo, hi = self.course_days
+        if not 1 <= lo <= hi:
+            raise ValueError(f"'course_days' must be [lo, hi] with 1 <= lo <= hi, got {lo, hi}")
+        return self
+
+    @property
+    def key(self) -> tuple:
+        return ("event_dependent", self.event_dependent_drug, self.after)
+
+
+Effect = HazardEffect | DrugEffect | MarkerEffect | FamilyHistoryEffect | EventDependentExposure
 _KINDS: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("event_dependent_drug", EventDependentExposure),
     ("drug", DrugEffect),
     ("marker", MarkerEffect),
     ("family_history", FamilyHistoryEffect),
@@ -140,6 +174,10 @@ class Scenario(BaseModel):
             if isinstance(e, DrugEffect) and e.drug == drug:
                 return e.incidence_rate_ratio
         return 1.0
+
+    def event_dependent(self) -> list[EventDependentExposure]:
+        """The outcome-dependent drug starts (not causal effects; see EventDependentExposure)."""
+        return [e for e in self.effects if isinstance(e, EventDependentExposure)]
 
     def marker_rgm(self, marker: str) -> float:
         for e in self.effects:
@@ -173,7 +211,7 @@ def _parse_effect(i: int, raw: Any, source: str) -> Effect:
         raise MiglinkError(
             f"scenario {source}: effects[{i}] ({label}) needs one of the fields "
             "'hazard_ratio', 'incidence_rate_ratio' (with 'drug'), 'ratio_of_geometric_means' "
-            "(with 'marker') or 'odds_ratio' (with 'family_history')"
+            "(with 'marker'), 'odds_ratio' (with 'family_history') or 'event_dependent_drug'"
         )
     try:
         return model.model_validate(raw)  # type: ignore[return-value]

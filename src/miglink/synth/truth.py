@@ -47,6 +47,8 @@ class Truth(BaseModel):
     negative_control_concept_ids: dict[str, int]
     background_concept_ids: list[int]
     set_concept_ids: dict[str, int]
+    #: outcome-dependent drug starts (scenario ``event_dependent_drug``; no causal effect)
+    event_dependent_exposure: list[dict[str, Any]] = []
     tables: dict[str, int] = {}
 
 
@@ -138,7 +140,23 @@ def build_truth(seed: int, persons: int, scenario: Scenario, stats: Stats, vocab
         negative_control_concept_ids={k: vocab.disease_std[k] for k in ncs},
         background_concept_ids=[vocab.disease_std[d.key] for d in cat.background_diseases()],
         set_concept_ids=set_ids,
+        event_dependent_exposure=[_event_dependent(e, st) for e in scenario.event_dependent()],
     )
+
+
+def _event_dependent(e, st: dict[str, np.ndarray]) -> dict[str, Any]:
+    """An outcome-dependent drug start: its parameters and how many courses encounters started."""
+    a = st.get(f"event_dependent:{e.event_dependent_drug}", np.zeros(2))
+    return {
+        "drug": e.event_dependent_drug,
+        "after": e.after,
+        "start_probability": e.start_probability,
+        "delay_days": e.delay_days,
+        "course_days": list(e.course_days),
+        "causal_effect": False,
+        "courses_started": int(a[0]),
+        "encounters": int(a[1]),
+    }
 
 
 def _population(st: dict[str, np.ndarray]) -> dict[str, Any]:

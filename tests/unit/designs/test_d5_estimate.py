@@ -82,6 +82,13 @@ def test_tasks_follow_the_study():
     kinds = [t.options["kind"] for t in tasks]
     assert kinds.count("sccs") == 7 and kinds.count("burden") == 1
     assert kinds.count("new_user_nc") == len(study.negative_controls)
+    # every SCCS drug has one negative-control task per negative-control outcome
+    assert kinds.count("sccs_nc") == 7 * len(study.negative_controls)
+    nc = [t for t in tasks if t.options["kind"] == "sccs_nc"]
+    assert {t.role for t in nc} == {"negative_control"} and not any(t.hypotheses for t in nc)
+    assert {(t.options["of"], t.analysis) for t in nc} == {
+        (h, f"{h}__nc") for h in {t.analysis for t in tasks if t.options["kind"] == "sccs"}
+    }
     assert {t.analysis for t in tasks if t.options["kind"] == "new_user_nc"} == {
         "h7_newuser_immunomodulator__nc"
     }
@@ -102,6 +109,82 @@ def test_sccs_irr_by_hand():
     assert key[HYPOTHESES_KEY] == ("h7s",) and HYPOTHESES_KEY not in pre
     assert pre["role"] == "secondary" and math.isnan(pre["estimate"])
     assert "no pre_exposure time" in pre["note"]
+
+
+def _pre_profiles() -> pd.DataFrame:
+    """One profile of two cases: baseline 100 d (2 events), pre-exposure 31 d (4), risk 50 d (2)."""
+    return pd.DataFrame(
+        {
+            "pattern": [0, 0, 0],
+            "window": ["baseline", "pre_exposure", "risk"],
+            "age_band": ["30"] * 3,
+            "length": [100, 31, 50],
+            "events": [2, 4, 2],
+            "n_persons": [2, 2, 2],
+        }
+    )
+
+
+def test_sccs_key_counts_the_pre_exposure_window_as_baseline():
+    """Key IRR: risk vs baseline + pre-exposure, (2/50) / (6/131); the pre-exposure row keeps
+    its own IRR against baseline, (4/31) / (2/100), and the note flags event dependence."""
+    counts = Counts("D5", {"sccs h7s": _pre_profiles()}, _values())
+    key, pre = d5.estimate(counts, [SCCS], SETTINGS).rows
+    assert key["estimate"] == pytest.approx((2 / 50) / (6 / 131), rel=1e-6)
+    assert key["events_unexposed"] == 6 and key["person_years_unexposed"] == pytest.approx(
+        2 * 131 / 365.25
+    )
+    assert pre["estimate"] == pytest.approx((4 / 31) / (2 / 100), rel=1e-6)
+    assert pre["events_unexposed"] == 2
+    assert pre["ci_low"] > 1 and "encounters lead to starts" in key["note"]
+
+
+def _nc_tasks(outcomes: list[str]) -> list[Task]:
+    return [
+        Task(
+            "D5",
+            "h7s__nc",
+            "drug",
+            nc,
+            role="negative_control",
+            options={"kind": "sccs_nc", "of": "h7s"},
+        )
+        for nc in outcomes
+    ]
+
+
+def _nc_profile(risk_events: int) -> pd.DataFrame:
+    p = _profiles()
+    return p.assign(events=[6, risk_events])
+
+
+def test_sccs_negative_controls_form_the_d5_sccs_group():
+    """Estimable negative-control outcomes give one risk-window row each (no pre-exposure row);
+    one not estimable gives none; the group "D5 SCCS" holds them and calibrates the key row."""
+    ncs = [f"nc{i}" for i in range(6)]
+    frames = {"sccs h7s": _profiles()}
+    status = {}
+    for i, nc in enumerate(ncs):
+        status[f"h7s__nc {nc}"] = "ok" if i else "no_events"
+        if i:
+            frames[f"sccs_nc h7s__nc {nc}"] = _nc_profile(2 + i)
+    counts = Counts("D5", frames, _values(sccs_nc=status))
+    res = d5.estimate(counts, [SCCS, *_nc_tasks(ncs)], SETTINGS)
+    nc_rows = [r for r in res.rows if r["role"] == "negative_control"]
+    assert [r["outcome"] for r in nc_rows] == ncs[1:]
+    assert all(r["stratum"].startswith("risk window") for r in nc_rows)
+    assert all(HYPOTHESES_KEY not in r for r in nc_rows)
+    (group,) = res.controls
+    assert group.name == "D5 SCCS" and group.controls == nc_rows
+    assert [r["analysis"] for r in group.targets] == ["h7s"]
+    # a pooled run rebuilds the same group from the rows alone
+    (again,) = d5.control_groups(res.rows)
+    assert again.controls == group.controls and again.targets == group.targets
+    from miglink.calibrate import calibrate_groups
+
+    summary = calibrate_groups(res.controls, min_controls=5)
+    assert summary["D5 SCCS"]["n_controls"] == 5
+    assert math.isfinite(group.targets[0]["cal_estimate"])
 
 
 @pytest.mark.parametrize(
@@ -201,6 +284,8 @@ def test_count_on_a_tiny_cdm(tiny):
     counts = d5.count(ft, tasks)
     assert counts.values["drugs_absent"] is None
     assert set(counts.values["sccs"]) == {t.analysis for t in tasks if t.options["kind"] == "sccs"}
+    nc = [t for t in tasks if t.options["kind"] == "sccs_nc"]
+    assert set(counts.values["sccs_nc"]) == {f"{t.analysis} {t.outcome}" for t in nc}
     for name, frame in counts.frames.items():
         assert "person" not in frame.columns and "person_id" not in frame.columns, name
     res = d5.estimate(counts, tasks, study.settings)
