@@ -382,3 +382,28 @@ def test_verdict_mdrr_column_is_the_mdrr_of_the_calibrated_interval():
     assert out["verdict_mdrr"] > out["mdrr"]
     raw = apply_diagnostics(pd.DataFrame([{**row, "cal_ci_low": None, "cal_ci_high": None}]), ST)
     assert raw.iloc[0]["verdict_mdrr"] == pytest.approx(out["mdrr"])
+
+
+def test_sccs_pre_exposure_irr_excluding_1_fails_the_key_row_and_blocks_either_verdict():
+    """Event-dependent exposure (SelfControlledCaseSeries' pre-exposure check): when the
+    pre-exposure window IRR's CI excludes 1, the key IRR fails ``pre_exposure_irr`` and can be
+    neither supported nor contradicted; an unflagged twin with the same CI is contradicted."""
+    from miglink.designs.d5_sccs_rows import PRE_EXPOSURE_STRATUM, SCCS_METHOD
+
+    def rows(pre_lo: float, pre_hi: float) -> pd.DataFrame:
+        common = dict(design="D5", exposure="nsaids", outcome="migraine", measure="IRR",
+                      method=SCCS_METHOD, analysis="d5__nsaids__migraine",
+                      events_exposed=500, events_unexposed=5000)  # fmt: skip
+        key = dict(common, role="primary", stratum="risk window", estimate=0.94, se_log=0.01,
+                   ci_low=0.92, ci_high=0.96, p_value=1e-6)  # fmt: skip
+        pre = dict(common, role="secondary", stratum=PRE_EXPOSURE_STRATUM, estimate=1.5,
+                   se_log=0.05, ci_low=pre_lo, ci_high=pre_hi, p_value=1e-9)  # fmt: skip
+        return apply_diagnostics(pd.DataFrame([key, pre]), ST)
+
+    flagged = rows(1.36, 1.65).iloc[0].to_dict()
+    assert "pre_exposure_irr" in flagged["diagnostics"] and flagged["diagnostics_pass"] is False
+    assert hypothesis_verdict(flagged, "increase", ST) == INCONCLUSIVE
+    clean = rows(0.9, 1.1).iloc[0].to_dict()
+    assert clean["diagnostics"] == "" and clean["diagnostics_pass"] is True
+    assert hypothesis_verdict(clean, "increase", ST) == CONTRADICTED
+    assert rows(1.36, 1.65).iloc[1]["diagnostics"] == ""  # the window row itself is not flagged

@@ -16,6 +16,7 @@ import pandas as pd
 from miglink.claims.model import D8Hypothesis, Study
 from miglink.claims.verdicts import (
     NOT_ANALYSED,
+    PRE_EXPOSURE_KEY,
     calibration_untrusted,
     claim_verdict,
     diagnose,
@@ -24,7 +25,22 @@ from miglink.claims.verdicts import (
     verdict_mdrr,
     verdict_p,
 )
+from miglink.designs.d5_sccs_rows import PRE_EXPOSURE_STRATUM, SCCS_METHOD
 from miglink.designs.rows import finite
+
+
+def _event_dependent_analyses(recs: list[dict]) -> set:
+    """SCCS analyses whose pre-exposure window IRR has a CI excluding 1: events change the
+    chance of exposure starting, which the SCCS assumes they do not (the key IRR then fails the
+    ``pre_exposure_irr`` diagnostic)."""
+    out = set()
+    for r in recs:
+        if r.get("method") != SCCS_METHOD or r.get("stratum") != PRE_EXPOSURE_STRATUM:
+            continue
+        lo, hi = r.get("ci_low"), r.get("ci_high")
+        if finite(lo) and finite(hi) and (float(lo) > 1 or float(hi) < 1):
+            out.add(r.get("analysis"))
+    return out
 
 
 def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
@@ -35,6 +51,7 @@ def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
     from miglink.stats.power import exp_or_inf
 
     recs = results.to_dict("records")
+    dependent = _event_dependent_analyses(recs)
     for r in recs:
         reason = r.pop(REASON_KEY, None)
         note = r.get("note") if isinstance(r.get("note"), str) else ""
@@ -54,7 +71,10 @@ def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
             r["diagnostics_pass"] = None
             r["diagnostics"] = ""
             continue
+        if r.get("analysis") in dependent and r.get("stratum") != PRE_EXPOSURE_STRATUM:
+            r[PRE_EXPOSURE_KEY] = True
         fails = diagnose(r, st, cal_expected)
+        r.pop(PRE_EXPOSURE_KEY, None)
         r["diagnostics_pass"] = not fails
         r["diagnostics"] = ";".join(fails)
         if calibration_untrusted(r, st):

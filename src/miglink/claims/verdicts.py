@@ -2,7 +2,9 @@
 
 Hypothesis (PROTOCOL.md, 'Verdicts'; docs/protocol.md):
   supported     the CI excludes the null in the predicted direction and diagnostics pass
-  contradicted  the CI excludes the null in the other direction
+  contradicted  the CI excludes the null in the other direction and diagnostics pass (a failed
+                diagnostic -- imbalance, too few events, event-dependent exposure -- makes the
+                estimate unfit to decide either way: "inconclusive")
   no evidence   the CI includes the null while MDRR <= threshold (the data could have shown it)
   inconclusive  diagnostics fail, or the CI includes the null while MDRR > threshold
   not analysed  the design did not run (a table it needs is absent, or not implemented)
@@ -32,6 +34,11 @@ import math
 from dataclasses import asdict, dataclass
 
 from miglink.claims.model import Claim, Settings
+
+#: Set (transiently, by claims.attach) on an SCCS key row whose pre-exposure window IRR has a CI
+#: that excludes 1: the event-exposure independence assumption fails (SelfControlledCaseSeries'
+#: pre-exposure check, p < alpha), so the key IRR cannot decide a verdict.
+PRE_EXPOSURE_KEY = "_pre_exposure_dependent"
 
 SUPPORTED, CONTRADICTED, NO_EVIDENCE, INCONCLUSIVE, NOT_ANALYSED = (
     "supported",
@@ -72,6 +79,8 @@ def diagnose(row: dict, st: Settings, calibration_expected: bool) -> list[str]:
         fails.append("no_empirical_null")
     if calibration_untrusted(row, st):
         fails.append(f"loo_coverage<{st.min_loo_coverage:.0%}")
+    if row.get(PRE_EXPOSURE_KEY) is True:
+        fails.append("pre_exposure_irr")
     return fails
 
 
@@ -128,7 +137,7 @@ def hypothesis_verdict(
     if (up or down) and calibration_untrusted(row, st):
         return INCONCLUSIVE  # the calibrated CI it reads is not trusted (calibration_untrusted)
     if down:
-        return CONTRADICTED
+        return CONTRADICTED if passed else INCONCLUSIVE
     if up and percentile_criterion is not None:
         pct = _f(row.get("phenome_percentile"))
         if not math.isfinite(pct):

@@ -31,6 +31,9 @@ from miglink.stats.sccs import sccs_fit
 #: The SCCS windows compared with baseline; each gets a row, estimable or not.
 SCCS_WINDOWS = ("pre_exposure", "risk")
 SCCS_METHOD = "sccs_conditional_poisson"
+#: The stratum label of the pre-exposure window row: the claims layer finds a key row's
+#: event-exposure independence check by it (claims.attach).
+PRE_EXPOSURE_STRATUM = f"pre-exposure window (-{PRE_DAYS}..{RISK_START_DAYS - 1} d)"
 _WINDOWS = ("risk", "pre_exposure", "baseline")
 
 
@@ -81,7 +84,7 @@ def sccs_rows(task: Task, status: str, prof: pd.DataFrame, diagnostic: bool = Tr
         **common,
         est=pre,
         role="secondary",
-        stratum=f"pre-exposure window (-{PRE_DAYS}..{RISK_START_DAYS - 1} d)",
+        stratum=PRE_EXPOSURE_STRATUM,
         events_unexposed=ev_w["baseline"],
         person_years_unexposed=py_w["baseline"],
         events_exposed=ev_w["pre_exposure"],
