@@ -4,7 +4,8 @@
    whose complement within its arm (persons without the outcome, ``n - events``) is that small:
    its events are withheld instead.
 2. Secondary suppression: cells that may add up to a published total form a *partition group*
-   (the persons, and the cases, of the strata and arms of one analysis; the two arms of one row
+   (the persons, and the cases, of the strata and arms of one analysis; each arm's column of
+   one analysis on its own, since an arm's strata may add up to a total row; the two arms of one row
    where other artefacts publish their sum, declared per design in ROW_TOTALS). While the suppressed cells of a group add up to less than min_cell, the
    smallest shown positive cell of the group (a zero when no positive one is left) is withheld
    too (``"withheld"``), so no suppressed value is the difference of published ones. A withheld cell also hides every cell of the same
@@ -145,6 +146,10 @@ def _groups(df: pd.DataFrame, counts: tuple[str, ...], cells: _Cells) -> list[li
             # stratum (other methods on the same counts) share a cell.
             kind = "persons" if c in PERSONS else "cases" if c in CASES else c
             by_col[(analysis[i], nc[i], kind)][(stratum[i], c, cells.value[p])].append(p)
+            # and one per analysis and column: one arm's strata add up to that arm's total row
+            # (a D3 "women vs men" row holds the sum of its two subgroups), so a suppressed
+            # stratum of one arm must not be the difference of that arm's shown cells
+            by_col[(analysis[i], nc[i], "column", c)][(stratum[i], c, cells.value[p])].append(p)
             by_row[(analysis[i], stratum[i])][c].append(p)
         pairs[(analysis[i], stratum[i])] = row_totals(design[i], method[i])
     groups = [list(g.values()) for g in by_col.values()]
