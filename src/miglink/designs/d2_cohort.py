@@ -18,7 +18,13 @@ from miglink.calibrate import ControlGroup
 from miglink.claims.model import Settings, Study
 from miglink.designs.base import Counts, DesignResult, Task, key_row
 from miglink.designs.d2_counts import CohortCounts, cohort_counts
-from miglink.designs.d2_estimate import concat_curves, hazard_row, pair_curve, split_counts
+from miglink.designs.d2_estimate import (
+    concat_curves,
+    hazard_row,
+    pair_curve,
+    restrict_obs_band,
+    split_counts,
+)
 from miglink.features.build import ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, FeatureTables
 
 __all__ = [
@@ -33,6 +39,10 @@ __all__ = [
 
 NAME = "D2"
 NEGATIVE_CONTROL = "negative_control"
+#: Prevalent-pool guard: a sensitivity row per (non-control) pair restricted to matching cells
+#: whose observation started >= this many calendar years before the index year, so everyone has
+#: >= PREVALENT_POOL_YEARS - 1 full years of prior observation (3: see docs/protocol.md, D2).
+PREVALENT_POOL_YEARS = 4
 #: calibration label per direction: the row field naming the negative-control concept set
 _LABEL = {"forward": "outcome", "reverse": "exposure"}
 _FRAMES = ("strata", "km", "balance", "attrition")
@@ -56,7 +66,7 @@ def tasks(study: Study) -> list[Task]:
             hyp.setdefault((h.exposure, h.outcome), []).append(h.id)
     nc_pairs = {p for _d, p, nc in _pairs(study) if nc}
     out = []
-    for direction, (exposure, outcome), _nc in _pairs(study):
+    for direction, (exposure, outcome), nc in _pairs(study):
         ids = tuple(hyp.get((exposure, outcome), ()))
         if (exposure, outcome) in nc_pairs:
             role = NEGATIVE_CONTROL
@@ -73,7 +83,23 @@ def tasks(study: Study) -> list[Task]:
                 options={"direction": direction},
             )
         )
+        if not nc:
+            out.append(_guard_task(out[-1]))
     return out
+
+
+def _guard_task(t: Task) -> Task:
+    """The prevalent-pool sensitivity analysis of a pair: same counts, cells with long prior
+    observation only."""
+    return Task(
+        design=NAME,
+        analysis=f"{t.analysis}__prior{PREVALENT_POOL_YEARS - 1}y",
+        exposure=t.exposure,
+        outcome=t.outcome,
+        role="sensitivity",
+        hypotheses=(),
+        options={**t.options, "min_oband": PREVALENT_POOL_YEARS},
+    )
 
 
 def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
@@ -81,8 +107,10 @@ def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
     the pairs that get a curve: not the negative controls)."""
     if not tasks:
         return Counts(design=NAME)
-    pairs = [(t.exposure, t.outcome) for t in tasks]
-    curve_pairs = [(t.exposure, t.outcome) for t in tasks if t.role != NEGATIVE_CONTROL]
+    pairs = list(dict.fromkeys((t.exposure, t.outcome) for t in tasks))
+    curve_pairs = [
+        (t.exposure, t.outcome) for t in tasks if t.role not in (NEGATIVE_CONTROL, "sensitivity")
+    ]
     cc = cohort_counts(ft, pairs, balance_set=None, curve_pairs=curve_pairs)
     return Counts(design=NAME, frames={f: getattr(cc, f) for f in _FRAMES})
 
@@ -92,21 +120,26 @@ def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignRes
     one calibration group per direction (its negative controls calibrate all its rows)."""
     if not tasks:
         return DesignResult()
-    pc = split_counts(CohortCounts(*(counts.frame(f) for f in _FRAMES)))
+    cc = CohortCounts(*(counts.frame(f) for f in _FRAMES))
+    pc = split_counts(cc)
+    guard = split_counts(restrict_obs_band(cc, PREVALENT_POOL_YEARS))
     rows, curves = [], []
     for t in tasks:
         direction = t.options["direction"]
+        guarded = "min_oband" in t.options
+        extra = {"stratum": f">= {PREVALENT_POOL_YEARS - 1} years prior observation"}
         row = hazard_row(
-            pc,
+            guard if guarded else pc,
             t.exposure,
             t.outcome,
             role=t.role,
             analysis=t.analysis,
             max_smd=settings.max_smd,
             direction=direction,
+            **(extra if guarded else {}),
         )
         rows.append(key_row(row, t))
-        if t.role != NEGATIVE_CONTROL:
+        if t.role == "primary" or t.role == "secondary":
             curves.append(
                 pair_curve(pc, t.exposure, t.outcome, t.analysis, settings.km_horizon_years)
             )

@@ -169,9 +169,15 @@ def test_no_tasks_no_rows():
 
 def test_tasks_on_the_bundled_study():
     study, _ = load_study(None)
-    tasks = d2_cohort.tasks(study)
+    every = d2_cohort.tasks(study)
+    # each non-control pair has its prevalent-pool guard (a sensitivity row) right after it
+    guards = [t for t in every if t.role == "sensitivity"]
+    tasks = [t for t in every if t.role != "sensitivity"]
     n_ai, n_nc = len(study.autoimmune), len(study.negative_controls)
     assert len(tasks) == (n_ai + 2 + n_nc) + (n_ai + 1 + n_nc)
+    assert len(guards) == (n_ai + 2) + (n_ai + 1)
+    assert all(g.analysis.endswith("__prior3y") and not g.hypotheses for g in guards)
+    assert all(every[every.index(g) - 1].analysis + "__prior3y" == g.analysis for g in guards)
     by = {(t.exposure, t.outcome): t for t in tasks}
     shared = by[("migraine", "any_autoimmune")]
     assert shared.hypotheses == ("h8_any_incident", "h9_migraine_to_ai")
@@ -198,3 +204,20 @@ def test_hazard_row_labels_for_a_design_reusing_the_cohort():
         "D5", "new users", "m", "s", "h_x", "n"
     )  # fmt: skip
     assert r["estimate"] == pytest.approx(2.0, rel=1e-6)
+
+
+def test_prevalent_pool_guard_keeps_long_observed_cells_only():
+    """The guard row reads only the cells whose observation started >= 4 calendar years before
+    the index year (hand-made strata: the short-observed cell's events would double the HR)."""
+    from miglink.designs.d2_counts import CohortCounts
+    from miglink.designs.d2_estimate import restrict_obs_band
+
+    strata = pd.DataFrame(
+        dict(index_set="a", outcome_set="b", cell=["c1", "c1", "c4", "c4"], oband=[1, 1, 4, 4],
+             exposed=[0, 1, 0, 1], n=[40, 10, 40, 10], events=[4, 5, 8, 2],
+             person_days=[4000, 1000, 4000, 1000])
+    )  # fmt: skip
+    empty = pd.DataFrame()
+    kept = restrict_obs_band(CohortCounts(strata, empty, empty, empty), 4)
+    assert list(kept.strata["cell"]) == ["c4", "c4"]
+    assert kept.strata["events"].sum() == 10
