@@ -12,6 +12,8 @@ monthly event and censoring counts, and balance is checked from per-arm sufficie
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from miglink.calibrate import ControlGroup
@@ -39,9 +41,10 @@ __all__ = [
 
 NAME = "D2"
 NEGATIVE_CONTROL = "negative_control"
-#: Prevalent-pool guard: a sensitivity row per (non-control) pair restricted to matching cells
-#: whose observation started >= this many calendar years before the index year, so everyone has
-#: >= PREVALENT_POOL_YEARS - 1 full years of prior observation (3: see docs/protocol.md, D2).
+#: Prevalent-pool guard: per non-control pair, the HR restricted to matching cells whose
+#: observation started >= this many calendar years before the index year, so everyone has
+#: >= PREVALENT_POOL_YEARS - 1 full years of prior observation (3: see docs/protocol.md, D2);
+#: reported in the row's note.
 PREVALENT_POOL_YEARS = 4
 #: calibration label per direction: the row field naming the negative-control concept set
 _LABEL = {"forward": "outcome", "reverse": "exposure"}
@@ -66,7 +69,7 @@ def tasks(study: Study) -> list[Task]:
             hyp.setdefault((h.exposure, h.outcome), []).append(h.id)
     nc_pairs = {p for _d, p, nc in _pairs(study) if nc}
     out = []
-    for direction, (exposure, outcome), nc in _pairs(study):
+    for direction, (exposure, outcome), _nc in _pairs(study):
         ids = tuple(hyp.get((exposure, outcome), ()))
         if (exposure, outcome) in nc_pairs:
             role = NEGATIVE_CONTROL
@@ -83,23 +86,7 @@ def tasks(study: Study) -> list[Task]:
                 options={"direction": direction},
             )
         )
-        if not nc:
-            out.append(_guard_task(out[-1]))
     return out
-
-
-def _guard_task(t: Task) -> Task:
-    """The prevalent-pool sensitivity analysis of a pair: same counts, cells with long prior
-    observation only."""
-    return Task(
-        design=NAME,
-        analysis=f"{t.analysis}__prior{PREVALENT_POOL_YEARS - 1}y",
-        exposure=t.exposure,
-        outcome=t.outcome,
-        role="sensitivity",
-        hypotheses=(),
-        options={**t.options, "min_oband": PREVALENT_POOL_YEARS},
-    )
 
 
 def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
@@ -107,10 +94,8 @@ def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
     the pairs that get a curve: not the negative controls)."""
     if not tasks:
         return Counts(design=NAME)
-    pairs = list(dict.fromkeys((t.exposure, t.outcome) for t in tasks))
-    curve_pairs = [
-        (t.exposure, t.outcome) for t in tasks if t.role not in (NEGATIVE_CONTROL, "sensitivity")
-    ]
+    pairs = [(t.exposure, t.outcome) for t in tasks]
+    curve_pairs = [(t.exposure, t.outcome) for t in tasks if t.role != NEGATIVE_CONTROL]
     cc = cohort_counts(ft, pairs, balance_set=None, curve_pairs=curve_pairs)
     return Counts(design=NAME, frames={f: getattr(cc, f) for f in _FRAMES})
 
@@ -125,30 +110,33 @@ def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignRes
     guard = split_counts(restrict_obs_band(cc, PREVALENT_POOL_YEARS))
     rows, curves = [], []
     for t in tasks:
-        direction = t.options["direction"]
-        guarded = "min_oband" in t.options
-        extra = {"stratum": f">= {PREVALENT_POOL_YEARS - 1} years prior observation"}
-        row = hazard_row(
-            guard if guarded else pc,
-            t.exposure,
-            t.outcome,
-            role=t.role,
-            analysis=t.analysis,
-            max_smd=settings.max_smd,
-            direction=direction,
-            **(extra if guarded else {}),
-        )
-        rows.append(key_row(row, t))
-        if t.role == "primary" or t.role == "secondary":
+        common = dict(max_smd=settings.max_smd, direction=t.options["direction"])
+        row = hazard_row(pc, t.exposure, t.outcome, role=t.role, analysis=t.analysis, **common)
+        if t.role != NEGATIVE_CONTROL:
+            g = hazard_row(guard, t.exposure, t.outcome, role=t.role, analysis=t.analysis, **common)
+            if not row.get("note"):  # a not-estimable row keeps its reason
+                row["note"] = guard_note(g)
             curves.append(
                 pair_curve(pc, t.exposure, t.outcome, t.analysis, settings.km_horizon_years)
             )
+        rows.append(key_row(row, t))
     return DesignResult(
         rows=rows,
         curves=concat_curves(curves),
         attrition=_attrition(counts),
         controls=control_groups(rows),
     )
+
+
+def guard_note(g: dict) -> str:
+    """The prevalent-pool guard's HR as the row's note (a row of its own would share the pair's
+    design, exposure and outcome with the key row); not estimable under 5 events in an arm."""
+    head = f"prevalent-pool guard (>= {PREVALENT_POOL_YEARS - 1} years prior observation): "
+    est, lo, hi = g.get("estimate"), g.get("ci_low"), g.get("ci_high")
+    few = min(g.get("events_exposed", 0), g.get("events_unexposed", 0)) < 5
+    if few or not all(isinstance(v, float) and math.isfinite(v) for v in (est, lo, hi)):
+        return head + "not estimable (fewer than 5 events in an arm)"
+    return head + f"HR {est:.2f} ({lo:.2f}-{hi:.2f})"
 
 
 def control_groups(rows: list[dict]) -> list[ControlGroup]:

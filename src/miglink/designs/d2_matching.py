@@ -1,7 +1,9 @@
 """D2 matching (engine side): new diagnoses of an index condition and their matched comparators.
 
 New diagnoses of the index condition (first record, >= 365 days of prior observation) are matched
-1:k exactly on sex, birth-year band, index year, prior-year utilisation band, **observation band**
+1:k exactly on sex, birth-year band, index year, prior utilisation band (visit days in the
+``UTIL_YEARS`` calendar years before the index year: a better proxy of healthcare seeking than
+one year's two or three visits), **observation band**
 and (with ``eligible_from``) **duration band** to people free of the index condition at that date
 and under observation with the same prior observation.
 
@@ -16,7 +18,7 @@ observation-start year, so at the case's index day both have been observed about
 the year) and drained the same share of their pool. Matching on the start *year* rather than on
 years observed at the index day is what keeps candidates keyed per calendar year (they have no
 index day of their own); the draw then requires the comparator's own >= 365 days at the case's
-index day. It also aligns the prior-year utilisation band: a case whose observation started in
+index day. It also aligns the prior utilisation band: a case whose observation started in
 the previous calendar year has only part of it observed, and so has its comparator (the
 candidate filter no longer requires a fully observed previous year, which cases never needed).
 A comparator is indexed at its own first visit within ``VISIT_WINDOW_DAYS`` on or after its
@@ -47,8 +49,11 @@ import pandas as pd
 from miglink.features.build import FeatureTables
 from miglink.features.engine import cache
 
-#: Prior-year utilisation bands (distinct visit days in the calendar year before the index year).
-UTIL_BAND_EDGES = (1, 3, 6, 11)
+#: Prior utilisation bands: distinct visit days in the UTIL_YEARS calendar years before the index
+#: year (the observed part of them; cases and comparators share the observation band, so the same
+#: part).
+UTIL_YEARS = 3
+UTIL_BAND_EDGES = (1, 2, 4, 6, 9, 13, 20)
 _P1, _A, _B, _P2 = 2_147_483_629, 48_271, 69_621, 2_147_483_647
 #: The ranked prefix of a cell aims at PREFIX_FACTOR x the reach of the draws + PREFIX_SLACK keys.
 PREFIX_FACTOR, PREFIX_SLACK = 2, 64
@@ -94,6 +99,19 @@ def _ranked_prefix(cand: ir.Table, cases: ir.Table, key: list[str], kk: int) -> 
     cell = cell.join(below, key)
     tau = ibis.cases((cell.n_below >= cell.reach, cell.tau), else_=_P2 + 1)
     return cache(cell.select(*key, "m", tau=tau))
+
+
+def _prior_visits(vy: ir.Table, years: int) -> ir.Table:
+    """(vpid, vyear, vdays): visit days in the ``years`` calendar years ending with ``vyear``."""
+    parts = [
+        vy.select(vpid=vy.person_id, vyear=vy.year + i, vdays=vy.visit_days) for i in range(years)
+    ]
+    cv = parts[0]
+    for q in parts[1:]:
+        cv = cv.union(q, distinct=False)
+    if years == 1:
+        return cv
+    return cv.group_by(["vpid", "vyear"]).aggregate(vdays=cv.vdays.sum())
 
 
 def _util_band(col: ir.IntegerValue) -> ir.IntegerValue:
@@ -336,7 +354,7 @@ def matched_members(
     kk = k + EXTRA_DRAWS
     pk = _keyed_persons(ft.persons, st.birth_year_band)
     vy = ft.visits_by_year
-    cv = vy.select(vpid=vy.person_id, vyear=vy.year, vdays=vy.visit_days)
+    cv = _prior_visits(vy, UTIL_YEARS)
     ef = _eligible_days(eligible_from)
     cases = _new_cases(ft, pk, cv, index_sets, ef)
     prior = st.min_prior_observation_days
