@@ -15,18 +15,22 @@ the planted scenarios in ``PLANTED`` below (baseline null, so nothing but what t
 Which estimate answers which planted effect (``row_truth``; rows are matched on design,
 exposure, outcome and stratum, the truth comes from the world's truth.json):
 
-- D2 ``exposure -> outcome`` HR (forward and reverse) and D4's cohort HR among people with
-  migraine: the planted hazard ratio ``from: exposure, to: outcome``; 1 when nothing links the
-  pair. A composite (any_autoimmune, cns_autoimmune), a sex-specific effect or an aura-only effect
+- D2 ``exposure -> outcome`` HR (forward and reverse) and D4's incident cohort HRs (whole
+  population, and within migraine / aura / no migraine at index: the generator's hazards are not
+  modified by migraine): the planted hazard ratio ``from: exposure, to: outcome``; 1 when nothing
+  links the pair. D4's ratios of HRs (migraine or aura vs no migraine at index): 1. A composite (any_autoimmune, cns_autoimmune), a sex-specific effect or an aura-only effect
   gives a direction but no single value (the estimand is a mixture).
 - D1 prevalence OR of migraine with X, D8 (trend, phenome) and subgroup ORs: the sign of every
   planted hazard between migraine (or a subtype) and X in either direction; a value (1) only when
   nothing links them -- a prevalence OR is not the planted hazard ratio. A two-step path (aura ->
   APS -> stroke) leaves the row out: an association of unknown size.
-- D3 sex modification: the sign of (women's - men's) planted log HR between migraine and an
-  autoimmune disease; 1 when no effect differs by sex. Reproductive age: always 1 (the generator
-  cannot plant an age-specific effect). Female excess: the catalogue's built-in sex ratios (always
-  above 1, no value): excluded from the row metrics, expected supported.
+- D3 sex modification (per disease, and the composite's secondary row): the sign of (women's -
+  men's) planted log HR between migraine and the row's disease (any member for the composite);
+  1 when no effect on it differs by sex. Reproductive age: 1 when nothing links migraine and the
+  disease, else unknown (left out): the generator plants no age-specific effect, but a constant
+  hazard ratio does not give equal prevalence ORs at 15-49 and 50+ (time since onset differs).
+  Female excess: the catalogue's built-in sex ratios (always above 1, no value): excluded from
+  the row metrics, expected supported (a positive control: it does not vote in claim 6).
 - D4 aura contrast (ROR with vs without aura): the sign of planted ``migraine_with_aura -> X``
   effects; 1 when none (an effect of all migraine applies to both subtypes).
 - D5 SCCS risk window: the planted IRR of the drug (1 when not planted); the pre-exposure window
@@ -94,7 +98,7 @@ PLANTED: dict[str, dict] = {
         ],
     },
     "sex_vascular": {
-        "description": "sex-specific effects (women only); aura -> APS; vascular; biologics",
+        "description": "sex-specific effects (women only); aura -> APS, stroke; vascular; biologics",
         "baseline": None,
         "effects": [
             {"from": "migraine", "to": "sle", "hazard_ratio": 3.0, "hazard_ratio_men": 1.0},
@@ -107,6 +111,7 @@ PLANTED: dict[str, dict] = {
             {"from": "migraine_with_aura", "to": "antiphospholipid_syndrome", "hazard_ratio": 2.5},
             {"from": "antiphospholipid_syndrome", "to": "ischaemic_stroke", "hazard_ratio": 3.0},
             {"from": "sle", "to": "vte", "hazard_ratio": 2.0},
+            {"from": "migraine_with_aura", "to": "ischaemic_stroke", "hazard_ratio": 2.0},
             {"drug": "tnf_inhibitors", "to": "migraine_encounter", "incidence_rate_ratio": 2.0},
             {"drug": "rituximab", "to": "migraine_encounter", "incidence_rate_ratio": 1.5},
         ],
@@ -217,13 +222,14 @@ class Planted:
         }
         return any((y, z) in self.hazard or (z, y) in self.hazard for y in near for z in xs)
 
-    def sex_modification(self) -> Truth:
+    def sex_modification(self, x: str) -> Truth:
+        xs = self.members(x)
         diffs = [
             math.log(e["hazard_ratio"]) - math.log(e["hazard_ratio_men"])
             for (f, t), e in self.hazard.items()
             if e.get("hazard_ratio_men") is not None
             and e["hazard_ratio_men"] != e["hazard_ratio"]
-            and (f in MIGRAINE_FROM or t == "migraine")
+            and ((f in MIGRAINE_FROM and t in xs) or (t == "migraine" and f in xs))
         ]
         if not diffs:
             return NONE
@@ -258,7 +264,10 @@ def row_group(r: dict) -> str | None:
         return None if r["exposure"] == "female" else "D3 modification"
     if d == "D4":
         if m.startswith("poisson"):
-            return "D4 cohort among migraine"
+            whole = str(r["stratum"]) == "whole population"
+            return "D4 incident cohort" if whole else "D4 incident cohort, group at index"
+        if m == "ratio_of_hazard_ratios":
+            return "D4 HR ratio by migraine at index"
         return "D4 aura contrast" if r["measure"] == "ROR" else "D4 subtype ORs"
     if d == "D5":
         return f"D5 SCCS{nc}" if m.startswith("sccs") else f"D5 new user{nc}"
@@ -284,13 +293,15 @@ def row_truth(r: dict, p: Planted) -> Truth:
         if exp == "female":
             return Truth(None, 1)
         if r["measure"] == "ROR" and "women vs men" in stratum:
-            return p.sex_modification()
-        if r["measure"] == "ROR":
-            return NONE
+            return p.sex_modification(out)
+        if r["measure"] == "ROR":  # reproductive age: 1 only when nothing links the pair
+            return NONE if p.link(out) == NONE else SKIP
         return p.link(out)
     if d == "D4":
         if m.startswith("poisson"):
             return p.pair(exp, out)
+        if m == "ratio_of_hazard_ratios":
+            return NONE
         if r["measure"] == "ROR" and "with vs without" in stratum:
             return p.aura(out)
         link = p.link(out)
@@ -433,6 +444,7 @@ def hypotheses(run: dict, study) -> pd.DataFrame:
                     "hypothesis": h["id"],
                     "design": h["design"],
                     "verdict": h["verdict"],
+                    "role": h.get("role", "test"),
                     "implied": _implied(t.direction, h["expected"]),
                 }
             )
@@ -446,8 +458,9 @@ def claims(run: dict, study, hyp: pd.DataFrame) -> pd.DataFrame:
     by_id = {c.id: c for c in study.claims}
     rows = []
     for c in run["claims"]:
-        imp = hyp[hyp.claim == c["id"]].implied.tolist()
-        implied = None if any(v is None for v in imp) else claim_verdict(by_id[c["id"]], imp)
+        mine = hyp[hyp.claim == c["id"]]
+        imp, roles = mine.implied.tolist(), mine.role.tolist()  # positive controls do not vote
+        implied = None if any(v is None for v in imp) else claim_verdict(by_id[c["id"]], imp, roles)
         rows.append(
             {
                 "world": run["world"].label,

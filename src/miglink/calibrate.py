@@ -1,9 +1,15 @@
 """Empirical calibration of result rows: one procedure for every design and for the pooled run.
 
-A design hands over its negative-control rows and the rows to calibrate; the empirical null is
-fitted on the controls (``miglink.stats.calibration.fit_null``) and ``cal_*`` is written into the
-target rows. The returned summary is what calibration.json holds for the group, so every
-design's null is reported the same way.
+A design hands over its negative-control rows and the rows to calibrate. The empirical null's
+maximum-likelihood fit (``miglink.stats.calibration.fit_null``: mean, sd, EASE) is what
+calibration.json reports; the calibrated p, CI and estimate written into the target rows
+(``cal_*``) integrate over the null's posterior instead (``miglink.stats.null_posterior``), so a
+null fitted on five controls, or one whose sd collapsed to 0, does not claim more precision than
+the controls give (issue 15). ``cal_loo_coverage`` on every calibrated row is the share of the
+group's controls whose calibrated CI holds 1 when each is calibrated on the null of the others:
+the check that the Gaussian null describes these controls at all; the verdict needs it
+(``claims.verdicts``). The returned summary is what calibration.json holds for the group, so
+every design's null is reported the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from miglink.stats.calibration import NullModel, calibrate, fit_null
+from miglink.stats import level
+from miglink.stats.calibration import NullModel, fit_null, kept_controls
+from miglink.stats.null_posterior import calibrate_posterior, fit_null_posterior, loo_coverage
 
 
 @dataclass
@@ -62,16 +70,19 @@ def calibrate_group(
 ) -> dict:
     """Fit the null on ``controls`` and write cal_* into every estimable target row.
 
-    Returns the null's summary (mean, sd, ease, n_controls, controls); mean, sd and ease are None
-    when fewer than ``min_controls`` controls are usable or the fit fails, and then no target is
-    calibrated. Targets without a finite log estimate and SE are left as they are.
+    Returns the null's summary (mean, sd, ease, loo_coverage, n_controls, controls); mean, sd,
+    ease and loo_coverage are None when fewer than ``min_controls`` controls are usable or the
+    fit fails, and then no target is calibrated. Targets without a finite log estimate and SE
+    are left as they are.
     """
     ctrl = usable_controls(controls)
     null = _fit(ctrl, min_controls)
+    loo = _loo(ctrl) if null is not None else None
     summary = {
         "mean": null.mean if null is not None else None,
         "sd": null.sd if null is not None else None,
         "ease": null.ease if null is not None else None,
+        "loo_coverage": loo,
         "n_controls": len(ctrl),
         "controls": []
         if label is None
@@ -81,7 +92,7 @@ def calibrate_group(
         ],
     }
     if null is not None:
-        _write_calibrated(targets, null)
+        _write_calibrated(targets, _kept(ctrl), loo)
     return summary
 
 
@@ -124,14 +135,29 @@ def _fit(ctrl: list[dict], min_controls: int) -> NullModel | None:
     )
 
 
-def _write_calibrated(targets: list[dict], null: NullModel) -> None:
+def _kept(ctrl: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Log estimates and SEs of the controls the null is fitted on (fit_null's own filter)."""
+    return kept_controls(
+        [float(r["log_estimate"]) for r in ctrl], [float(r["se_log"]) for r in ctrl]
+    )
+
+
+def _loo(ctrl: list[dict]) -> float | None:
+    covered, n = loo_coverage(*_kept(ctrl), level.confidence())
+    return covered / n if n else None
+
+
+def _write_calibrated(
+    targets: list[dict], kept: tuple[np.ndarray, np.ndarray], loo: float | None
+) -> None:
     target = [r for r in targets if _finite(r.get("log_estimate")) and _finite(r.get("se_log"))]
     if not target:
         return
-    cal = calibrate(
+    cal = calibrate_posterior(
+        fit_null_posterior(*kept),
         np.array([float(r["log_estimate"]) for r in target]),
         np.array([float(r["se_log"]) for r in target]),
-        null,
+        level.confidence(),
     )
     cal_p, lo, hi, ce = (np.asarray(x, dtype=float) for x in cal)
     for i, r in enumerate(target):
@@ -139,3 +165,4 @@ def _write_calibrated(targets: list[dict], null: NullModel) -> None:
         r["cal_ci_low"] = float(lo[i])
         r["cal_ci_high"] = float(hi[i])
         r["cal_estimate"] = float(ce[i])
+        r["cal_loo_coverage"] = loo

@@ -128,6 +128,18 @@ def check_edge(c) -> None:
     sj = att[att["index_set"] == "sjogren"]
     assert sj[["step", "n"]].to_dict("records") == [{"step": 1, "n": 1}]
     assert not (d2.frame("strata")["index_set"] == "sjogren").any()
+    # D4 incident cohorts (new SLE in 1, migraine the same day; 4, aura since 2003; 7, migraine
+    # only in 2009): whole population 1 4 7; migraine at index 1 4; aura at index 4; no migraine
+    # at index 7 (1 and 4 leave that group's observation at their first migraine record). New
+    # migraine with aura: 4, exactly at the prior-observation boundary
+    d4 = c["D4"]
+
+    def new(group: str, index_set: str = "sle") -> int:
+        a = d4.frame(f"cohort_{group}_attrition")
+        return int(a.loc[(a["index_set"] == index_set) & (a["step"] == 1), "n"].sum())
+
+    assert [new(g) for g in ("all", "migraine", "aura", "no_migraine")] == [3, 2, 1, 1]
+    assert new("all", "migraine_with_aura") == 1
 
 
 def test_edge_counts_by_hand_on_duckdb(edge_duckdb):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from miglink.calibrate import ControlGroup, calibrate_group, calibrate_groups
-from miglink.stats.calibration import calibrate, fit_null
+from miglink.stats.calibration import fit_null
+from miglink.stats.null_posterior import calibrate_posterior, fit_null_posterior, loo_coverage
 
 LOGS = [0.1, 0.2, -0.1, 0.0, 0.05, 0.12]
 SES = [0.1, 0.2, 0.1, 0.3, 0.2, 0.15]
@@ -23,13 +24,15 @@ def _controls():
     return rows
 
 
-def test_group_summary_and_cal_columns_match_fit_null_and_calibrate():
+def test_group_summary_is_fit_null_and_cal_columns_the_posterior_calibration():
     target = {"log_estimate": 0.4, "se_log": 0.1}
     out = calibrate_group(_controls(), [target], min_controls=5)
     null = fit_null(LOGS, SES)
-    p, lo, hi, est = calibrate([0.4], [0.1], null)
+    p, lo, hi, est = calibrate_posterior(fit_null_posterior(LOGS, SES), [0.4], [0.1], 0.95)
+    covered, n = loo_coverage(LOGS, SES, 0.95)
     assert (out["mean"], out["sd"], out["ease"]) == (null.mean, null.sd, null.ease)
     assert out["n_controls"] == 6
+    assert out["loo_coverage"] == covered / n == target["cal_loo_coverage"]
     assert [c["outcome"] for c in out["controls"]] == [f"nc{i}" for i in range(6)]
     assert target["cal_p_value"] == pytest.approx(p[0], abs=1e-12)
     assert target["cal_ci_low"] == pytest.approx(lo[0], abs=1e-12)
@@ -41,8 +44,9 @@ def test_too_few_usable_controls_give_an_empty_null_and_no_cal_columns():
     target = {"log_estimate": 0.4, "se_log": 0.1}
     out = calibrate_group(_controls(), [target], min_controls=7)
     assert out["mean"] is None and out["sd"] is None and out["ease"] is None
+    assert out["loo_coverage"] is None
     assert out["n_controls"] == 6
-    assert "cal_p_value" not in target
+    assert "cal_p_value" not in target and "cal_loo_coverage" not in target
 
 
 def test_inestimable_target_is_left_alone():

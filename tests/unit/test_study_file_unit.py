@@ -26,7 +26,7 @@ def _study(tmp_path, edit) -> str:
 def test_every_problem_is_listed_at_once(tmp_path):
     def edit(h):
         h["h4_aura_aps"]["contrast"] = "aura_vs_noaura"
-        h["h6_sex_modification"]["subgroup"] = "gender"
+        h["h6_sex_sle"]["subgroup"] = "gender"
         h["h1_crp"]["colour"] = "blue"
         del h["h8_dose_response"]["contrast"]
 
@@ -49,18 +49,22 @@ def test_unknown_design_fails(tmp_path):
 
 
 def test_d3_needs_exactly_one_shape(tmp_path):
-    msg = _study(tmp_path, lambda h: h["h6_sex_modification"].update(contrast="female_excess"))
+    msg = _study(tmp_path, lambda h: h["h6_sex_sle"].update(contrast="female_excess"))
     assert "exactly one of 'subgroup' or 'contrast'" in msg
 
 
-def test_d4_subgroup_must_be_the_index_set(tmp_path):
-    msg = _study(tmp_path, lambda h: h["h4_aps_stroke"].update(subgroup="sle"))
-    assert "h4_aps_stroke" in msg and "index set" in msg
+def test_d4_takes_a_contrast_and_no_subgroup(tmp_path):
+    """The vascular cohorts are on the whole population (``contrast: incident``); the former
+    ``subgroup: migraine`` restriction is refused when the file is loaded."""
+    msg = _study(tmp_path, lambda h: h["h4_aps_stroke"].update(subgroup="migraine"))
+    assert "D4.subgroup" in msg
+    msg = _study(tmp_path, lambda h: h["h4_aps_stroke"].pop("contrast"))
+    assert "D4.contrast: Field required" in msg
 
 
 def test_the_bundled_study_loads():
     study, digest = load_study(None)
-    assert len(study.hypotheses()) == 45 and len(digest) == 16
+    assert len(study.hypotheses()) == 52 and len(digest) == 16
 
 
 # --- positive controls, multiplicity families, D8's criterion, rule texts (issue 15) ----------
@@ -70,9 +74,12 @@ def test_the_bundled_study_declares_its_control_family_and_criterion():
     study, _ = load_study(None)
     hyps = {h.id: h for _c, h in study.hypotheses()}
     assert hyps["h7_ifn_sccs"].role == "positive_control"
-    assert [h.id for h in hyps.values() if h.role == "positive_control"] == ["h7_ifn_sccs"]
+    controls = [h.id for h in hyps.values() if h.role == "positive_control"]
+    assert controls == ["h6_female_migraine", "h6_female_ai", "h7_ifn_sccs"]
     sccs = [h.id for h in hyps.values() if h.design == "D5" and h.contrast is None]
-    assert study.families() == {"sccs_drugs": sccs} and len(sccs) == 7
+    d3 = [h.id for h in hyps.values() if h.design == "D3" and h.subgroup is not None]
+    assert study.families() == {"d3_modification": d3, "sccs_drugs": sccs}
+    assert len(sccs) == 7 and len(d3) == 8
     assert hyps["h8_specificity"].percentile_criterion == 90.0
     assert all(c.rule_text for c in study.claims)  # every rule is written in the file
 

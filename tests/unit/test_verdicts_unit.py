@@ -7,6 +7,8 @@ diagnostics and verdict steps then give each hypothesis the verdict the protocol
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -363,3 +365,20 @@ def test_no_evidence_needs_the_power_of_the_calibrated_interval():
     narrow = _row(1.1, 1.3, cal=(0.9, 1.2), mdrr=1.5)
     assert verdict_mdrr(narrow) == 1.5  # the data's MDRR when it is the larger
     assert hypothesis_verdict(narrow, "increase", ST) == NO_EVIDENCE
+
+
+def test_verdict_mdrr_column_is_the_mdrr_of_the_calibrated_interval():
+    """The result table carries the MDRR the verdict reads: a calibrated row's is the larger of
+    its data's and the one its calibrated CI's width implies (issue 15 item 2)."""
+    from miglink.stats.level import z_interval, z_mdrr
+
+    row = dict(design="D1", method="mantel_haenszel", role="primary", measure="OR",
+               estimate=1.1, se_log=0.05, ci_low=1.0, ci_high=1.2, cal_ci_low=0.8,
+               cal_ci_high=1.5, cal_estimate=1.1, p_value=0.05, cal_p_value=0.5)  # fmt: skip
+    out = apply_diagnostics(pd.DataFrame([row]), ST).iloc[0]
+    assert out["mdrr"] == pytest.approx(math.exp(z_mdrr() * 0.05))
+    se_cal = math.log(1.5 / 0.8) / (2 * z_interval())
+    assert out["verdict_mdrr"] == pytest.approx(math.exp(z_mdrr() * se_cal))
+    assert out["verdict_mdrr"] > out["mdrr"]
+    raw = apply_diagnostics(pd.DataFrame([{**row, "cal_ci_low": None, "cal_ci_high": None}]), ST)
+    assert raw.iloc[0]["verdict_mdrr"] == pytest.approx(out["mdrr"])

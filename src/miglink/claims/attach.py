@@ -16,10 +16,12 @@ import pandas as pd
 from miglink.claims.model import D8Hypothesis, Study
 from miglink.claims.verdicts import (
     NOT_ANALYSED,
+    calibration_untrusted,
     claim_verdict,
     diagnose,
     hypothesis_verdict,
     tally,
+    verdict_mdrr,
     verdict_p,
 )
 from miglink.designs.rows import finite
@@ -43,6 +45,7 @@ def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
         if r.get("mdrr") is None or not finite(r.get("mdrr")):
             if finite(r.get("se_log")) and r.get("measure") in ("ROR", "OR", "HR", "IRR", "RGM"):
                 r["mdrr"] = exp_or_inf(z_mdrr() * float(r["se_log"]))
+        r["verdict_mdrr"] = verdict_mdrr(r) if finite(r.get("mdrr")) else None
         cal_expected = (
             r["design"] in ("D1", "D2")
             and r["method"] in ("mantel_haenszel", "poisson_matched_strata")
@@ -54,7 +57,24 @@ def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
         fails = diagnose(r, st, cal_expected)
         r["diagnostics_pass"] = not fails
         r["diagnostics"] = ";".join(fails)
+        if calibration_untrusted(r, st):
+            _add_note(r, _untrusted_note(r, st))
     return pd.DataFrame(recs)
+
+
+def _untrusted_note(r: dict, st) -> str:
+    """Why a calibrated row's verdict cannot be 'supported' or 'contradicted' (the gate)."""
+    return (
+        f"calibration not trusted: leave-one-out coverage of its negative controls "
+        f"{float(r['cal_loo_coverage']):.0%} < {st.min_loo_coverage:.0%}, so its calibrated CI "
+        "decides no verdict"
+    )
+
+
+def _add_note(r: dict, text: str) -> None:
+    note = r.get("note") if isinstance(r.get("note"), str) else ""
+    if text not in note:
+        r["note"] = f"{note}; {text}" if note else text
 
 
 def label_key_rows(rows: list[dict]) -> list[dict]:

@@ -1,5 +1,12 @@
 """D3 effect modification: the D1 association within sex, and within women 15-49 vs 50+.
 
+Modification is tested **per disease** (the study file names one hypothesis per disease and
+subgroup, in a Holm family): the composite "any autoimmune disease" mixes diseases whose
+female-to-male ratios differ (SLE about 9:1, MS 3:1, type 1 diabetes 1:1), so its ratio of ORs
+women vs men moves with the make-up of the composite in each sex and gave false verdicts in
+worlds with no sex effect. The composite's ratio of ORs is kept as a secondary row (analysis
+``d3__<subgroup>__<exposure>__any_autoimmune``) beside the per-disease keys.
+
 Also the female excess of each condition (OR women vs men, stratified by age, utilisation and
 observation band) and a descriptive count of menstrual-migraine codes. Every 2x2 here is
 stratified without sex (the subgroups are sexes, or women only), with utilisation measured
@@ -15,7 +22,7 @@ from miglink.designs.base import Counts, DesignResult, Task, key_row
 from miglink.designs.rows import make_row
 from miglink.designs.strata import STRATA, own_utilisation, stratified_counts, with_flag
 from miglink.designs.twobytwo import as_est, estimate_2x2
-from miglink.features.build import FeatureTables
+from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
 from miglink.stats.twobytwo import ratio_of_estimates
 
 NAME = "D3"
@@ -27,7 +34,8 @@ D3_STRATA = [s for s in STRATA if s != "sex"]
 
 def tasks(study: Study) -> list[Task]:
     """One task per distinct D3 hypothesis: female excess, a count of persons, or a subgroup
-    modification (its two subgroup labels in ``options["groups"]``)."""
+    modification (its two subgroup labels in ``options["groups"]``); and, per exposure and
+    subgroup a modification hypothesis names, the composite's modification as a secondary task."""
     keyed: dict[tuple, list] = {}
     for _, h in study.hypotheses():
         if h.design == NAME:
@@ -49,6 +57,26 @@ def tasks(study: Study) -> list[Task]:
         elif sub:
             opts = {"groups": _groups(sub, study.settings)}
             out.append(Task(exposure=exp, role="primary", options=opts, **ids))
+    return out + _composite_tasks(out, study.settings)
+
+
+def _composite_tasks(keys: list[Task], settings: Settings) -> list[Task]:
+    """The composite's modification (secondary) for each exposure and subgroup of a key task."""
+    have = {(t.exposure, t.subgroup, t.outcome) for t in keys if t.subgroup}
+    out = []
+    for exp, sub in dict.fromkeys((t.exposure, t.subgroup) for t in keys if t.subgroup):
+        if (exp, sub, ANY_AUTOIMMUNE) not in have:
+            out.append(
+                Task(
+                    design=NAME,
+                    analysis=f"d3__{sub}__{exp}__{ANY_AUTOIMMUNE}",
+                    exposure=exp,
+                    outcome=ANY_AUTOIMMUNE,
+                    role="secondary",
+                    subgroup=sub,
+                    options={"groups": _groups(sub, settings)},
+                )
+            )
     return out
 
 
@@ -82,27 +110,35 @@ def _subset(P, group: dict):
 
 def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
     """Frame "tables" (analysis, group, outcome, strata without sex, a, b, c, d) for the 2x2
-    tasks; frame "persons" (analysis, n, N) for the count tasks."""
+    tasks (one stratified count per exposure and subgroup, over all its outcomes); frame
+    "persons" (analysis, n, N) for the count tasks."""
     P = ft.persons
     tables, persons = [], []
+    batches: dict[tuple, list[Task]] = {}
     for t in tasks:
         if t.contrast == COUNT:
             C = ft.conditions
             n = int(C.filter(C.set_id == t.exposure).person_id.count().execute())
             N = int(P.person_id.count().execute())
             persons.append({"analysis": t.analysis, "n": n, "N": N})
-            continue
-        if t.contrast == FEMALE_EXCESS:
+        else:
+            labels = tuple(g["label"] for g in t.options.get("groups", ()))
+            batches.setdefault((t.exposure, t.contrast == FEMALE_EXCESS, labels), []).append(t)
+    for (exposure, excess, _labels), batch in batches.items():
+        if excess:
             cells = [("all", P.filter(P.sex.isin(["F", "M"])))]
         else:
-            cells = [(g["label"], _subset(P, g)) for g in t.options["groups"]]
+            cells = [(g["label"], _subset(P, g)) for g in batch[0].options["groups"]]
+        outcomes = list(dict.fromkeys(t.outcome for t in batch))
+        util = own_utilisation(ft, [exposure])
         for label, sub in cells:
-            p = with_flag(sub, ft.conditions, t.exposure, "exposed")
-            util = own_utilisation(ft, [t.exposure])
-            tab = stratified_counts(p, ft.conditions, "exposed", [t.outcome], D3_STRATA, util)
-            tab.insert(0, "group", label)
-            tab.insert(0, "analysis", t.analysis)
-            tables.append(tab)
+            p = with_flag(sub, ft.conditions, exposure, "exposed")
+            tab = stratified_counts(p, ft.conditions, "exposed", outcomes, D3_STRATA, util)
+            for t in batch:
+                one = tab[tab["outcome"] == t.outcome].reset_index(drop=True)
+                one.insert(0, "group", label)
+                one.insert(0, "analysis", t.analysis)
+                tables.append(one)
     return Counts(
         design=NAME,
         frames={

@@ -8,22 +8,21 @@ against people without aura (same strata), which shares no reference group and s
 covariance term; the ratio of the two category ORs is given beside it. Utilisation leaves out the
 visit days recording migraine, either subtype or the outcome (:mod:`miglink.designs.strata`).
 
-Vascular cohort: among people with a migraine record, new SLE / APS (D2 incident matched cohort on
-that restricted population: D2's matching and counts) and ischaemic stroke / VTE afterwards; hazard
-ratio by Poisson on matched-cell person-time, KM curves.
+Incident vascular cohorts (``contrast: incident``, :mod:`miglink.designs.d4_incident`): new
+SLE / APS diagnoses in the whole population followed for ischaemic stroke and VTE, with migraine
+and aura at index as modifiers (secondary rows: HR within each group and the ratio of HRs against
+people without migraine), and new migraine with aura followed for ischaemic stroke; hazard ratio
+by Poisson on matched-cell person-time (D2's matching and counts), KM curves.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import ibis
 import pandas as pd
 
 from miglink.claims.model import Settings, Study
 from miglink.designs.base import Counts, DesignResult, Task, hypothesis_role, key_row
-from miglink.designs.d2_counts import CohortCounts, cohort_counts
-from miglink.designs.d2_estimate import concat_curves, hazard_row, pair_curve, split_counts
+from miglink.designs.d4_incident import AURA, NO_AURA, incident_counts, incident_rows
 from miglink.designs.not_analysed import not_analysed_row
 from miglink.designs.rows import make_row
 from miglink.designs.strata import contrast_2x2, grouped_counts, own_utilisation
@@ -32,14 +31,9 @@ from miglink.features.build import FeatureTables
 from miglink.stats.twobytwo import ratio_of_estimates
 
 NAME = "D4"
-AURA, NO_AURA = "migraine_with_aura", "migraine_without_aura"
 CATEGORIES = {0: "none", 1: "without aura", 2: "with aura", 3: "unspecified"}
-#: task kinds (Task.options["kind"]): the aura contrast, the vascular cohort, a shape D4 lacks
-AURA_CONTRAST, VASCULAR, UNKNOWN = "aura", "vascular", "unknown"
-_COHORT = ("strata", "km", "balance", "attrition")
-VASCULAR_METHOD = "poisson_matched_strata_migraine"
-VASCULAR_STRATUM = "among people with migraine"
-VASCULAR_NOTE = "new diagnosis among people with a migraine record, matched 1:k to people with migraine free of it"
+#: task kinds (Task.options["kind"]): the aura contrast, the incident cohort, a shape D4 lacks
+AURA_CONTRAST, INCIDENT, UNKNOWN = "aura", "incident", "unknown"
 
 
 def with_category(ft: FeatureTables):
@@ -70,8 +64,8 @@ def tasks(study: Study) -> list[Task]:
             continue
         if h.contrast == "aura_vs_no_aura":
             kind = AURA_CONTRAST
-        elif h.subgroup == study.settings.index_set:
-            kind = VASCULAR
+        elif h.contrast == INCIDENT:
+            kind = INCIDENT
         else:
             kind = UNKNOWN
         out.append(
@@ -94,20 +88,10 @@ def _of_kind(tasks: list[Task], kind: str) -> list[Task]:
     return [t for t in tasks if t.options["kind"] == kind]
 
 
-def vascular_counts(ft: FeatureTables, pairs: list[tuple[str, str]]) -> CohortCounts:
-    """D2's matched-cohort counts on the people with a record of the index condition."""
-    C, P = ft.conditions, ft.persons
-    idx = ft.settings.index_set
-    m = C.filter(C.set_id == idx).select(mpid=C.person_id)
-    pm = P.join(m, P.person_id == m.mpid).drop("mpid")
-    sub = dataclasses.replace(ft, persons=pm)
-    return cohort_counts(sub, pairs, balance_set=None)
-
-
 def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
     """Persons and cases per stratum x migraine category for every aura outcome (two queries,
-    when the subtype codes are resolved), and the vascular cohort's counts."""
-    aura, vascular = _of_kind(tasks, AURA_CONTRAST), _of_kind(tasks, VASCULAR)
+    when the subtype codes are resolved), and the incident cohorts' counts."""
+    aura, incident = _of_kind(tasks, AURA_CONTRAST), _of_kind(tasks, INCIDENT)
     resolved = AURA in ft.resolved_ids and NO_AURA in ft.resolved_ids
     counts = Counts(design=NAME, values={"aura_resolved": resolved})
     if aura and resolved:
@@ -116,9 +100,8 @@ def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
         util = own_utilisation(ft, [ft.settings.index_set, AURA, NO_AURA])
         totals, cases = grouped_counts(with_category(ft), ft.conditions, "cat", outcomes, util=util)
         counts.frames.update(aura_totals=totals, aura_cases=cases)
-    if vascular:
-        cc = vascular_counts(ft, [(t.exposure, t.outcome) for t in vascular])
-        counts.frames.update({f"cohort_{f}": getattr(cc, f) for f in _COHORT})
+    if incident:
+        counts.frames.update(incident_counts(ft, incident))
     return counts
 
 
@@ -175,34 +158,8 @@ def aura_rows(task: Task, counts: tuple[pd.DataFrame, pd.DataFrame]) -> list[dic
     return [key_row(key, task), *out]
 
 
-def vascular_rows(
-    counts: Counts, tasks: list[Task], settings: Settings
-) -> tuple[list[dict], pd.DataFrame]:
-    """HR of stroke / VTE after new SLE / APS among people with migraine, and the KM curves."""
-    if not tasks:
-        return [], pd.DataFrame()
-    pc = split_counts(CohortCounts(*(counts.frame(f"cohort_{f}") for f in _COHORT)))
-    rows, curves = [], []
-    for t in tasks:
-        row = hazard_row(
-            pc,
-            t.exposure,
-            t.outcome,
-            role=t.role,
-            analysis=t.analysis,
-            max_smd=settings.max_smd,
-            design=NAME,
-            method=VASCULAR_METHOD,
-            stratum=VASCULAR_STRATUM,
-            note=VASCULAR_NOTE,
-        )
-        rows.append(key_row(row, t))
-        curves.append(pair_curve(pc, t.exposure, t.outcome, t.analysis, settings.km_horizon_years))
-    return rows, concat_curves(curves)
-
-
 def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignResult:
-    """Aura-contrast rows (or their not-analysed rows) in task order, then the vascular cohort's."""
+    """Aura-contrast rows (or their not-analysed rows) in task order, then the incident cohorts'."""
     rows: list[dict] = []
     aura = (counts.frame("aura_totals"), counts.frame("aura_cases"))
     for t in tasks:
@@ -214,5 +171,13 @@ def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignRes
         elif t.options["kind"] == UNKNOWN:
             why = f"unknown D4 hypothesis shape ({t.contrast}, {t.subgroup})"
             rows.append(not_analysed_row(t, "OR", why))
-    cohort, curves = vascular_rows(counts, _of_kind(tasks, VASCULAR), settings)
-    return DesignResult(rows=rows + cohort, curves=curves)
+    cohort, curves = incident_rows(counts.frames, _of_kind(tasks, INCIDENT), settings)
+    return DesignResult(rows=rows + cohort, curves=curves, attrition=_attrition(counts))
+
+
+def _attrition(counts: Counts) -> pd.DataFrame:
+    """The whole-population cohort's attrition per index set, under analysis ``d4__<index set>``."""
+    att = counts.frame("cohort_all_attrition").rename(columns={"index_set": "analysis"})
+    if "analysis" in att:
+        att["analysis"] = "d4__" + att["analysis"].astype(str)
+    return att

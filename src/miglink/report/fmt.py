@@ -27,6 +27,7 @@ MEASURE_NAMES = {
     "RR": "risk ratio",
     "RGM": "ratio of geometric means",
     "ROR": "ratio of odds ratios",
+    "RHR": "ratio of hazard ratios",
     "share": "share",
 }
 

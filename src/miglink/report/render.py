@@ -27,7 +27,7 @@ from miglink.report.literature import comparable, published_for
 CROSS_SECTIONAL_DESIGNS = {"D1", "D3", "D6", "D7", "D8"}
 
 #: Measures drawn on the forest plot's ratio axis (shares, counts and prevalences are listed only).
-RATIO_MEASURES = {"OR", "HR", "IRR", "RR", "RGM", "ROR"}
+RATIO_MEASURES = {"OR", "HR", "IRR", "RR", "RGM", "ROR", "RHR"}
 
 #: Designs whose estimates are calibrated against negative controls (PROTOCOL.md).
 CALIBRATED_DESIGNS = ("D1", "D2")
@@ -226,7 +226,9 @@ def _row_view(r: pd.Series) -> dict[str, Any]:
         else "–",
         "cal_p": fmt.pval(_get(r, "cal_p_value")),
         "holm_p": fmt.pval(_get(r, "holm_p_value")),
-        "mdrr": fmt.num(_get(r, "mdrr")),
+        "mdrr": fmt.num(
+            _get(r, "verdict_mdrr") if fmt.is_num(_get(r, "verdict_mdrr")) else _get(r, "mdrr")
+        ),
         "max_smd": fmt.num(_get(r, "max_smd"), 3),
         "diag": "pass"
         if diag_pass is True or str(diag_pass).lower() == "true"

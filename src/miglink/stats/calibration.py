@@ -7,6 +7,11 @@ the OHDSI procedure when only negative controls exist. When positive controls wi
 true effects are supplied, the error model is fitted on all controls instead
 (``fitSystematicErrorModel``). EASE summarises the null in one number.
 
+This is the plug-in procedure (the null taken as known). Result rows are calibrated with
+``miglink.stats.null_posterior``, which integrates over the null's uncertainty and equals
+``calibrate`` here when that posterior is a point mass; ``fit_null`` still gives the mean, sd and
+EASE that calibration.json reports.
+
 Why not ``fitSystematicErrorModel`` with ``trueLogRr = 0`` on negatives alone: the slopes are
 then unidentified and, on the package's own ``sccs`` dataset, the BFGS fit wanders off
 (meanIntercept ≈ 20, sdIntercept ≈ 74) and every calibrated CI is NaN.
@@ -43,6 +48,12 @@ def _usable(log_est, se) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     s = np.asarray(se, dtype=float).ravel()
     keep = np.isfinite(y) & np.isfinite(s) & (s > 0) & (np.abs(y) <= _EXTREME)
     return y[keep], s[keep], keep
+
+
+def kept_controls(log_est, se) -> tuple[np.ndarray, np.ndarray]:
+    """The controls ``fitNull`` fits on: finite, positive SE, |log estimate| <= log(100)."""
+    y, s, _ = _usable(log_est, se)
+    return y, s
 
 
 def fit_null(

@@ -125,6 +125,24 @@ def test_d3_count(ft):
     assert counts.frame("persons").to_dict("records") == [{"analysis": "n", "n": 2, "N": 13}]
 
 
+def test_d3_count_per_disease_in_one_query(ft):
+    """Two diseases with the same exposure and subgroup are counted together (one stratified
+    count over both outcomes) and come back under their own analyses, each as if counted alone."""
+    groups = {"groups": d3._groups("sex", Settings())}
+    both = [
+        _task("D3", "sex_sle", "migraine", "sle", options=groups),
+        _task("D3", "sex_ra", "migraine", "ra", options=groups),
+    ]
+    together = d3.count(ft, both).frame("tables")
+    alone = d3.count(ft, both[:1]).frame("tables")
+    cells = _cells(together, ["analysis", "group"])
+    assert cells[("sex_sle", "women")] == (3, 0, 1, 2) and cells[("sex_sle", "men")] == (0, 1, 1, 4)
+    # ra in 1 (woman with migraine) and 8 (man without)
+    assert cells[("sex_ra", "women")] == (1, 2, 0, 3) and cells[("sex_ra", "men")] == (0, 1, 1, 4)
+    sle = together[together["analysis"] == "sex_sle"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sle, alone)
+
+
 def test_d8_count(ft):
     dose = _task("D8", "dose", "n_autoimmune_0_1_2_3plus", "migraine", contrast="dose_response")
     dose = Task(**{**dose.__dict__, "options": {"autoimmune": ["sle", "ra"]}})

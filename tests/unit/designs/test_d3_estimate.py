@@ -170,3 +170,50 @@ def test_subgroup_without_counts_gives_a_not_estimable_ratio():
     assert math.isnan(men["estimate"]) and math.isfinite(women["estimate"])
     assert "not estimable" in ratio["note"]
     assert ratio[HYPOTHESES_KEY] == ("h_sex",)
+
+
+def test_per_disease_tasks_add_the_composite_as_secondary():
+    """Per-disease modification hypotheses are the keys; the composite's modification is kept
+    beside them as a secondary task (no hypothesis), once per exposure and subgroup."""
+    study = _study(
+        _h("h_sex_sle", "migraine", "sle", subgroup="sex", family="f"),
+        _h("h_sex_ms", "migraine", "multiple_sclerosis", subgroup="sex", family="f"),
+        _h("h_repro_sle", "migraine", "sle", subgroup="women_reproductive_age"),
+    )
+    got = [(t.analysis, t.outcome, t.role, t.subgroup, t.hypotheses) for t in d3.tasks(study)]
+    assert got == [
+        ("h_sex_sle", "sle", "primary", "sex", ("h_sex_sle",)),
+        ("h_sex_ms", "multiple_sclerosis", "primary", "sex", ("h_sex_ms",)),
+        ("h_repro_sle", "sle", "primary", "women_reproductive_age", ("h_repro_sle",)),
+        ("d3__sex__migraine__any_autoimmune", "any_autoimmune", "secondary", "sex", ()),
+        (
+            "d3__women_reproductive_age__migraine__any_autoimmune",
+            "any_autoimmune",
+            "secondary",
+            "women_reproductive_age",
+            (),
+        ),
+    ]
+    composite = d3.tasks(study)[3]
+    assert [g["label"] for g in composite.options["groups"]] == ["women", "men"]
+
+
+def test_composite_ratio_row_is_secondary_without_hypotheses():
+    study = _study(_h("h_sex_sle", "migraine", "sle", subgroup="sex"))
+    tasks = d3.tasks(study)
+    tables = pd.concat(
+        [
+            _tab("h_sex_sle", "women", "sle", [(20, 80, 10, 90)]),
+            _tab("h_sex_sle", "men", "sle", [(15, 85, 10, 90)]),
+            _tab(tasks[1].analysis, "women", "any_autoimmune", [(20, 80, 10, 90)]),
+            _tab(tasks[1].analysis, "men", "any_autoimmune", [(15, 85, 10, 90)]),
+        ],
+        ignore_index=True,
+    )
+    counts = Counts(design="D3", frames={"tables": tables, "persons": pd.DataFrame()})
+    rows = d3.estimate(counts, tasks, study.settings).rows
+    key = [r for r in rows if HYPOTHESES_KEY in r]
+    assert [(r["analysis"], r["measure"]) for r in key] == [("h_sex_sle", "ROR")]
+    comp = _by(rows, tasks[1].analysis)[-1]
+    assert (comp["measure"], comp["role"], comp["stratum"]) == ("ROR", "secondary", "women vs men")
+    assert comp["estimate"] == pytest.approx(key[0]["estimate"])  # same tables, same ratio

@@ -1,5 +1,6 @@
 """D4 count on a tiny literal feature world on DuckDB: persons and cases by migraine category,
-and the vascular cohort among people with migraine, by hand."""
+and the whole-population incident cohort with its migraine / aura / no-migraine groups at index,
+by hand."""
 
 from __future__ import annotations
 
@@ -32,14 +33,15 @@ TASKS = [
     Task("D4", "h_aura", "migraine_with_aura", "sle", "primary", ("h_aura",),
          contrast="aura_vs_no_aura", options={"kind": "aura"}),
     Task("D4", "h_vasc", "sle", "ischaemic_stroke", "primary", ("h_vasc",),
-         subgroup="migraine", options={"kind": "vascular"}),
+         contrast="incident", options={"kind": "incident"}),
 ]  # fmt: skip
 
 
-def tiny_features() -> FeatureTables:
+def tiny_features(records: list[tuple] = RECORDS) -> FeatureTables:
     """Six women born 1980 in one stratum, observed 2010-2020, no visits. Categories: 1 and 5
-    with aura, 2 without, 3 unspecified, 4 and 6 none; 1 (new SLE 2015) is the one vascular case
-    among people with migraine (1, 2, 3), with a stroke half a year later."""
+    with aura, 2 without, 3 unspecified, 4 and 6 none (5 has subtype records but no "migraine"
+    record). New SLE in 1 (migraine and aura since 2012, a stroke half a year later) and 4 (no
+    migraine), both on 2015-06-01."""
     n = 6
     persons = pd.DataFrame(
         dict(person_id=range(1, n + 1), sex=["F"] * n, birth_year=[1980] * n,
@@ -48,9 +50,9 @@ def tiny_features() -> FeatureTables:
              age_band=[40] * n, util_q=[1] * n, obs_band=[3] * n)
     )  # fmt: skip
     conditions = pd.DataFrame(
-        dict(person_id=[r[0] for r in RECORDS], set_id=[r[1] for r in RECORDS],
-             first_day=[r[2] for r in RECORDS],
-             first_date=[dt.date(1970, 1, 1) + dt.timedelta(days=r[2]) for r in RECORDS])
+        dict(person_id=[r[0] for r in records], set_id=[r[1] for r in records],
+             first_day=[r[2] for r in records],
+             first_date=[dt.date(1970, 1, 1) + dt.timedelta(days=r[2]) for r in records])
     )  # fmt: skip
     return FeatureTables(
         persons=ibis.memtable(persons),
@@ -82,13 +84,40 @@ def test_count_on_a_tiny_population():
     assert sorted(zip(cases["outcome"], cases["cat"], cases["k"], strict=True)) == [
         ("sle", 0, 1), ("sle", 2, 1)
     ]  # fmt: skip
-    s = counts.frame("cohort_strata").sort_values("exposed").reset_index(drop=True)
-    assert list(s["n"]) == [2, 1] and list(s["events"]) == [0, 1]
-    assert list(s["person_days"]) == [2 * (OBS1 - INDEX), STROKE - INDEX]
-    assert list(counts.frame("cohort_attrition")["n"]) == [1, 1]
     rows = d4.estimate(counts, TASKS, Settings()).rows
-    assert [r["analysis"] for r in rows] == ["h_aura"] * 5 + ["h_vasc"]
-    assert rows[-1]["n_exposed"] == 1 and rows[-1]["n_unexposed"] == 2
+    assert [r["analysis"] for r in rows] == ["h_aura"] * 5 + ["h_vasc"] * 6
+
+
+def _arms(counts, group: str) -> list[tuple[int, int, int]]:
+    """(n, events, person-days) per arm (unexposed first) of a cohort group."""
+    s = counts.frame(f"cohort_{group}_strata").groupby("exposed")[["n", "events", "person_days"]]
+    return [tuple(int(v) for v in r) for r in s.sum().sort_index().to_numpy()]
+
+
+def test_incident_cohort_whole_population_and_groups_at_index():
+    counts = d4.count(tiny_features(), TASKS)
+    full = OBS1 - INDEX
+    # whole population: cases 1 and 4; each is matched to 2 3 5 6 (the other case has SLE)
+    assert _arms(counts, "all") == [(8, 0, 8 * full), (2, 1, (STROKE - INDEX) + full)]
+    # migraine at index: case 1 with 2 and 3 (5 has no migraine record, 4 and 6 no migraine)
+    assert _arms(counts, "migraine") == [(2, 0, 2 * full), (1, 1, STROKE - INDEX)]
+    # aura at index: case 1 with 5
+    assert _arms(counts, "aura") == [(1, 0, full), (1, 1, STROKE - INDEX)]
+    # no migraine at index: case 4 with 5 and 6 (1 2 3 have migraine before 2015)
+    assert _arms(counts, "no_migraine") == [(2, 0, 2 * full), (1, 0, full)]
+    assert list(counts.frame("cohort_all_attrition")["n"]) == [2, 2]
+    # KM counts for the key rows only
+    assert not counts.frame("cohort_all_km").empty and counts.frame("cohort_aura_km").empty
+
+
+def test_no_migraine_group_is_censored_at_a_first_migraine_record():
+    """A comparator free of migraine at index leaves the no-migraine group at its first
+    migraine record: person 6 gets migraine in 2017, so its follow-up ends the day before."""
+    mig = day(2017, 3, 1)
+    ft = tiny_features([*RECORDS, (6, "migraine", mig)])
+    counts = d4.count(ft, TASKS[1:])
+    full = OBS1 - INDEX
+    assert _arms(counts, "no_migraine") == [(2, 0, full + (mig - 1 - INDEX)), (1, 0, full)]
 
 
 def test_subtype_codes_not_resolved():
