@@ -8,6 +8,12 @@ migraine. Matching is in :mod:`miglink.designs.d2_matching`, the engine counts i
 matching cells (exact matching makes the cell the stratum), the Kaplan-Meier curves come from
 monthly event and censoring counts, and balance is checked from per-arm sufficient statistics
 (:mod:`miglink.designs.d2_estimate`). Each direction's negative controls calibrate its rows.
+
+Known limits (docs/protocol.md, D2): "incident" means first recorded after index, so an outcome
+whose onset preceded index but was not yet recorded counts as incident. Where the outcome raises
+the exposure's hazard (a reverse effect) cases carry more of it and the HR is over-estimated
+(reverse causation no record identifies); new diagnoses also mark slow detectors, whose larger
+unrecorded pools bias null HRs upwards (about 1.1), which only calibration can remove.
 """
 
 from __future__ import annotations
