@@ -234,15 +234,19 @@ def cohort_counts(
     curve_pairs: list[tuple[str, str]] | None = None,
     *,
     visit_index: bool = True,
+    duration_band: bool = False,
 ) -> CohortCounts:
     """Per-stratum person-time and events for every (index, outcome) pair, plus KM and balance
     inputs.
 
     ``curve_pairs`` limits the monthly Kaplan-Meier counts to the pairs that get a curve (all
-    pairs when None); ``visit_index``: see :func:`~miglink.designs.d2_matching.matched_members`.
+    pairs when None); ``visit_index``, ``duration_band``: see
+    :func:`~miglink.designs.d2_matching.matched_members`.
     """
     index_sets = sorted({i for i, _ in pairs})
-    members, cases = matched_members(ft, index_sets, eligible_from, visit_index=visit_index)
+    members, cases = matched_members(
+        ft, index_sets, eligible_from, visit_index=visit_index, duration_band=duration_band
+    )
     mb = _followup(members)
     base, km_base = _base_counts(mb)
     mo = _outcome_records(mb, ft.conditions, pairs)

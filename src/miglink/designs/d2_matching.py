@@ -29,7 +29,7 @@ already detected but recorded at its next visit, after index, as "incident" outc
 observation band aligned, that backlog was the dominant bias (null HRs 0.55-0.6); before, the
 opposite bias of the comparators' longer observation masked it. Comparators without a visit in
 the window are not eligible (hence more draws per case).
-The duration band does the same for a restricted population (D5's new users, indexed a median
+The duration band (asked for with ``duration_band``) does the same for a restricted population (D5's new users, indexed a median
 0.13 years after their first autoimmune diagnosis against 3.3 years for comparators): index year
 minus the year of the ``eligible_from`` day, capped at ``DURATION_BAND_CAP``; 0 without it.
 
@@ -158,6 +158,7 @@ def _new_cases(
     cv: ir.Table,
     index_sets: list[str],
     ef: ir.Table | None,
+    duration_band: bool = False,
 ) -> ir.Table:
     """First records of each index set with enough prior observation, inside observation, keyed
     and ranked (``irank``) within their matching cell; materialised (used five times after)."""
@@ -175,6 +176,7 @@ def _new_cases(
     if ef is not None:
         cases = cases.join(ef, cases.person_id == ef.epid)
         cases = cases.filter(cases.e_day <= cases.index_day)
+    if ef is not None and duration_band:
         dband = _band(cases.year, cases.e_year, DURATION_BAND_CAP)
     else:
         dband = ibis.literal(0, "int64")
@@ -192,7 +194,13 @@ def _new_cases(
 
 
 def _candidate_years(
-    pk: ir.Table, cv: ir.Table, cases: ir.Table, ef: ir.Table | None, seed: int, prior: int
+    pk: ir.Table,
+    cv: ir.Table,
+    cases: ir.Table,
+    ef: ir.Table | None,
+    seed: int,
+    prior: int,
+    duration_band: bool = False,
 ) -> ir.Table:
     """Candidate person-years: under observation in the year of a case's index with the prior
     observation reachable by its end (and eligible by then, with ``ef``), keyed like the cases;
@@ -206,6 +214,7 @@ def _candidate_years(
     if ef is not None:
         cand = cand.join(ef, cand.person_id == ef.epid)
         cand = cand.filter(cand.e_year <= cand.year)
+    if ef is not None and duration_band:
         dband = _band(cand.year, cand.e_year, DURATION_BAND_CAP)
     else:
         dband = ibis.literal(0, "int64")
@@ -339,6 +348,7 @@ def matched_members(
     eligible_from: ir.Table | None = None,
     *,
     visit_index: bool = True,
+    duration_band: bool = False,
 ) -> tuple[ir.Table, ir.Table]:
     """Cases and their matched comparators for every index set: one row per member, and the
     (materialised) new diagnoses.
@@ -348,6 +358,9 @@ def matched_members(
     design restricted to the treatable population needs. ``visit_index`` indexes comparators at
     their own first visit after the case's index (right when the case's index is a diagnosis, a
     visit; D5's drug starts are not, so it passes False and comparators keep the case's day).
+    ``duration_band`` adds the duration band (time since ``eligible_from``) to the matching cell:
+    D5's new users, indexed soon after their first autoimmune diagnosis, need it; D4's modifier
+    groups (migraine at index) do not ask for it.
     """
     st = ft.settings
     k = st.matching_ratio
@@ -356,9 +369,9 @@ def matched_members(
     vy = ft.visits_by_year
     cv = _prior_visits(vy, UTIL_YEARS)
     ef = _eligible_days(eligible_from)
-    cases = _new_cases(ft, pk, cv, index_sets, ef)
+    cases = _new_cases(ft, pk, cv, index_sets, ef, duration_band)
     prior = st.min_prior_observation_days
-    cand_all = _candidate_years(pk, cv, cases, ef, st.matching_seed, prior)
+    cand_all = _candidate_years(pk, cv, cases, ef, st.matching_seed, prior, duration_band)
     cell_m = _ranked_prefix(cand_all, cases, MATCH_KEY, kk)
     cand = _ranked_candidates(cand_all, cell_m)
     visits = ft.visit_days if visit_index else None

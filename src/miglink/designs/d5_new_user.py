@@ -78,7 +78,8 @@ def new_user_counts(ft: FeatureTables, task: Task, controls: list[Task], counts:
     # comparators (and cases) must have their autoimmune diagnosis on or before the index date
     since = C.filter(C.set_id == ANY_AUTOIMMUNE).select(person_id=C.person_id, day=C.first_day)
     nc_pairs = [(NEW_USER, t.outcome) for t in controls]
-    # a drug start is not a visit: comparators keep the user's day (no visit index)
+    # a drug start is not a visit: comparators keep the user's day (no visit index); new users
+    # start soon after their first autoimmune diagnosis, so matching adds the duration band
     cc = cohort_counts(
         sub,
         [pair, *nc_pairs],
@@ -86,6 +87,7 @@ def new_user_counts(ft: FeatureTables, task: Task, controls: list[Task], counts:
         eligible_from=since,
         curve_pairs=[pair],
         visit_index=False,
+        duration_band=True,
     )
     for part in _PARTS:
         counts.frames[f"new_user {task.analysis} {part}"] = getattr(cc, part)
