@@ -8,9 +8,17 @@ migraine. Matching is in :mod:`miglink.designs.d2_matching`, the engine counts i
 matching cells (exact matching makes the cell the stratum), the Kaplan-Meier curves come from
 monthly event and censoring counts, and balance is checked from per-arm sufficient statistics
 (:mod:`miglink.designs.d2_estimate`). Each direction's negative controls calibrate its rows.
+
+Known limits (docs/protocol.md, D2): "incident" means first recorded after index, so an outcome
+whose onset preceded index but was not yet recorded counts as incident. Where the outcome raises
+the exposure's hazard (a reverse effect) cases carry more of it and the HR is over-estimated
+(reverse causation no record identifies); new diagnoses also mark slow detectors, whose larger
+unrecorded pools bias null HRs upwards (about 1.1), which only calibration can remove.
 """
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 
@@ -18,7 +26,13 @@ from miglink.calibrate import ControlGroup
 from miglink.claims.model import Settings, Study
 from miglink.designs.base import Counts, DesignResult, Task, key_row
 from miglink.designs.d2_counts import CohortCounts, cohort_counts
-from miglink.designs.d2_estimate import concat_curves, hazard_row, pair_curve, split_counts
+from miglink.designs.d2_estimate import (
+    concat_curves,
+    hazard_row,
+    pair_curve,
+    restrict_obs_band,
+    split_counts,
+)
 from miglink.features.build import ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, FeatureTables
 
 __all__ = [
@@ -33,6 +47,11 @@ __all__ = [
 
 NAME = "D2"
 NEGATIVE_CONTROL = "negative_control"
+#: Prevalent-pool guard: per non-control pair, the HR restricted to matching cells whose
+#: observation started >= this many calendar years before the index year, so everyone has
+#: >= PREVALENT_POOL_YEARS - 1 full years of prior observation (3: see docs/protocol.md, D2);
+#: reported in the row's note.
+PREVALENT_POOL_YEARS = 4
 #: calibration label per direction: the row field naming the negative-control concept set
 _LABEL = {"forward": "outcome", "reverse": "exposure"}
 _FRAMES = ("strata", "km", "balance", "attrition")
@@ -92,30 +111,38 @@ def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignRes
     one calibration group per direction (its negative controls calibrate all its rows)."""
     if not tasks:
         return DesignResult()
-    pc = split_counts(CohortCounts(*(counts.frame(f) for f in _FRAMES)))
+    cc = CohortCounts(*(counts.frame(f) for f in _FRAMES))
+    pc = split_counts(cc)
+    guard = split_counts(restrict_obs_band(cc, PREVALENT_POOL_YEARS))
     rows, curves = [], []
     for t in tasks:
-        direction = t.options["direction"]
-        row = hazard_row(
-            pc,
-            t.exposure,
-            t.outcome,
-            role=t.role,
-            analysis=t.analysis,
-            max_smd=settings.max_smd,
-            direction=direction,
-        )
-        rows.append(key_row(row, t))
+        common = dict(max_smd=settings.max_smd, direction=t.options["direction"])
+        row = hazard_row(pc, t.exposure, t.outcome, role=t.role, analysis=t.analysis, **common)
         if t.role != NEGATIVE_CONTROL:
+            g = hazard_row(guard, t.exposure, t.outcome, role=t.role, analysis=t.analysis, **common)
+            if not row.get("note"):  # a not-estimable row keeps its reason
+                row["note"] = guard_note(g)
             curves.append(
                 pair_curve(pc, t.exposure, t.outcome, t.analysis, settings.km_horizon_years)
             )
+        rows.append(key_row(row, t))
     return DesignResult(
         rows=rows,
         curves=concat_curves(curves),
         attrition=_attrition(counts),
         controls=control_groups(rows),
     )
+
+
+def guard_note(g: dict) -> str:
+    """The prevalent-pool guard's HR as the row's note (a row of its own would share the pair's
+    design, exposure and outcome with the key row); not estimable under 5 events in an arm."""
+    head = f"prevalent-pool guard (>= {PREVALENT_POOL_YEARS - 1} years prior observation): "
+    est, lo, hi = g.get("estimate"), g.get("ci_low"), g.get("ci_high")
+    few = min(g.get("events_exposed", 0), g.get("events_unexposed", 0)) < 5
+    if few or not all(isinstance(v, float) and math.isfinite(v) for v in (est, lo, hi)):
+        return head + "not estimable (fewer than 5 events in an arm)"
+    return head + f"HR {est:.2f} ({lo:.2f}-{hi:.2f})"
 
 
 def control_groups(rows: list[dict]) -> list[ControlGroup]:

@@ -1,7 +1,9 @@
 """D2 counts (engine side): per matching cell person-time and events, KM and balance inputs.
 
-Outcome: first record of the other condition after index, among people free of it at index;
-comparators are censored when they later get the index condition. Everything up to the
+Outcome: first record of the other condition after index, among people free of it at index
+(each member's own index: a comparator's is its visit day, see :mod:`~miglink.designs.d2_matching`);
+comparators are censored when they later get the index condition. ``strata`` keeps the observation
+band as a column for the prevalent-pool guard (:func:`miglink.designs.d2_estimate.restrict_obs_band`). Everything up to the
 per-stratum person-time and event counts runs in the engine and returns small frames
 (:class:`CohortCounts`), from which :mod:`miglink.designs.d2_estimate` builds the rows.
 
@@ -29,7 +31,8 @@ _KM_KEYS = ["index_set", "outcome_set", "exposed", "month"]
 
 @dataclass
 class CohortCounts:
-    strata: pd.DataFrame  # index_set, outcome_set, cell, exposed, n, events, person_days
+    #: index_set, outcome_set, cell, oband (observation band), exposed, n, events, person_days
+    strata: pd.DataFrame
     km: pd.DataFrame  # index_set, outcome_set, exposed, month, events, n, censored
     #: index_set, exposed, n, age_sum, age_sumsq, visits_sum, visits_sumsq, female_sum, prior_sum
     balance: pd.DataFrame
@@ -111,17 +114,12 @@ def _strata(base: pd.DataFrame, mo: ir.Table, pairs: list[tuple[str, str]]) -> p
     strata["n"] = strata["n"].astype("int64") + strata["dn"]
     strata["person_days"] = strata["person_days"].astype("int64") + strata["dpd"]
     strata = strata[strata["n"] > 0]
-    cell = (
-        strata["sex"].astype(str)
-        + ":"
-        + strata["byband"].astype(str)
-        + ":"
-        + strata["year"].astype(str)
-        + ":"
-        + strata["ub"].astype(str)
-    )
-    return strata.assign(cell=cell)[
-        ["index_set", "outcome_set", "cell", "exposed", "n", "events", "person_days"]
+    cell = strata[cell_cols[0]].astype(str)
+    for c in cell_cols[1:]:
+        cell = cell + ":" + strata[c].astype(str)
+    # the observation band stays a column: the prevalent-pool guard restricts on it
+    return strata.assign(cell=cell, oband=strata["oband"].astype("int64"))[
+        ["index_set", "outcome_set", "cell", "oband", "exposed", "n", "events", "person_days"]
     ].reset_index(drop=True)
 
 
@@ -234,15 +232,21 @@ def cohort_counts(
     balance_set: str | None = None,
     eligible_from: ir.Table | None = None,
     curve_pairs: list[tuple[str, str]] | None = None,
+    *,
+    visit_index: bool = True,
+    duration_band: bool = False,
 ) -> CohortCounts:
     """Per-stratum person-time and events for every (index, outcome) pair, plus KM and balance
     inputs.
 
     ``curve_pairs`` limits the monthly Kaplan-Meier counts to the pairs that get a curve (all
-    pairs when None).
+    pairs when None); ``visit_index``, ``duration_band``: see
+    :func:`~miglink.designs.d2_matching.matched_members`.
     """
     index_sets = sorted({i for i, _ in pairs})
-    members, cases = matched_members(ft, index_sets, eligible_from)
+    members, cases = matched_members(
+        ft, index_sets, eligible_from, visit_index=visit_index, duration_band=duration_band
+    )
     mb = _followup(members)
     base, km_base = _base_counts(mb)
     mo = _outcome_records(mb, ft.conditions, pairs)

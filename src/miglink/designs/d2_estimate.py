@@ -42,6 +42,15 @@ def split_counts(cc: CohortCounts) -> PairCounts:
     return PairCounts(strata=by_pair, km=km_by_pair, smd=smd, empty=cc.strata.iloc[:0])
 
 
+def restrict_obs_band(cc: CohortCounts, min_oband: int) -> CohortCounts:
+    """The counts of the matching cells whose observation started >= ``min_oband`` calendar years
+    before the index year (the prevalent-pool guard: case and comparators alike); KM and
+    balance stay those of the whole cohort."""
+    s = cc.strata
+    kept = s[s["oband"] >= min_oband] if "oband" in s else s.iloc[:0]
+    return CohortCounts(strata=kept, km=cc.km, balance=cc.balance, attrition=cc.attrition)
+
+
 def _rate_ratio(s: pd.DataFrame, idx: str) -> Estimate:
     df = pd.DataFrame(
         {

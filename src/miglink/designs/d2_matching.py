@@ -1,14 +1,43 @@
 """D2 matching (engine side): new diagnoses of an index condition and their matched comparators.
 
 New diagnoses of the index condition (first record, >= 365 days of prior observation) are matched
-1:k exactly on sex, birth-year band, index year and prior-year utilisation band to people free of
-the index condition at that date and under observation with the same prior observation.
+1:k exactly on sex, birth-year band, index year, prior utilisation band (visit days in the
+``UTIL_YEARS`` calendar years before the index year: a better proxy of healthcare seeking than
+one year's two or three visits), **observation band**
+and (with ``eligible_from``) **duration band** to people free of the index condition at that date
+and under observation with the same prior observation.
+
+Why the two time bands. A first record is not a first onset: at enrolment everyone brings an
+unrecorded pool of prevalent chronic conditions, recorded over the following years. New
+diagnoses of chronic diseases therefore cluster in the first years of observation (cases were
+indexed a median 2.1 years into observation, comparators 4.4), when the unrecorded pool of the
+*outcome* is still large, so cases' "incident" outcomes included prevalent ones recorded late
+(reverse HR 1.13-1.22 with nothing planted). The observation band (index year minus the calendar
+year observation started, capped at ``OBS_BAND_CAP``) gives case and comparators the same
+observation-start year, so at the case's index day both have been observed about as long (within
+the year) and drained the same share of their pool. Matching on the start *year* rather than on
+years observed at the index day is what keeps candidates keyed per calendar year (they have no
+index day of their own); the draw then requires the comparator's own >= 365 days at the case's
+index day. It also aligns the prior utilisation band: a case whose observation started in
+the previous calendar year has only part of it observed, and so has its comparator (the
+candidate filter no longer requires a fully observed previous year, which cases never needed).
+A comparator is indexed at its own first visit within ``VISIT_WINDOW_DAYS`` on or after its
+case's index day, because a case's index *is* a visit: every condition detected since the
+previous visit is recorded there too (a prevalent outcome is recorded on the index day and
+excluded), while a comparator indexed on the case's calendar day carries a backlog of conditions
+already detected but recorded at its next visit, after index, as "incident" outcomes. With the
+observation band aligned, that backlog was the dominant bias (null HRs 0.55-0.6); before, the
+opposite bias of the comparators' longer observation masked it. Comparators without a visit in
+the window are not eligible (hence more draws per case).
+The duration band (asked for with ``duration_band``) does the same for a restricted population (D5's new users, indexed a median
+0.13 years after their first autoimmune diagnosis against 3.3 years for comparators): index year
+minus the year of the ``eligible_from`` day, capped at ``DURATION_BAND_CAP``; 0 without it.
 
 Matching is deterministic and engine-independent: within each matching cell cases and candidates
 are ranked by an arithmetic pseudo-random key, and case i takes candidates at ranks
-(k'*i + j) mod m, j < k' (k' = k + 2 to allow for ineligible draws); the first k eligible draws
-are kept. The steps below are one ibis pipeline split by what each step selects; their order and
-expressions fix the draws, so a change here changes who is matched.
+(k'*i + j) mod m, j < k' (k' = k + ``EXTRA_DRAWS`` to allow for ineligible draws); the first k
+eligible draws are kept. The steps below are one ibis pipeline split by what each step selects;
+their order and expressions fix the draws, so a change here changes who is matched.
 """
 
 from __future__ import annotations
@@ -20,13 +49,25 @@ import pandas as pd
 from miglink.features.build import FeatureTables
 from miglink.features.engine import cache
 
-#: Prior-year utilisation bands (distinct visit days in the calendar year before the index year).
-UTIL_BAND_EDGES = (1, 3, 6, 11)
+#: Prior utilisation bands: distinct visit days in the UTIL_YEARS calendar years before the index
+#: year (the observed part of them; cases and comparators share the observation band, so the same
+#: part).
+UTIL_YEARS = 3
+UTIL_BAND_EDGES = (1, 2, 4, 6, 9, 13, 20)
 _P1, _A, _B, _P2 = 2_147_483_629, 48_271, 69_621, 2_147_483_647
 #: The ranked prefix of a cell aims at PREFIX_FACTOR x the reach of the draws + PREFIX_SLACK keys.
 PREFIX_FACTOR, PREFIX_SLACK = 2, 64
+#: Observation band: index year minus the year observation started, capped (10: "10 or more").
+OBS_BAND_CAP = 10
+#: Duration band: index year minus the year of the ``eligible_from`` day, capped (5: "5 or more").
+DURATION_BAND_CAP = 5
+#: Draws per case beyond k: same-year bands reject more draws (the comparator's own prior
+#: observation or eligibility must also precede the case's index day).
+EXTRA_DRAWS = 6
+#: A comparator is indexed at its first own visit this many days or fewer after its case's index.
+VISIT_WINDOW_DAYS = 90
 #: The matching cell: exact-match variables.
-MATCH_KEY = ["sex", "byband", "year", "ub"]
+MATCH_KEY = ["sex", "byband", "year", "ub", "oband", "dband"]
 
 
 def _prand(pid: ir.IntegerValue, salt: ir.IntegerValue | int, seed: int) -> ir.IntegerValue:
@@ -60,6 +101,19 @@ def _ranked_prefix(cand: ir.Table, cases: ir.Table, key: list[str], kk: int) -> 
     return cache(cell.select(*key, "m", tau=tau))
 
 
+def _prior_visits(vy: ir.Table, years: int) -> ir.Table:
+    """(vpid, vyear, vdays): visit days in the ``years`` calendar years ending with ``vyear``."""
+    parts = [
+        vy.select(vpid=vy.person_id, vyear=vy.year + i, vdays=vy.visit_days) for i in range(years)
+    ]
+    cv = parts[0]
+    for q in parts[1:]:
+        cv = cv.union(q, distinct=False)
+    if years == 1:
+        return cv
+    return cv.group_by(["vpid", "vyear"]).aggregate(vdays=cv.vdays.sum())
+
+
 def _util_band(col: ir.IntegerValue) -> ir.IntegerValue:
     b = ibis.literal(0)
     for e in UTIL_BAND_EDGES:
@@ -67,8 +121,17 @@ def _util_band(col: ir.IntegerValue) -> ir.IntegerValue:
     return b
 
 
+def _year_of(day: ir.IntegerValue) -> ir.IntegerValue:
+    """Calendar year of an epoch day."""
+    return (ibis.date(1970, 1, 1) + day.as_interval("D")).year().cast("int64")
+
+
+def _band(year: ir.IntegerValue, since_year: ir.IntegerValue, cap: int) -> ir.IntegerValue:
+    return ibis.least(year - since_year, cap)
+
+
 def _keyed_persons(P: ir.Table, birth_year_band: int) -> ir.Table:
-    """Persons with their observation limits and birth-year band (the matching fields)."""
+    """Persons with their observation limits, birth-year band and observation-start year."""
     return P.select(
         "person_id",
         "sex",
@@ -77,7 +140,16 @@ def _keyed_persons(P: ir.Table, birth_year_band: int) -> ir.Table:
         "obs_end_day",
         "death_day",
         byband=(P.birth_year // birth_year_band),
+        obs_year=_year_of(P.obs_start_day),
     )
+
+
+def _eligible_days(eligible_from: ir.Table | None) -> ir.Table | None:
+    """``eligible_from`` as (epid, e_day, e_year)."""
+    if eligible_from is None:
+        return None
+    ef = eligible_from
+    return ef.select(epid=ef.person_id, e_day=ef.day, e_year=_year_of(ef.day))
 
 
 def _new_cases(
@@ -85,7 +157,8 @@ def _new_cases(
     pk: ir.Table,
     cv: ir.Table,
     index_sets: list[str],
-    eligible_from: ir.Table | None,
+    ef: ir.Table | None,
+    duration_band: bool = False,
 ) -> ir.Table:
     """First records of each index set with enough prior observation, inside observation, keyed
     and ranked (``irank``) within their matching cell; materialised (used five times after)."""
@@ -99,14 +172,18 @@ def _new_cases(
     cases = cases.filter(
         (cases.index_day >= cases.obs_start_day + prior) & (cases.index_day <= cases.obs_end_day)
     )
-    if eligible_from is not None:
-        ef = eligible_from.select(epid=eligible_from.person_id, e_day=eligible_from.day)
-        cases = cases.join(ef, cases.person_id == ef.epid)
-        cases = cases.filter(cases.e_day <= cases.index_day).drop("epid", "e_day")
     cases = cases.mutate(year=cases.index_date.year().cast("int64"))
+    if ef is not None:
+        cases = cases.join(ef, cases.person_id == ef.epid)
+        cases = cases.filter(cases.e_day <= cases.index_day)
+    if ef is not None and duration_band:
+        dband = _band(cases.year, cases.e_year, DURATION_BAND_CAP)
+    else:
+        dband = ibis.literal(0, "int64")
+    cases = cases.mutate(oband=_band(cases.year, cases.obs_year, OBS_BAND_CAP), dband=dband)
     cases = cases.left_join(cv, (cases.person_id == cv.vpid) & (cases.year - 1 == cv.vyear))
     cases = cases.mutate(ub=_util_band(cases.vdays.fill_null(0))).select(
-        "index_set", "person_id", "sex", "byband", "year", "ub", "index_day"
+        "index_set", "person_id", *MATCH_KEY, "index_day"
     )
     key = MATCH_KEY
     cases = cases.mutate(r=_prand(cases.person_id, cases.year + 7, st.matching_seed))
@@ -116,17 +193,35 @@ def _new_cases(
     return cache(cases.mutate(irank=ibis.row_number().over(wk)))
 
 
-def _candidate_years(pk: ir.Table, cv: ir.Table, cases: ir.Table, seed: int) -> ir.Table:
-    """Candidate person-years: observed from at least Jan 1 of the year before and during the
-    year of a case's index, keyed like the cases; materialised."""
+def _candidate_years(
+    pk: ir.Table,
+    cv: ir.Table,
+    cases: ir.Table,
+    ef: ir.Table | None,
+    seed: int,
+    prior: int,
+    duration_band: bool = False,
+) -> ir.Table:
+    """Candidate person-years: under observation in the year of a case's index with the prior
+    observation reachable by its end (and eligible by then, with ``ef``), keyed like the cases;
+    materialised. Whether the prior observation (and eligibility) precede the case's own index
+    day is checked per draw."""
     years = cases.select("year").distinct()
     cand = pk.cross_join(years)
-    y0 = ibis.date(cand.year - 1, 1, 1).epoch_days()
     y1 = ibis.date(cand.year, 1, 1).epoch_days()
-    cand = cand.filter((cand.obs_start_day <= y0) & (cand.obs_end_day >= y1))
+    y_end = ibis.date(cand.year, 12, 31).epoch_days()
+    cand = cand.filter((cand.obs_start_day <= y_end - prior) & (cand.obs_end_day >= y1))
+    if ef is not None:
+        cand = cand.join(ef, cand.person_id == ef.epid)
+        cand = cand.filter(cand.e_year <= cand.year)
+    if ef is not None and duration_band:
+        dband = _band(cand.year, cand.e_year, DURATION_BAND_CAP)
+    else:
+        dband = ibis.literal(0, "int64")
+    cand = cand.mutate(oband=_band(cand.year, cand.obs_year, OBS_BAND_CAP), dband=dband)
     cand = cand.left_join(cv, (cand.person_id == cv.vpid) & (cand.year - 1 == cv.vyear))
     cand = cand.mutate(ub=_util_band(cand.vdays.fill_null(0))).select(
-        "person_id", "sex", "byband", "year", "ub", "obs_start_day", "obs_end_day", "death_day"
+        "person_id", *MATCH_KEY, "obs_start_day", "obs_end_day", "death_day"
     )
     return cache(cand.mutate(r=_prand(cand.person_id, cand.year, seed)))
 
@@ -152,23 +247,14 @@ def _drawn_pairs(
     cm = cm.mutate(target=(cm.irank * kk + cm.j) % cm.m)
     cc = cand.select(
         ppid=cand.person_id,
-        csex=cand.sex,
-        cbyband=cand.byband,
-        cyear=cand.year,
-        cub=cand.ub,
         crank=cand.crank,
         c_obs_start=cand.obs_start_day,
         c_obs_end=cand.obs_end_day,
         c_death=cand.death_day,
+        **{f"ck_{c}": cand[c] for c in key},
     )
-    pairs = cm.join(
-        cc,
-        (cm.sex == cc.csex)
-        & (cm.byband == cc.cbyband)
-        & (cm.year == cc.cyear)
-        & (cm.ub == cc.cub)
-        & (cm.target == cc.crank),
-    )
+    same_cell = [cm[c] == cc[f"ck_{c}"] for c in key]
+    pairs = cm.join(cc, [*same_cell, cm.target == cc.crank])
     return pairs.filter(
         (pairs.ppid != pairs.person_id)
         & (pairs.c_obs_start <= pairs.index_day - prior)
@@ -177,22 +263,43 @@ def _drawn_pairs(
     )
 
 
+def _visit_index(pairs: ir.Table, visits: ir.Table | None) -> ir.Table:
+    """Drawn pairs with the comparator's own index day ``c_index``: its first visit on or after
+    the case's index day, within ``VISIT_WINDOW_DAYS`` (pairs without one are dropped), still
+    under observation and alive. Without a visit table: the case's index day."""
+    if visits is None:
+        return pairs.mutate(c_index=pairs.index_day)
+    v = visits.select(vpid=visits.person_id, vday=visits.day.epoch_days().cast("int64"))
+    cols = pairs.columns
+    pv = pairs.join(
+        v,
+        (pairs.ppid == v.vpid)
+        & (v.vday >= pairs.index_day)
+        & (v.vday <= pairs.index_day + VISIT_WINDOW_DAYS),
+    )
+    pv = pv.group_by(cols).aggregate(c_index=pv.vday.min())
+    return pv.filter(
+        (pv.c_obs_end >= pv.c_index) & (pv.c_death.isnull() | (pv.c_death > pv.c_index))
+    )
+
+
 def _eligible_pairs(
     pairs: ir.Table, C: ir.Table, index_sets: list[str], eligible_from: ir.Table | None
 ) -> ir.Table:
-    """Drawn pairs whose comparator is free of the index condition at the index date (and
-    eligible by then, with ``eligible_from``); ``x_day`` is the comparator's censoring day."""
+    """Drawn pairs whose comparator is free of the index condition at its own index day (and
+    eligible by the case's, with ``eligible_from``); ``x_day`` is the comparator's censoring
+    day."""
     ix = C.filter(C.set_id.isin(index_sets)).select(
         xpid=C.person_id, xset=C.set_id, x_day=C.first_day
     )
     pairs = pairs.left_join(ix, (pairs.ppid == ix.xpid) & (pairs.index_set == ix.xset))
-    pairs = pairs.filter(pairs.x_day.isnull() | (pairs.x_day > pairs.index_day))
+    pairs = pairs.filter(pairs.x_day.isnull() | (pairs.x_day > pairs.c_index))
     if eligible_from is not None:
         ef2 = eligible_from.select(fpid=eligible_from.person_id, f_day=eligible_from.day)
         pairs = pairs.join(ef2, pairs.ppid == ef2.fpid)
         pairs = pairs.filter(pairs.f_day <= pairs.index_day)
     return pairs.select(
-        "index_set", "person_id", "ppid", "j", "index_day", "x_day", "sex", "byband", "year", "ub"
+        "index_set", "person_id", "ppid", "j", "index_day", "c_index", "x_day", *MATCH_KEY
     ).distinct()
 
 
@@ -213,12 +320,9 @@ def _member_rows(pairs: ir.Table, cases: ir.Table, P: ir.Table) -> ir.Table:
         set_pid=pairs.person_id,
         member=pairs.ppid,
         exposed=ibis.literal(0, "int64"),
-        index_day=pairs.index_day,
+        index_day=pairs.c_index,
         censor_day=pairs.x_day,
-        sex=pairs.sex,
-        byband=pairs.byband,
-        year=pairs.year,
-        ub=pairs.ub,
+        **{c: pairs[c] for c in MATCH_KEY},
     )
     matched_cases = pairs.select("index_set", "person_id").distinct()
     cs = cases.join(matched_cases, ["index_set", "person_id"])
@@ -229,10 +333,7 @@ def _member_rows(pairs: ir.Table, cases: ir.Table, P: ir.Table) -> ir.Table:
         exposed=ibis.literal(1, "int64"),
         index_day=cs.index_day,
         censor_day=ibis.null().cast("int64"),
-        sex=cs.sex,
-        byband=cs.byband,
-        year=cs.year,
-        ub=cs.ub,
+        **{c: cs[c] for c in MATCH_KEY},
     )
     members = case_rows.union(comps)
     pe = P.select(
@@ -242,26 +343,39 @@ def _member_rows(pairs: ir.Table, cases: ir.Table, P: ir.Table) -> ir.Table:
 
 
 def matched_members(
-    ft: FeatureTables, index_sets: list[str], eligible_from: ir.Table | None = None
+    ft: FeatureTables,
+    index_sets: list[str],
+    eligible_from: ir.Table | None = None,
+    *,
+    visit_index: bool = True,
+    duration_band: bool = False,
 ) -> tuple[ir.Table, ir.Table]:
     """Cases and their matched comparators for every index set: one row per member, and the
     (materialised) new diagnoses.
 
     ``eligible_from`` (columns person_id, day) restricts cases and comparators to people whose
     ``day`` (e.g. their first autoimmune diagnosis) is on or before the index date, as a new-user
-    design restricted to the treatable population needs.
+    design restricted to the treatable population needs. ``visit_index`` indexes comparators at
+    their own first visit after the case's index (right when the case's index is a diagnosis, a
+    visit; D5's drug starts are not, so it passes False and comparators keep the case's day).
+    ``duration_band`` adds the duration band (time since ``eligible_from``) to the matching cell:
+    D5's new users, indexed soon after their first autoimmune diagnosis, need it; D4's modifier
+    groups (migraine at index) do not ask for it.
     """
     st = ft.settings
     k = st.matching_ratio
-    kk = k + 2
+    kk = k + EXTRA_DRAWS
     pk = _keyed_persons(ft.persons, st.birth_year_band)
     vy = ft.visits_by_year
-    cv = vy.select(vpid=vy.person_id, vyear=vy.year, vdays=vy.visit_days)
-    cases = _new_cases(ft, pk, cv, index_sets, eligible_from)
-    cand_all = _candidate_years(pk, cv, cases, st.matching_seed)
+    cv = _prior_visits(vy, UTIL_YEARS)
+    ef = _eligible_days(eligible_from)
+    cases = _new_cases(ft, pk, cv, index_sets, ef, duration_band)
+    prior = st.min_prior_observation_days
+    cand_all = _candidate_years(pk, cv, cases, ef, st.matching_seed, prior, duration_band)
     cell_m = _ranked_prefix(cand_all, cases, MATCH_KEY, kk)
     cand = _ranked_candidates(cand_all, cell_m)
-    pairs = _drawn_pairs(cases, cand, cell_m, kk, st.min_prior_observation_days)
+    visits = ft.visit_days if visit_index else None
+    pairs = _visit_index(_drawn_pairs(cases, cand, cell_m, kk, prior), visits)
     pairs = _first_k(_eligible_pairs(pairs, ft.conditions, index_sets, eligible_from), k)
     members = cache(_member_rows(pairs, cases, ft.persons))
     # the candidate person-years and cell table are only needed to build the members; count once

@@ -57,6 +57,9 @@ class FeatureTables:
     notes: list[str] = field(default_factory=list)
     #: person_id, set_id, day: the visit days (inside observation) carrying a record of the set
     record_days: ir.Table | None = None
+    #: person_id, day (date): the distinct visit days inside observation (a lazy view; D2 indexes
+    #: matched comparators at one of their own visits)
+    visit_days: ir.Table | None = None
 
 
 def derived_groups(study: Study) -> dict[str, list[str]]:
@@ -127,6 +130,7 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
         available=available,
         notes=notes,
         record_days=_record_days(records, visit_days),
+        visit_days=visit_days,
     )
 
 

@@ -67,12 +67,14 @@ def test_count_on_a_tiny_cohort():
     ]
     counts = d2_cohort.count(tiny_features(), tasks)
     s = counts.frame("strata").sort_values(["outcome_set", "exposed"]).reset_index(drop=True)
-    cell = "F:396:2015:0"  # sex : birth-year band (1980 // 5) : index year : utilisation band
+    # sex : birth-year band (1980 // 5) : index year : utilisation band : observation band (2015 -
+    # 2010) : duration band (0 without eligible_from); no visit table: comparators indexed on 1's day
+    cell = "F:396:2015:0:5:0"
     # case 1 and its two comparators (2 and 3: the only others in the cell)
     # sle: 1 has it after 731 days; 2 after 366; 3 is followed to the end of observation
     expect = pd.DataFrame(
         dict(index_set="migraine", outcome_set=["nc_x", "nc_x", "sle", "sle"], cell=cell,
-             exposed=[0, 1, 0, 1], n=[2, 1, 2, 1], events=[0, 0, 1, 1],
+             oband=5, exposed=[0, 1, 0, 1], n=[2, 1, 2, 1], events=[0, 0, 1, 1],
              person_days=[2 * (OBS1 - INDEX), OBS1 - INDEX, 366 + OBS1 - INDEX, 731])
     )  # fmt: skip
     pd.testing.assert_frame_equal(s, expect, check_dtype=False)

@@ -198,3 +198,26 @@ def test_hazard_row_labels_for_a_design_reusing_the_cohort():
         "D5", "new users", "m", "s", "h_x", "n"
     )  # fmt: skip
     assert r["estimate"] == pytest.approx(2.0, rel=1e-6)
+
+
+def test_prevalent_pool_guard_keeps_long_observed_cells_only():
+    """The guard row reads only the cells whose observation started >= 4 calendar years before
+    the index year (hand-made strata: the short-observed cell's events would double the HR)."""
+    from miglink.designs.d2_counts import CohortCounts
+    from miglink.designs.d2_estimate import restrict_obs_band
+
+    strata = pd.DataFrame(
+        dict(index_set="a", outcome_set="b", cell=["c1", "c1", "c4", "c4"], oband=[1, 1, 4, 4],
+             exposed=[0, 1, 0, 1], n=[40, 10, 40, 10], events=[4, 5, 8, 2],
+             person_days=[4000, 1000, 4000, 1000])
+    )  # fmt: skip
+    empty = pd.DataFrame()
+    kept = restrict_obs_band(CohortCounts(strata, empty, empty, empty), 4)
+    assert list(kept.strata["cell"]) == ["c4", "c4"]
+    assert kept.strata["events"].sum() == 10
+
+
+def test_guard_note_reads_the_restricted_hr():
+    g = dict(estimate=1.234, ci_low=0.9, ci_high=1.7, events_exposed=6, events_unexposed=20)
+    assert d2_cohort.guard_note(g).endswith("observation): HR 1.23 (0.90-1.70)")
+    assert "not estimable" in d2_cohort.guard_note({**g, "events_exposed": 4})
