@@ -78,8 +78,13 @@ def test_the_bundled_study_declares_its_control_family_and_criterion():
     assert controls == ["h6_female_migraine", "h6_female_ai", "h7_ifn_sccs"]
     sccs = [h.id for h in hyps.values() if h.design == "D5" and h.contrast is None]
     d3 = [h.id for h in hyps.values() if h.design == "D3" and h.subgroup is not None]
-    assert study.families() == {"d3_modification": d3, "sccs_drugs": sccs}
-    assert len(sccs) == 7 and len(d3) == 8
+    markers = [h.id for h in hyps.values() if h.design == "D6"]
+    assert study.families() == {
+        "inflammatory_markers": markers,
+        "d3_modification": d3,
+        "sccs_drugs": sccs,
+    }
+    assert len(sccs) == 7 and len(d3) == 8 and len(markers) == 4
     assert hyps["h8_specificity"].percentile_criterion == 90.0
     assert all(c.rule_text for c in study.claims)  # every rule is written in the file
 
