@@ -33,8 +33,9 @@ exposure, outcome and stratum, the truth comes from the world's truth.json):
   the row metrics, expected supported (a positive control: it does not vote in claim 6).
 - D4 aura contrast (ROR with vs without aura): the sign of planted ``migraine_with_aura -> X``
   effects; 1 when none (an effect of all migraine applies to both subtypes).
-- D5 SCCS risk window: the planted IRR of the drug (1 when not planted); the pre-exposure window
-  and the new-user HR (drugs change encounters, never onset): 1.
+- D5 SCCS risk window: the planted IRR of the drug (1 when not planted); the new-user HR (drugs
+  change encounters, never onset): 1. The pre-exposure window row is left out: it is the
+  diagnostic of event-dependent exposure, raised by construction where encounters start drugs.
 - D6 RGM: the planted ratio of geometric means of the marker (all migraine subgroups); markers
   also rise after autoimmune onset, but truth.json's realised age-sex adjusted ratios equal the
   planted ones within 0.02 in these worlds, so the mediated part is negligible.
@@ -319,8 +320,9 @@ def row_truth(r: dict, p: Planted) -> Truth:
         return NONE if link == NONE else SKIP
     if d == "D5":
         if m.startswith("sccs"):
-            irr = p.drug.get(exp, 1.0) if stratum.startswith("risk window") else 1.0
-            return _ratio(irr)
+            if not stratum.startswith("risk window"):
+                return SKIP  # the pre-exposure window is a diagnostic (raised where events start drugs)
+            return _ratio(p.drug.get(exp, 1.0))
         return NONE
     if d == "D6":
         return _ratio(p.marker.get(out, 1.0))
