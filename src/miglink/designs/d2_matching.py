@@ -130,6 +130,19 @@ def _band(year: ir.IntegerValue, since_year: ir.IntegerValue, cap: int) -> ir.In
     return ibis.least(year - since_year, cap)
 
 
+def _with_bands(t: ir.Table, cv: ir.Table, duration_band: bool) -> ir.Table:
+    """The band columns of the matching key on case or candidate rows keyed by ``year``: the
+    observation band, the disease-duration band (0 unless asked) and the utilisation band of
+    the visit-days table ``cv`` in the year before. One builder, so cases and candidates are
+    keyed by the same expressions."""
+    dband = (
+        _band(t.year, t.e_year, DURATION_BAND_CAP) if duration_band else ibis.literal(0, "int64")
+    )
+    t = t.mutate(oband=_band(t.year, t.obs_year, OBS_BAND_CAP), dband=dband)
+    t = t.left_join(cv, (t.person_id == cv.vpid) & (t.year - 1 == cv.vyear))
+    return t.mutate(ub=_util_band(t.vdays.fill_null(0)))
+
+
 def _keyed_persons(P: ir.Table, birth_year_band: int) -> ir.Table:
     """Persons with their observation limits, birth-year band and observation-start year."""
     return P.select(
@@ -176,13 +189,7 @@ def _new_cases(
     if ef is not None:
         cases = cases.join(ef, cases.person_id == ef.epid)
         cases = cases.filter(cases.e_day <= cases.index_day)
-    if ef is not None and duration_band:
-        dband = _band(cases.year, cases.e_year, DURATION_BAND_CAP)
-    else:
-        dband = ibis.literal(0, "int64")
-    cases = cases.mutate(oband=_band(cases.year, cases.obs_year, OBS_BAND_CAP), dband=dband)
-    cases = cases.left_join(cv, (cases.person_id == cv.vpid) & (cases.year - 1 == cv.vyear))
-    cases = cases.mutate(ub=_util_band(cases.vdays.fill_null(0))).select(
+    cases = _with_bands(cases, cv, ef is not None and duration_band).select(
         "index_set", "person_id", *MATCH_KEY, "index_day"
     )
     key = MATCH_KEY
@@ -214,13 +221,7 @@ def _candidate_years(
     if ef is not None:
         cand = cand.join(ef, cand.person_id == ef.epid)
         cand = cand.filter(cand.e_year <= cand.year)
-    if ef is not None and duration_band:
-        dband = _band(cand.year, cand.e_year, DURATION_BAND_CAP)
-    else:
-        dband = ibis.literal(0, "int64")
-    cand = cand.mutate(oband=_band(cand.year, cand.obs_year, OBS_BAND_CAP), dband=dband)
-    cand = cand.left_join(cv, (cand.person_id == cv.vpid) & (cand.year - 1 == cv.vyear))
-    cand = cand.mutate(ub=_util_band(cand.vdays.fill_null(0))).select(
+    cand = _with_bands(cand, cv, ef is not None and duration_band).select(
         "person_id", *MATCH_KEY, "obs_start_day", "obs_end_day", "death_day"
     )
     return cache(cand.mutate(r=_prand(cand.person_id, cand.year, seed)))

@@ -55,31 +55,26 @@ def tasks(study: Study) -> list[Task]:
         kind = _KINDS[h.contrast]
         out.append(hypothesis_task(h, options={"kind": kind}))
         if kind == SCCS:
-            out += [
-                Task(
-                    NAME,
-                    f"{h.id}__nc",
-                    h.exposure,
-                    nc,
-                    role="negative_control",
-                    options={"kind": SCCS_NC, "of": h.id},
-                )
-                for nc in study.negative_controls
-            ]
+            out += _control_tasks(h, study.negative_controls, SCCS_NC, contrast=None)
         if kind == NEW_USER_COHORT:
-            out += [
-                Task(
-                    NAME,
-                    f"{h.id}__nc",
-                    h.exposure,
-                    nc,
-                    role="negative_control",
-                    contrast=h.contrast,
-                    options={"kind": NEW_USER_NC, "of": h.id},
-                )
-                for nc in study.negative_controls
-            ]
+            out += _control_tasks(h, study.negative_controls, NEW_USER_NC, contrast=h.contrast)
     return out
+
+
+def _control_tasks(h, controls: list[str], kind: str, contrast: str | None) -> list[Task]:
+    """One negative-control task per control outcome of hypothesis ``h``'s analysis."""
+    return [
+        Task(
+            NAME,
+            f"{h.id}__nc",
+            h.exposure,
+            nc,
+            role="negative_control",
+            contrast=contrast,
+            options={"kind": kind, "of": h.id},
+        )
+        for nc in controls
+    ]
 
 
 def _controls_of(task: Task, tasks: list[Task], kind: str = NEW_USER_NC) -> list[Task]:
