@@ -134,14 +134,20 @@ def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignRes
     )
 
 
+#: The fewest events per arm with which the prevalent-pool guard's HR is shown in the note.
+GUARD_MIN_EVENTS = 20
+
+
 def guard_note(g: dict) -> str:
     """The prevalent-pool guard's HR as the row's note (a row of its own would share the pair's
-    design, exposure and outcome with the key row); not estimable under 5 events in an arm."""
+    design, exposure and outcome with the key row). Shown only with at least GUARD_MIN_EVENTS
+    events in each arm: a sensitivity figure is not read on fewer, and a subgroup HR on a few
+    events with its CI would let a reader work back to counts the gate never saw."""
     head = f"prevalent-pool guard (>= {PREVALENT_POOL_YEARS - 1} years prior observation): "
     est, lo, hi = g.get("estimate"), g.get("ci_low"), g.get("ci_high")
-    few = min(g.get("events_exposed", 0), g.get("events_unexposed", 0)) < 5
+    few = min(g.get("events_exposed", 0), g.get("events_unexposed", 0)) < GUARD_MIN_EVENTS
     if few or not all(isinstance(v, float) and math.isfinite(v) for v in (est, lo, hi)):
-        return head + "not estimable (fewer than 5 events in an arm)"
+        return head + "not shown (too few events in an arm)"
     return head + f"HR {est:.2f} ({lo:.2f}-{hi:.2f})"
 
 

@@ -218,6 +218,6 @@ def test_prevalent_pool_guard_keeps_long_observed_cells_only():
 
 
 def test_guard_note_reads_the_restricted_hr():
-    g = dict(estimate=1.234, ci_low=0.9, ci_high=1.7, events_exposed=6, events_unexposed=20)
+    g = dict(estimate=1.234, ci_low=0.9, ci_high=1.7, events_exposed=20, events_unexposed=25)
     assert d2_cohort.guard_note(g).endswith("observation): HR 1.23 (0.90-1.70)")
-    assert "not estimable" in d2_cohort.guard_note({**g, "events_exposed": 4})
+    assert "not shown" in d2_cohort.guard_note({**g, "events_exposed": 19})
