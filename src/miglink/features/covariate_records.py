@@ -58,7 +58,7 @@ def covariate_records(cdm) -> ir.Table:
     records = parts[0]
     for p in parts[1:]:
         records = records.union(p)
-    records = cache(records.distinct())
+    records = cache(records)
     try:
         _MEMO[cdm] = records
     except TypeError:  # an object that takes no weak reference: no memo
@@ -97,6 +97,8 @@ def _domain_records(cdm, domain: str) -> ir.Table | None:
     )
     if domain == "drug" and has_ancestors(cdm):
         t = _to_ingredients(cdm, t)
+    # distinct per domain (the domains differ, so their union stays distinct): one pass per table
+    t = t.select("person_id", "concept_id", "day").distinct()
     return t.select("person_id", domain=ibis.literal(domain), concept_id="concept_id", day="day")
 
 
@@ -110,6 +112,4 @@ def _to_ingredients(cdm, drugs: ir.Table) -> ir.Table:
     )
     m = m.distinct()
     j = drugs.left_join(m, drugs.concept_id == m.drug_id)
-    return j.select(
-        person_id=j.person_id, concept_id=j.ing_id.fill_null(j.concept_id), day=j.day
-    ).distinct()
+    return j.select(person_id=j.person_id, concept_id=j.ing_id.fill_null(j.concept_id), day=j.day)

@@ -109,26 +109,22 @@ def _cohort_table(cohort) -> tuple[ir.Table, int]:
     """The cohort as an ibis table with its row count; row ids must be 0..n-1 (matrix rows)."""
     if isinstance(cohort, pd.DataFrame):
         df = cohort[["row_id", "person_id", "index_day"]].astype("int64")
-        n = len(df)
-        ids = df["row_id"].to_numpy()
         t = ibis.memtable(df)
+        ids = df["row_id"]
+        n, lo, hi, distinct = len(df), ids.min(), ids.max(), ids.nunique()
     else:
         t = cohort.select("row_id", "person_id", "index_day")
         s = t.aggregate(n=t.count(), lo=t.row_id.min(), hi=t.row_id.max(), d=t.row_id.nunique())
-        row = s.execute().iloc[0]
-        n = int(row["n"])
-        ids = None if n == 0 else (int(row["lo"]), int(row["hi"]), int(row["d"]))
-    ok = (
-        n == 0
-        or (ids is not None and isinstance(ids, tuple) and ids == (0, n - 1, n))
-        or (isinstance(ids, np.ndarray) and np.array_equal(np.sort(ids), np.arange(n)))
-    )
-    if not ok:
+        n, lo, hi, distinct = s.execute().iloc[0][["n", "lo", "hi", "d"]]
+    n = int(n)
+    if n and (int(lo), int(hi), int(distinct)) != (0, n - 1, n):
         raise MiglinkError("cohort row_id must number the rows 0..n-1, each once")
     t = t.select(
-        row_id=t.row_id.cast("int64"), cpid=t.person_id.cast("int64"), index_day=t.index_day
+        row_id=t.row_id.cast("int64"),
+        cpid=t.person_id.cast("int64"),
+        index_day=t.index_day.cast("int64"),
     )
-    return t.mutate(index_day=t.index_day.cast("int64")), n
+    return t, n
 
 
 def _excluded(cdm, st: CovariateSettings, anc: bool) -> ir.Table | None:
