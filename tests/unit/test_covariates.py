@@ -21,7 +21,7 @@ EPOCH = dt.date(1970, 1, 1)
 
 # the literal vocabulary: two SNOMED conditions under a group, an ingredient under an ATC class
 GROUP, ASTHMA, RHINITIS = 5000, 5001, 5002
-ATC, IBU, IBU_TAB, NAPRO = 6000, 6001, 6002, 6100
+ATC, IBU, IBU_TAB, NAPRO, ATC5 = 6000, 6001, 6002, 6100, 6003
 OUTPATIENT, PROC, LAB, OBS = 9202, 7001, 7101, 7201
 MI, MALIGNANCY, LUNG_CANCER, METASTASIS = 4329847, 443392, 8001, 432851
 CONCEPTS = [
@@ -30,6 +30,7 @@ CONCEPTS = [
     (RHINITIS, "Rhinitis", "Condition", "SNOMED", "Clinical Finding"),
     (ATC, "Anti-inflammatory products", "Drug", "ATC", "ATC 3rd"),
     (IBU, "ibuprofen", "Drug", "RxNorm", "Ingredient"),
+    (ATC5, "ibuprofen; systemic", "Drug", "ATC", "ATC 5th"),
     (IBU_TAB, "ibuprofen 200 MG Oral Tablet", "Drug", "RxNorm", "Clinical Drug"),
     (NAPRO, "naproxen", "Drug", "RxNorm", "Ingredient"),
     (OUTPATIENT, "Outpatient Visit", "Visit", "Visit", "Visit"),
@@ -57,6 +58,8 @@ ANCESTORS = [  # (ancestor, descendant), self rows included as Athena ships them
     (ATC, IBU_TAB),
     (IBU, IBU_TAB),
     (ATC, NAPRO),
+    (ATC5, IBU),
+    (ATC5, IBU_TAB),
     (MALIGNANCY, LUNG_CANCER),
     (MALIGNANCY, METASTASIS),
 ]
@@ -94,6 +97,7 @@ def _write(folder, tables: dict[str, list[dict]], extra_concepts=()) -> str:
     )
     c["standard_concept"] = "S"
     c["concept_code"] = c["concept_id"].astype(str)
+    c.loc[c.concept_id == ATC5, "concept_code"] = "M01AE01"  # ATC 5th level: 7 characters
     c.to_csv(folder / "concept.csv", index=False)
     pd.DataFrame(ANCESTORS, columns=["ancestor_concept_id", "descendant_concept_id"]).to_csv(
         folder / "concept_ancestor.csv", index=False
@@ -173,6 +177,7 @@ def test_groups_ingredients_and_exclusion_of_descendants(tmp_path):
     assert IBU_TAB * 1000 + 401 not in got
     assert NAPRO * 1000 + 402 in got and NAPRO * 1000 + 403 not in got  # 200 days: not 180
     assert ATC * 1000 + 413 in got  # drug class, 30 days (from ibuprofen)
+    assert not any(k // 1000 == ATC5 for k in got)  # ATC 5th level: the ingredient again
     assert GROUP * 1000 + 213 in got  # condition group, 30 days
     # excluding the ingredient drops the tablet (its descendant) but not naproxen or the class
     cov = _build(tmp_path / "x", tables, [1], exclude_concepts={IBU})

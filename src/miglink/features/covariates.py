@@ -176,14 +176,16 @@ def _window_triples(g: pd.DataFrame, st: CovariateSettings) -> pd.DataFrame:
 
 def _group_map(cdm, kind: str, excluded: frozenset[int]) -> ir.Table:
     """concept -> vocabulary group: every SNOMED condition ancestor but the two generic roots
-    (condition groups) or every ATC class above an ingredient (drug classes); never itself."""
+    (condition groups) or every ATC 1st-4th level class above an ingredient (drug classes);
+    never the concept itself."""
     ca = cdm.table("concept_ancestor")
     c = cdm.table("concept")
     if kind == "condition_group":
         grp = c.filter((c.domain_id == "Condition") & (c.vocabulary_id == "SNOMED"))
         skip = sorted(GENERIC_CONDITION_GROUPS | excluded)
     else:
-        grp = c.filter(c.vocabulary_id == "ATC")
+        # ATC 1st-4th level (codes of 1, 3, 4, 5 characters); the 5th repeats the ingredient
+        grp = c.filter((c.vocabulary_id == "ATC") & c.concept_code.length().isin([1, 3, 4, 5]))
         skip = sorted(excluded)
     grp = grp.select(gid=grp.concept_id)
     if skip:
