@@ -20,12 +20,13 @@ INDEX = dt.date(2020, 7, 1)
 EPOCH = dt.date(1970, 1, 1)
 
 # the literal vocabulary: two SNOMED conditions under a group, an ingredient under an ATC class
-GROUP, ASTHMA, RHINITIS = 5000, 5001, 5002
+GROUP, ASTHMA, RHINITIS, ORGANISING = 5000, 5001, 5002, 5003
 ATC, IBU, IBU_TAB, NAPRO, ATC5 = 6000, 6001, 6002, 6100, 6003
 OUTPATIENT, PROC, LAB, OBS = 9202, 7001, 7101, 7201
 MI, MALIGNANCY, LUNG_CANCER, METASTASIS = 4329847, 443392, 8001, 432851
 CONCEPTS = [
     (GROUP, "Respiratory disorder", "Condition", "SNOMED", "Clinical Finding"),
+    (ORGANISING, "Disorder of body system", "Condition", "SNOMED", "Clinical Finding"),
     (ASTHMA, "Asthma", "Condition", "SNOMED", "Clinical Finding"),
     (RHINITIS, "Rhinitis", "Condition", "SNOMED", "Clinical Finding"),
     (ATC, "Anti-inflammatory products", "Drug", "ATC", "ATC 3rd"),
@@ -54,6 +55,7 @@ ANCESTORS = [  # (ancestor, descendant), self rows included as Athena ships them
     *[(c[0], c[0]) for c in CONCEPTS],
     (GROUP, ASTHMA),
     (GROUP, RHINITIS),
+    (ORGANISING, ASTHMA),
     (ATC, IBU),
     (ATC, IBU_TAB),
     (IBU, IBU_TAB),
@@ -179,6 +181,7 @@ def test_groups_ingredients_and_exclusion_of_descendants(tmp_path):
     assert ATC * 1000 + 413 in got  # drug class, 30 days (from ibuprofen)
     assert not any(k // 1000 == ATC5 for k in got)  # ATC 5th level: the ingredient again
     assert GROUP * 1000 + 213 in got  # condition group, 30 days
+    assert not any(k // 1000 == ORGANISING for k in got)  # an organising concept: not a group
     # excluding the ingredient drops the tablet (its descendant) but not naproxen or the class
     cov = _build(tmp_path / "x", tables, [1], exclude_concepts={IBU})
     got = set(_row(cov))

@@ -36,9 +36,25 @@ SEX, AGE, AGE_GROUP, INDEX_YEAR, INDEX_MONTH = 1, 2, 3, 6, 7
 CHARLSON = 901
 VISIT_COUNT = 923
 
-#: The two SNOMED concepts FeatureExtraction leaves out of condition groups: every condition
-#: descends from them, so they are constant covariates.
+#: Two SNOMED roots left out of condition groups: every condition descends from them, so they are
+#: constant covariates (FeatureExtraction keeps only groups 3 or more levels below Clinical finding;
+#: the typed CONCEPT_ANCESTOR has no levels, so the roots are named instead).
 GENERIC_CONDITION_GROUPS = frozenset({441840, 4274025})  # Clinical finding; Disease
+#: Names of the organising SNOMED concepts that are not condition groups (SQL LIKE patterns, case
+#: ignored; FeatureExtraction's condition groups leave out the same names).
+GENERIC_GROUP_NAMES = (
+    "%finding",
+    "disorder of%",
+    "finding of%",
+    "disease of%",
+    "injury of%",
+    "%by site",
+    "%by body site",
+    "%by mechanism",
+    "%of body region",
+    "%of anatomical site",
+    "%of specific body structure%",
+)
 
 #: Charlson (Quan / Deyo weights) categories: (category, weight, SNOMED ancestor concept ids).
 #: Each category is its ancestors and all their descendants in CONCEPT_ANCESTOR (the ancestor

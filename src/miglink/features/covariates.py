@@ -26,6 +26,7 @@ from miglink.features.covariate_settings import (
     AGE_GROUP,
     CHARLSON,
     GENERIC_CONDITION_GROUPS,
+    GENERIC_GROUP_NAMES,
     INDEX_MONTH,
     INDEX_YEAR,
     SEX,
@@ -175,13 +176,15 @@ def _window_triples(g: pd.DataFrame, st: CovariateSettings) -> pd.DataFrame:
 
 
 def _group_map(cdm, kind: str, excluded: frozenset[int]) -> ir.Table:
-    """concept -> vocabulary group: every SNOMED condition ancestor but the two generic roots
-    (condition groups) or every ATC 1st-4th level class above an ingredient (drug classes);
+    """concept -> vocabulary group: every SNOMED condition ancestor but the generic roots and the
+    organising concepts named in GENERIC_GROUP_NAMES (condition groups) or every ATC 1st-4th level class above an ingredient (drug classes);
     never the concept itself."""
     ca = cdm.table("concept_ancestor")
     c = cdm.table("concept")
     if kind == "condition_group":
         grp = c.filter((c.domain_id == "Condition") & (c.vocabulary_id == "SNOMED"))
+        name = grp.concept_name.fill_null("").lower()
+        grp = grp.filter(~ibis.or_(*(name.like(p) for p in GENERIC_GROUP_NAMES)))
         skip = sorted(GENERIC_CONDITION_GROUPS | excluded)
     else:
         # ATC 1st-4th level (codes of 1, 3, 4, 5 characters); the 5th repeats the ingredient
