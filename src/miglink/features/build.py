@@ -60,6 +60,9 @@ class FeatureTables:
     #: person_id, day (date): the distinct visit days inside observation (a lazy view; D2 indexes
     #: matched comparators at one of their own visits)
     visit_days: ir.Table | None = None
+    #: the CDM itself, for what is built only when asked: a comparative cohort's covariates
+    #: (``covariates.covariate_records(cdm)``, read once per study on first use)
+    cdm: object | None = None
 
 
 def derived_groups(study: Study) -> dict[str, list[str]]:
@@ -131,6 +134,7 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
         notes=notes,
         record_days=_record_days(records, visit_days),
         visit_days=visit_days,
+        cdm=cdm,
     )
 
 
