@@ -122,7 +122,9 @@ def build_truth(seed: int, persons: int, scenario: Scenario, stats: Stats, vocab
     """The truth of a finished population, from its summed statistics and planted effects."""
     st = stats.arrays
     ncs = [d.key for d in cat.negative_control_diseases()]
-    set_ids = {k: v for k, v in vocab.disease_std.items() if not k.startswith(("bg_", "nc_"))}
+    set_ids = {
+        k: v for k, v in vocab.disease_std.items() if not k.startswith(("bg_", "nc_", "cbi_"))
+    }
     for k in ("migraine_with_aura", "migraine_without_aura"):
         set_ids[k] = vocab.migraine_codes[k].concept_id
     return Truth(
