@@ -130,6 +130,15 @@ NULL_VARIANTS: dict[str, dict] = {
     },
 }
 
+#: Confounding by indication (issue 16, synth/indication.py): active-comparator new-user cohorts
+#: whose baseline conditions drive both the drug and migraine. Generated only when asked
+#: (``--worlds indication_null indication_planted``); the design that reads them comes later.
+SCENARIOS = ROOT / "src" / "miglink" / "data" / "scenarios"
+INDICATION: dict[str, Path] = {
+    "indication_null": SCENARIOS / "indication_null.yaml",
+    "indication_planted": SCENARIOS / "indication_planted.yaml",
+}
+
 #: The issue's bars (recorded beside the measured values).
 NULL_RATIO_BAR = (0.93, 1.07)
 NULL_COVERAGE_BAR = 0.93
@@ -148,7 +157,7 @@ class World:
 
     @property
     def null(self) -> bool:
-        return self.name == "null" or self.name in NULL_VARIANTS
+        return self.name in ("null", "indication_null") or self.name in NULL_VARIANTS
 
     @property
     def label(self) -> str:
@@ -354,7 +363,11 @@ def run_world(w: World, work: Path, reuse: bool) -> dict:
     claims_file = work / f"{w.label}.claims.json"
     t0 = time.perf_counter()
     if not (cdm_dir / "truth.json").exists():
-        scenario = NULL_SCENARIO if w.name == "null" else {**PLANTED, **NULL_VARIANTS}[w.name]
+        scenario = (
+            NULL_SCENARIO
+            if w.name == "null"
+            else {**PLANTED, **NULL_VARIANTS, **INDICATION}[w.name]
+        )
         generate(persons=w.persons, seed=w.seed, out=cdm_dir, scenario=scenario)
     t_gen = time.perf_counter() - t0
     truth = json.loads((cdm_dir / "truth.json").read_text())
@@ -655,13 +668,13 @@ def misses(hyp: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
 
 
 def worlds(args) -> list[World]:
-    nulls = [n for n in args.worlds if n == "null" or n in NULL_VARIANTS]
+    nulls = [n for n in args.worlds if n in ("null", "indication_null") or n in NULL_VARIANTS]
     names = [n for n in args.worlds if n not in nulls]
-    unknown = set(names) - set(PLANTED)
+    unknown = set(names) - set(PLANTED) - set(INDICATION)
     if unknown:
         raise SystemExit(
             f"unknown world(s) {sorted(unknown)}: choose from null, "
-            f"{', '.join([*NULL_VARIANTS, *PLANTED])}"
+            f"{', '.join([*NULL_VARIANTS, *PLANTED, *INDICATION])}"
         )
     out = [World(n, s, args.persons) for n in nulls for s in args.seeds]
     return out + [World(n, s, args.persons) for n in names for s in args.planted_seeds]

@@ -11,6 +11,7 @@ import numpy as np
 from miglink.errors import MiglinkError
 from miglink.io import atomic_dir, write_json
 from miglink.synth import vocab as vocab_mod
+from miglink.synth.indication import extend_vocab
 from miglink.synth.model import ChunkSimulator, Stats
 from miglink.synth.scenario import Scenario, load_scenario
 from miglink.synth.truth import Truth, build_truth
@@ -43,6 +44,8 @@ def generate(
         raise MiglinkError(f"--format must be 'parquet' or 'duckdb', got {format!r}")
     scen = load_scenario(scenario)
     voc = vocab_mod.build()
+    if scen.confounding_by_indication is not None:
+        voc = extend_vocab(voc)  # its baseline conditions and glatiramer; the default keeps its own
     sim = ChunkSimulator(scen, voc)
     builder = ChunkTables(sim)
     stats = Stats()
@@ -78,7 +81,8 @@ def generate(
         truth.tables = {t: sink.rows.get(t, 0) for t in CDM_TABLES + VOCAB_TABLES}
         if format == "duckdb":
             _to_duckdb(tmp)
-        write_json(tmp / "truth.json", truth.model_dump(mode="json"))
+        off = {"confounding_by_indication"} if truth.confounding_by_indication is None else None
+        write_json(tmp / "truth.json", truth.model_dump(mode="json", exclude=off))
     return truth
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from miglink.synth.diagnoses import diagnose_coupled, diagnose_independent, migraine_patients
 from miglink.synth.encounters import ENCOUNTER_RATE, RISK_WINDOW_DAYS, record_encounters
 from miglink.synth.family_history import FH_BASE, record_family_history
+from miglink.synth.indication import simulate as indication_cohorts
 from miglink.synth.markers import measure_markers
 from miglink.synth.onsets import IMMUNE_BETA, coupled_onsets, independent_onsets
 from miglink.synth.persons import SEEK_SD, draw_persons, observation_years
@@ -80,6 +81,8 @@ class ChunkSimulator(World):
         obs = record_family_history(self, rng, p, mig_true, ai_true, visits, stats)
         hazard_pair_stats(self, p, onset, subtype, dx_day, stats)
         recorded_stats(self, p, onset, subtype, dx_day, rec_i, mig.recorded, years, stats)
+        if self.scenario.confounding_by_indication is not None:  # last: other draws unchanged
+            drugs = indication_cohorts(self, rng, p, dx_day, drugs, visits, rows, stats)
         cols = dict(
             persons=p,
             visits=visits.columns(),

@@ -149,6 +149,31 @@ class EventDependentExposure(BaseModel):
         return ("event_dependent", self.event_dependent_drug, self.after)
 
 
+class ComparisonSpec(BaseModel):
+    """One active-comparator comparison of ``confounding_by_indication`` (synth/indication.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: planted hazard ratio of the target vs the comparator drug on incident migraine
+    hr: float = Field(default=1.0, gt=0)
+    #: share of eligible persons (observation, age, no migraine record) made patients
+    share: float = Field(default=0.05, gt=0, le=0.5)
+
+
+class IndicationSpec(BaseModel):
+    """Confounding by indication: the comparisons switched on (absent: off)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ms_ifn_vs_ga: ComparisonSpec | None = None
+    ra_tnf_vs_mtx: ComparisonSpec | None = None
+
+    def comparisons(self) -> dict[str, ComparisonSpec]:
+        return {
+            k: v
+            for k, v in (("ms_ifn_vs_ga", self.ms_ifn_vs_ga), ("ra_tnf_vs_mtx", self.ra_tnf_vs_mtx))
+            if v is not None
+        }
+
+
 Effect = HazardEffect | DrugEffect | MarkerEffect | FamilyHistoryEffect | EventDependentExposure
 _KINDS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("event_dependent_drug", EventDependentExposure),
@@ -165,6 +190,8 @@ class Scenario(BaseModel):
     model_config = ConfigDict(frozen=True)
     effects: tuple[Effect, ...] = ()
     baseline: str | None = "default"
+    #: off (None) unless the scenario has the key; then the generator draws the cohorts
+    confounding_by_indication: IndicationSpec | None = None
 
     def hazard_effects(self) -> list[HazardEffect]:
         return [e for e in self.effects if isinstance(e, HazardEffect)]
@@ -192,10 +219,15 @@ class Scenario(BaseModel):
         return 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "baseline": self.baseline,
             "effects": [e.model_dump(by_alias=True, exclude_none=True) for e in self.effects],
         }
+        if self.confounding_by_indication is not None:  # absent when off: old truth unchanged
+            out["confounding_by_indication"] = self.confounding_by_indication.model_dump(
+                exclude_none=True
+            )
+        return out
 
 
 def _parse_effect(i: int, raw: Any, source: str) -> Effect:
@@ -241,10 +273,26 @@ def _read(source: str | Path | dict) -> tuple[dict, str]:
     return raw, str(path)
 
 
+def _indication(raw: dict, name: str) -> IndicationSpec | None:
+    """The ``confounding_by_indication`` key, validated (None: absent, the mechanism is off)."""
+    value = raw.get("confounding_by_indication")
+    if value is None:
+        return None
+    try:
+        return IndicationSpec.model_validate(value)
+    except ValidationError as e:
+        err = e.errors()[0]
+        fld = ".".join(str(x) for x in err["loc"]) or "?"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise MiglinkError(
+            f"scenario {name}: confounding_by_indication, field '{fld}': {msg}"
+        ) from None
+
+
 def parse(source: str | Path | dict) -> tuple[list[Effect], str | None]:
     """Validate a scenario file or dict; return its own effects and its baseline."""
     raw, name = _read(source)
-    unknown = set(raw) - {"effects", "baseline", "description"}
+    unknown = set(raw) - {"effects", "baseline", "description", "confounding_by_indication"}
     if unknown:
         raise MiglinkError(f"scenario {name}: unknown top-level field(s) {sorted(unknown)}")
     baseline = raw.get("baseline", "default")
@@ -276,7 +324,10 @@ def load_scenario(source: str | Path | dict | None = None) -> Scenario:
     if source is None:
         return Scenario(effects=tuple(default_effects), baseline="default")
     effects, baseline = parse(source)
+    raw, name = _read(source)
     if baseline == "default":
         mine = {e.key for e in effects}
         effects = effects + [e for e in default_effects if e.key not in mine]
-    return Scenario(effects=tuple(effects), baseline=baseline)
+    return Scenario(
+        effects=tuple(effects), baseline=baseline, confounding_by_indication=_indication(raw, name)
+    )

@@ -18,6 +18,7 @@ import statsmodels.api as sm
 from pydantic import BaseModel
 
 from miglink.synth import catalogue as cat
+from miglink.synth import indication
 from miglink.synth.scenario import (
     DRUG_SETS,
     DrugEffect,
@@ -49,6 +50,8 @@ class Truth(BaseModel):
     set_concept_ids: dict[str, int]
     #: outcome-dependent drug starts (scenario ``event_dependent_drug``; no causal effect)
     event_dependent_exposure: list[dict[str, Any]] = []
+    #: active-comparator cohorts confounded by indication (synth/indication.py; None: off)
+    confounding_by_indication: list[dict[str, Any]] | None = None
     tables: dict[str, int] = {}
 
 
@@ -119,7 +122,9 @@ def build_truth(seed: int, persons: int, scenario: Scenario, stats: Stats, vocab
     """The truth of a finished population, from its summed statistics and planted effects."""
     st = stats.arrays
     ncs = [d.key for d in cat.negative_control_diseases()]
-    set_ids = {k: v for k, v in vocab.disease_std.items() if not k.startswith(("bg_", "nc_"))}
+    set_ids = {
+        k: v for k, v in vocab.disease_std.items() if not k.startswith(("bg_", "nc_", "cbi_"))
+    }
     for k in ("migraine_with_aura", "migraine_without_aura"):
         set_ids[k] = vocab.migraine_codes[k].concept_id
     return Truth(
@@ -141,6 +146,8 @@ def build_truth(seed: int, persons: int, scenario: Scenario, stats: Stats, vocab
         background_concept_ids=[vocab.disease_std[d.key] for d in cat.background_diseases()],
         set_concept_ids=set_ids,
         event_dependent_exposure=[_event_dependent(e, st) for e in scenario.event_dependent()],
+        confounding_by_indication=indication.truth(scenario.confounding_by_indication, st, vocab)
+        or None,
     )
 
 

@@ -39,6 +39,8 @@ class Vocab:
     ingredient: dict[str, Code] = field(default_factory=dict)
     labs: dict[str, list[tuple[Code, int, float]]] = field(default_factory=dict)
     family_history: dict[str, list[tuple[Code, float]]] = field(default_factory=dict)
+    #: condition codes beyond the catalogue's (synth/indication.py adds its baseline conditions)
+    extra_codes: dict[str, Code] = field(default_factory=dict)
     _next: dict[int, int] = field(default_factory=dict)
     _seen: set[int] = field(default_factory=set)
 

@@ -63,6 +63,9 @@ class World:
         for key, c in vocab.migraine_codes.items():
             self.code_of[("migraine:" + key, 0)] = len(codes)
             codes.append(c)
+        for key, c in vocab.extra_codes.items():  # empty unless a mechanism added codes
+            self.code_of[(key, 0)] = len(codes)
+            codes.append(c)
         self.cond_codes = codes
         self.n_codes_c = np.array([len(vocab.disease_codes[d.key]) for d in self.coupled])
         self.first_code_c = np.array([self.code_of[(d.key, 0)] for d in self.coupled])
