@@ -219,6 +219,7 @@ def _lifelines_fit(df: pd.DataFrame, wcol: str, stratified: bool, robust: bool) 
             weights_col=wcol,
             strata=["stratum"] if stratified else None,
             robust=robust,
+            fit_options={"precision": 1e-12},  # default 1e-7 leaves beta off by ~1e-6
         )
     beta = float(cph.params_["treatment"])
     se = float(cph.standard_errors_["treatment"])
