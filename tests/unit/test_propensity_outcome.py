@@ -134,3 +134,18 @@ def test_kaplan_meier_per_arm_equals_lifelines_and_weights_replicate():
     b = kaplan_meier_from_risk_table(risk_table(time[rep], event[rep], t[rep]))
     np.testing.assert_allclose(a["survival"], b["survival"], rtol=1e-12)
     np.testing.assert_allclose(a["at_risk"], b["at_risk"])
+
+
+def test_weighted_table_is_refused_by_the_efron_route():
+    time, event, t, s = _matched(sets=50)
+    table = risk_table(time, event, t, s, weights=np.full(len(t), 0.7))
+    with pytest.raises(ValueError, match="integer event counts"):
+        cox_from_risk_table(table)
+
+
+def test_events_at_time_zero_stay_on_the_curve():
+    km = kaplan_meier_arms(
+        np.array([0.0, 0, 1, 2, 3, 3]), np.array([1, 0, 1, 1, 0, 1]), np.array([1, 1, 1, 0, 0, 0])
+    )
+    arm = km[km.treatment == 1]
+    assert arm["time"].tolist() == [0.0, 1.0] and arm["survival"].iloc[0] == pytest.approx(2 / 3)
