@@ -45,7 +45,7 @@ def _sets(s: np.ndarray, t: np.ndarray) -> dict[int, set[int]]:
 @pytest.mark.parametrize("ratio", [1, 2])
 def test_matching_equals_matchit_on_the_logit_with_caliper(ratio):
     # MatchIt 4.5.1 nearest, m.order="largest", caliper 0.2 * sd(logit) (R's sd, ddof=1)
-    s = match_on_ps(1 / (1 + np.exp(-LP)), T, max_ratio=ratio, caliper=0.2)
+    s = match_on_ps(1 / (1 + np.exp(-LP)), T, max_ratio=ratio, caliper=0.2, order="largest")
     assert _sets(s, T) == _r_sets("random", ratio)
     units = {1: 14, 2: 19}[ratio]  # MatchIt: sum(m$weights > 0)
     assert int((s >= 0).sum()) == units
@@ -55,7 +55,9 @@ def test_matching_equals_matchit_on_the_logit_with_caliper(ratio):
 def test_matching_equals_matchit_where_the_answer_is_unique(ratio):
     t = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     lu = np.array([0, 1, 2, 3, 4, 5.5, 0.03, 1.05, 2.02, 3.04, 4.01, 6.5, 7, 8, 10])
-    s = match_on_ps(1 / (1 + np.exp(-lu)), t, ratio, caliper=0.1, caliper_scale="logit")
+    s = match_on_ps(
+        1 / (1 + np.exp(-lu)), t, ratio, caliper=0.1, caliper_scale="logit", order="largest"
+    )
     assert _sets(s, t) == _r_sets("unique", ratio)
 
 
@@ -81,7 +83,7 @@ def test_matching_equals_a_brute_force_greedy_search(seed):
     t = (rng.random(80) < 0.35).astype(int)
     ps = rng.beta(2, 3, 80)
     width = 0.2 * np.std(logit(ps), ddof=1)
-    s = match_on_ps(ps, t, max_ratio=3)
+    s = match_on_ps(ps, t, max_ratio=3, order="largest")
     assert _sets(s, t) == _brute(logit(ps), t, 3, width)
     assert sorted(set(s[s >= 0])) == list(range(len(_brute(logit(ps), t, 3, width))))
 
@@ -92,6 +94,8 @@ def test_random_order_is_seeded():
     ps = rng.random(300)
     a = match_on_ps(ps, t, 2, order="random", seed=1)
     assert np.array_equal(a, match_on_ps(ps, t, 2, order="random", seed=1))
+    assert not np.array_equal(a, match_on_ps(ps, t, 2, order="random", seed=2))
+    assert np.array_equal(a, match_on_ps(ps, t, 2, seed=1))  # random is the default
 
 
 def test_strata_are_quantiles_of_the_base_population():
