@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import types
+
 import ibis.expr.types as ir
 
 
 def cache(expr: ir.Table) -> ir.Table:
-    """Materialise ``expr`` in its engine (DuckDB temp table, Spark cached DataFrame).
+    """Materialise ``expr`` in its engine (DuckDB temp table, Spark checkpointed DataFrame).
 
     ibis 12's PySpark backend does not register in-memory tables (``ibis.memtable``) before
     caching an expression that uses them (only before executing one), so register them first.
+    On Spark the table is checkpointed rather than cached (:func:`_checkpointed_table`).
     """
     backend = expr._find_backend(use_default=True)
     if backend.name == "pyspark":
         backend._run_pre_execute_hooks(expr)
+        if not getattr(backend, "_miglink_checkpoints", False):
+            backend._create_cached_table = types.MethodType(_checkpointed_table, backend)
+            backend._miglink_checkpoints = True
     return expr.cache()
+
+
+def _checkpointed_table(backend, name: str, expr: ir.Table) -> ir.Table:
+    """A Spark temp view over a local checkpoint of ``expr``: the lineage is cut.
+
+    ibis caches with ``DataFrame.cache()``, which keeps the whole logical plan behind the view:
+    every later query re-analyses the plans of all the tables it builds on (D2's matching
+    printed plans of 190k characters) before the cache manager swaps the cached data in. A local
+    checkpoint is materialised now (as DuckDB's temp table is) and later plans start from it.
+    ``release()`` drops the view; Spark frees the blocks once the DataFrame is collected.
+    """
+    df = backend._session.sql(backend.compile(expr)).localCheckpoint(eager=True)
+    df.createTempView(name)
+    backend._cached_dataframes[name] = df
+    return backend.table(name)
