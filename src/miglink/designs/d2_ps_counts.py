@@ -39,20 +39,22 @@ def ps_counts(ft: FeatureTables, members: ir.Table, tasks: list[Task]) -> dict[s
     frames: dict[str, list[pd.DataFrame]] = {f: [] for f in PS_FRAMES}
     summaries: list[dict] = []
     if ps_tasks and ft.cdm is not None:
-        from miglink.features.covariates import covariate_records
-
-        records = covariate_records(ft.cdm)
         for idx in dict.fromkeys(t.exposure for t in ps_tasks):
             ts = [t for t in ps_tasks if t.exposure == idx]
-            _index_set(ft, records, members, idx, ts, frames, summaries)
+            _index_set(ft, members, idx, ts, frames, summaries)
     out = {f: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for f, v in frames.items()}
     out["ps_summary"] = pd.DataFrame(summaries)
     return out
 
 
-def _index_set(ft, records, members, idx, ts, frames, summaries) -> None:
-    """Covariates, PS and per-pair aggregates of one index set (appended to the frames)."""
-    from miglink.features.covariates import CovariateSettings, build_covariates
+def _index_set(ft, members, idx, ts, frames, summaries) -> None:
+    """Covariates, PS and per-pair aggregates of one index set (appended to the frames). The
+    study's covariate records are read on the first index set with enough members (memoised)."""
+    from miglink.features.covariates import (
+        CovariateSettings,
+        build_covariates,
+        covariate_records,
+    )
 
     m = members_frame(members, idx)
     t = m["exposed"].to_numpy(np.int8)
@@ -66,7 +68,9 @@ def _index_set(ft, records, members, idx, ts, frames, summaries) -> None:
     cohort = pd.DataFrame(
         {"row_id": np.arange(len(m)), "person_id": m["member"], "index_day": m["index_day"]}
     )
-    cov = build_covariates(records, cohort, ft.cdm, CovariateSettings().excluding(excl))
+    cov = build_covariates(
+        covariate_records(ft.cdm), cohort, ft.cdm, CovariateSettings().excluding(excl)
+    )
     bands, band_ids = band_indicators(m)
     x = sp.hstack([cov.to_csr(), bands], format="csr")
     ids = np.concatenate([cov.ref["covariate_id"].to_numpy(np.int64), band_ids])

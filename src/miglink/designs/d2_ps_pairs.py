@@ -130,10 +130,14 @@ def pair_aggregates(
 #: cannot choose a prior and a PS on them is not read).
 PS_MIN_PER_ARM = 10
 PS_SEED = 16
+#: Cross-validation of the prior: CohortMethod's 10 folds, on a stratified sample of at most
+#: PS_CV_MAX_ROWS members (the chosen prior is carried to the fit on every member).
+PS_CV_FOLDS = 10
+PS_CV_MAX_ROWS = 40_000
 
 
 def fit_ps(x: sp.csr_matrix, treatment: np.ndarray):
-    """The L1 PS of case vs comparator (stats.propensity, prior by 10-fold CV), with numpy's
+    """The L1 PS of case vs comparator (stats.propensity, prior by cross-validation), with numpy's
     global random state fixed for liblinear's coordinate order and restored after, so the fit
     is the same on every run and engine. Returns a PropensityFit."""
     from miglink.stats.propensity import fit_propensity
@@ -141,6 +145,13 @@ def fit_ps(x: sp.csr_matrix, treatment: np.ndarray):
     state = np.random.get_state()
     np.random.seed(PS_SEED)
     try:
-        return fit_propensity(x, treatment, cv_folds=10, seed=PS_SEED, on_near="ignore")
+        return fit_propensity(
+            x,
+            treatment,
+            cv_folds=PS_CV_FOLDS,
+            cv_max_rows=PS_CV_MAX_ROWS,
+            seed=PS_SEED,
+            on_near="ignore",
+        )
     finally:
         np.random.set_state(state)
