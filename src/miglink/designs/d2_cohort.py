@@ -8,6 +8,9 @@ migraine. Matching is in :mod:`miglink.designs.d2_matching`, the engine counts i
 matching cells (exact matching makes the cell the stratum), the Kaplan-Meier curves come from
 monthly event and censoring counts, and balance is checked from per-arm sufficient statistics
 (:mod:`miglink.designs.d2_estimate`). Each direction's negative controls calibrate its rows.
+The pairs of :data:`~miglink.designs.d2_ps_counts.PS_DISEASES` also get a PS-stratified Cox
+sensitivity row (:mod:`miglink.designs.d2_ps_counts`, ``d2_ps_pairs``, ``d2_ps_rows``), not
+calibrated.
 
 Known limits (docs/protocol.md, D2): "incident" means first recorded after index, so an outcome
 whose onset preceded index but was not yet recorded counts as incident. Where the outcome raises
