@@ -38,7 +38,8 @@ class PropensityFit:
     auc: c-statistic of ps on every row; cv_scores: C -> mean out-of-fold log-likelihood per
     person (empty when C was given); sampled: whether an arm was sampled down for the fit;
     near_predictors: frame (covariate, corr, mean_t, mean_c) of covariates with |corr| with
-    treatment above the threshold (CohortMethod's "highly correlated covariates").
+    treatment above the threshold (CohortMethod's "highly correlated covariates");
+    converged: the final liblinear fit stopped before ``max_iter``.
     """
 
     ps: np.ndarray
@@ -50,6 +51,7 @@ class PropensityFit:
     cv_scores: dict[float, float] = field(default_factory=dict)
     sampled: bool = False
     near_predictors: pd.DataFrame = field(default_factory=pd.DataFrame)
+    converged: bool = True
 
 
 def fit_propensity(
@@ -97,7 +99,7 @@ def fit_propensity(
         cv_rows = _stratified_subsample(tf, cv_max_rows, rng)
         scores = cv_log_likelihood(xf[cv_rows], tf[cv_rows], c_grid, cv_folds, seed, cv_tol, n_jobs)
         c = max(scores, key=scores.get)
-    w = _fit_l1(xf, tf, c, tol)
+    w, converged = _fit_l1(xf, tf, c, tol, with_convergence=True)
     b0 = _refit_intercept(xf @ w, tf) - offset
     eta = xs @ w + b0
     ps = 1.0 / (1.0 + np.exp(-eta))
@@ -113,6 +115,7 @@ def fit_propensity(
         cv_scores=scores,
         sampled=offset != 0.0 or len(rows) < len(t),
         near_predictors=near,
+        converged=converged,
     )
 
 
@@ -192,15 +195,23 @@ def equipoise(ps: np.ndarray, treatment: np.ndarray, lo: float = 0.3, hi: float 
     return float(np.mean((f >= lo) & (f <= hi)))
 
 
-def _fit_l1(x: sp.csr_matrix, t: np.ndarray, c: float, tol: float) -> np.ndarray:
-    """liblinear L1 logistic weights (no intercept: it is refitted unpenalised afterwards)."""
+def _fit_l1(
+    x: sp.csr_matrix,
+    t: np.ndarray,
+    c: float,
+    tol: float,
+    max_iter: int = 200,
+    with_convergence: bool = False,
+):
+    """liblinear L1 logistic weights (its penalised intercept is refitted afterwards)."""
     model = LogisticRegression(
-        l1_ratio=1.0, C=c, solver="liblinear", fit_intercept=True, intercept_scaling=1.0, tol=tol
+        l1_ratio=1.0, C=c, solver="liblinear", tol=tol, max_iter=max_iter, intercept_scaling=1.0
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x, t)
-    return model.coef_.ravel().copy()
+    w = model.coef_.ravel().copy()
+    return (w, bool(np.max(model.n_iter_) < max_iter)) if with_convergence else w
 
 
 def _refit_intercept(eta: np.ndarray, t: np.ndarray, iters: int = 50) -> float:

@@ -27,7 +27,7 @@ def match_on_ps(
     max_ratio: int = 1,
     caliper: float = 0.2,
     caliper_scale: str = "standardized logit",
-    order: str = "largest",
+    order: str = "random",
     seed: int = 16,
 ) -> np.ndarray:
     """Greedy nearest-neighbour 1:k matching; returns a matched-set id per row (-1: unmatched).
@@ -35,9 +35,11 @@ def match_on_ps(
     Set ids are 0.. in the order the treated were visited. Distances are on the logit PS
     ("standardized logit": caliper x SD of logit(ps) over all rows, CohortMethod), on the PS in
     its SD units ("standardized"), on the PS itself ("propensity score") or on the logit with an
-    absolute width ("logit"; SD with ddof=1, as R's sd). Treated persons
-    are visited by descending PS ("largest", MatchIt's default), ascending, or in a seeded random
-    order; in round r = 1..max_ratio each still-eligible treated person takes the nearest
+    absolute width ("logit"; SD with ddof=1, as R's sd). Treated persons are visited in a
+    seeded random order (default), by descending PS ("largest", MatchIt's default) or
+    ascending. Random is the default because largest-first, when comparators are scarce at high
+    PS, pairs each treated person with a comparator below it: in the pipeline test (51% treated)
+    max |SMD| after 1:1 matching was 0.18 largest-first and 0.05 random. In round r = 1..max_ratio each still-eligible treated person takes the nearest
     unmatched comparator within the caliper (MatchIt's ratio passes). ``caliper=0`` or None
     means no caliper.
     """

@@ -125,6 +125,8 @@ def cox_from_risk_table(table: pd.DataFrame, method: str = "efron") -> CoxOutcom
         return _lifelines_fit(_pseudo_rows(tab), "w", True, robust=False)
     if method != "efron":
         raise ValueError("method must be efron or lifelines")
+    if not np.allclose(tab["events"], np.rint(tab["events"])):
+        raise ValueError("Efron ties need integer event counts: weighted fits use cox_outcome")
     blocks = _event_blocks(tab)
     beta, info, converged = _newton(blocks)
     return _outcome(beta, float(1.0 / np.sqrt(info)), e1, e0, converged, "efron")
@@ -219,6 +221,7 @@ def _lifelines_fit(df: pd.DataFrame, wcol: str, stratified: bool, robust: bool) 
             weights_col=wcol,
             strata=["stratum"] if stratified else None,
             robust=robust,
+            fit_options={"precision": 1e-12},  # default 1e-7 leaves beta off by ~1e-6
         )
     beta = float(cph.params_["treatment"])
     se = float(cph.standard_errors_["treatment"])
@@ -270,7 +273,7 @@ def kaplan_meier_from_risk_table(table: pd.DataFrame) -> pd.DataFrame:
             warnings.simplefilter("ignore")
             km.fit(rows["time"], rows["event"], weights=rows["w"])
         ci = km.confidence_interval_survival_function_
-        ev = km.event_table.iloc[1:] if km.event_table.index[0] == 0 else km.event_table
+        ev = km.event_table[km.event_table["removed"] > 0]  # not lifelines' added time-0 row
         surv = km.survival_function_.loc[ev.index].iloc[:, 0]
         frames.append(
             pd.DataFrame(
