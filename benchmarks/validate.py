@@ -276,6 +276,8 @@ def _ratio(v: float) -> Truth:
 def row_group(r: dict) -> str | None:
     """The metric group of a row (design and direction), or None when it is left out."""
     d, m, role = r["design"], str(r["method"]), r["role"]
+    if d == "D2" and m == "cox_ps_stratified":  # issue 16: D2's PS-stratified sensitivity rows
+        return f"D2-PS {r['direction']}"
     if role in ("sensitivity", "descriptive") or r["measure"] in ("count", "share", "prevalence"):
         return None
     nc = " (negative controls)" if role == "negative_control" else ""

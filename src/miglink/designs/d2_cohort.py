@@ -8,6 +8,9 @@ migraine. Matching is in :mod:`miglink.designs.d2_matching`, the engine counts i
 matching cells (exact matching makes the cell the stratum), the Kaplan-Meier curves come from
 monthly event and censoring counts, and balance is checked from per-arm sufficient statistics
 (:mod:`miglink.designs.d2_estimate`). Each direction's negative controls calibrate its rows.
+The pairs of :data:`~miglink.designs.d2_ps_counts.PS_DISEASES` also get a PS-stratified Cox
+sensitivity row (:mod:`miglink.designs.d2_ps_counts`, ``d2_ps_pairs``, ``d2_ps_rows``), not
+calibrated.
 
 Known limits (docs/protocol.md, D2): "incident" means first recorded after index, so an outcome
 whose onset preceded index but was not yet recorded counts as incident. Where the outcome raises
@@ -25,7 +28,7 @@ import pandas as pd
 from miglink.calibrate import ControlGroup
 from miglink.claims.model import Settings, Study
 from miglink.designs.base import Counts, DesignResult, Task, key_row
-from miglink.designs.d2_counts import CohortCounts, cohort_counts
+from miglink.designs.d2_counts import CohortCounts, cohort_counts, member_counts
 from miglink.designs.d2_estimate import (
     concat_curves,
     hazard_row,
@@ -33,7 +36,10 @@ from miglink.designs.d2_estimate import (
     restrict_obs_band,
     split_counts,
 )
-from miglink.features.build import ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, FeatureTables
+from miglink.designs.d2_matching import matched_members
+from miglink.designs.d2_ps_counts import PS_DISEASES, ps_counts
+from miglink.designs.d2_ps_rows import PS_METHOD, ps_row
+from miglink.features.build import ANY_AUTOIMMUNE, CNS_AUTOIMMUNE, FeatureTables, derived_groups
 
 __all__ = [
     "NAME",
@@ -77,10 +83,13 @@ def tasks(study: Study) -> list[Task]:
     out = []
     for direction, (exposure, outcome), _nc in _pairs(study):
         ids = tuple(hyp.get((exposure, outcome), ()))
+        options: dict = {"direction": direction}
         if (exposure, outcome) in nc_pairs:
             role = NEGATIVE_CONTROL
         else:
             role = "primary" if ids else "secondary"
+            if (exposure if direction == "reverse" else outcome) in PS_DISEASES:
+                options["ps_exclude"] = ps_exclusions(study, exposure, outcome)
         out.append(
             Task(
                 design=NAME,
@@ -89,10 +98,17 @@ def tasks(study: Study) -> list[Task]:
                 outcome=outcome,
                 role=role,
                 hypotheses=ids,
-                options={"direction": direction},
+                options=options,
             )
         )
     return out
+
+
+def ps_exclusions(study: Study, exposure: str, outcome: str) -> list[str]:
+    """The concept sets whose concepts the PS covariates of a pair leave out: the index set's
+    and the outcome's (a composite: its member sets)."""
+    groups = derived_groups(study)
+    return sorted({m for s in (exposure, outcome) for m in groups.get(s, [s])})
 
 
 def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
@@ -102,8 +118,12 @@ def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
         return Counts(design=NAME)
     pairs = [(t.exposure, t.outcome) for t in tasks]
     curve_pairs = [(t.exposure, t.outcome) for t in tasks if t.role != NEGATIVE_CONTROL]
-    cc = cohort_counts(ft, pairs, balance_set=None, curve_pairs=curve_pairs)
-    return Counts(design=NAME, frames={f: getattr(cc, f) for f in _FRAMES})
+    index_sets = sorted({i for i, _ in pairs})
+    members, cases = matched_members(ft, index_sets)
+    cc = member_counts(ft, members, cases, pairs, balance_set=None, curve_pairs=curve_pairs)
+    frames = {f: getattr(cc, f) for f in _FRAMES}
+    frames.update(ps_counts(ft, members, tasks))
+    return Counts(design=NAME, frames=frames)
 
 
 def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignResult:
@@ -126,6 +146,8 @@ def estimate(counts: Counts, tasks: list[Task], settings: Settings) -> DesignRes
                 pair_curve(pc, t.exposure, t.outcome, t.analysis, settings.km_horizon_years)
             )
         rows.append(key_row(row, t))
+        if "ps_exclude" in t.options:
+            rows.append(ps_row(counts.frame("ps_risk"), counts.frame("ps_summary"), t))
     return DesignResult(
         rows=rows,
         curves=concat_curves(curves),
@@ -159,7 +181,7 @@ def control_groups(rows: list[dict]) -> list[ControlGroup]:
         ControlGroup(
             f"D2 {d}",
             [r for r in d2 if r.get("direction") == d and r.get("role") == NEGATIVE_CONTROL],
-            [r for r in d2 if r.get("direction") == d],
+            [r for r in d2 if r.get("direction") == d and r.get("method") != PS_METHOD],
             label=label,
         )
         for d, label in _LABEL.items()

@@ -247,6 +247,19 @@ def cohort_counts(
     members, cases = matched_members(
         ft, index_sets, eligible_from, visit_index=visit_index, duration_band=duration_band
     )
+    return member_counts(ft, members, cases, pairs, balance_set, curve_pairs)
+
+
+def member_counts(
+    ft: FeatureTables,
+    members: ir.Table,
+    cases: ir.Table,
+    pairs: list[tuple[str, str]],
+    balance_set: str | None = None,
+    curve_pairs: list[tuple[str, str]] | None = None,
+) -> CohortCounts:
+    """:func:`cohort_counts` on matched members already drawn (D2 keeps the members for its
+    propensity-score analysis); releases ``cases``."""
     mb = _followup(members)
     base, km_base = _base_counts(mb)
     mo = _outcome_records(mb, ft.conditions, pairs)
