@@ -137,21 +137,16 @@ PS_CV_MAX_ROWS = 40_000
 
 
 def fit_ps(x: sp.csr_matrix, treatment: np.ndarray):
-    """The L1 PS of case vs comparator (stats.propensity, prior by cross-validation), with numpy's
-    global random state fixed for liblinear's coordinate order and restored after, so the fit
-    is the same on every run and engine. Returns a PropensityFit."""
+    """The L1 PS of case vs comparator (stats.propensity, prior by cross-validation; the same
+    on every run and engine: the folds are seeded and liblinear's coordinate order fixed).
+    Returns a PropensityFit."""
     from miglink.stats.propensity import fit_propensity
 
-    state = np.random.get_state()
-    np.random.seed(PS_SEED)
-    try:
-        return fit_propensity(
-            x,
-            treatment,
-            cv_folds=PS_CV_FOLDS,
-            cv_max_rows=PS_CV_MAX_ROWS,
-            seed=PS_SEED,
-            on_near="ignore",
-        )
-    finally:
-        np.random.set_state(state)
+    return fit_propensity(
+        x,
+        treatment,
+        cv_folds=PS_CV_FOLDS,
+        cv_max_rows=PS_CV_MAX_ROWS,
+        seed=PS_SEED,
+        on_near="ignore",
+    )

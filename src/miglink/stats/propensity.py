@@ -203,9 +203,19 @@ def _fit_l1(
     max_iter: int = 200,
     with_convergence: bool = False,
 ):
-    """liblinear L1 logistic weights (its penalised intercept is refitted afterwards)."""
+    """liblinear L1 logistic weights (its penalised intercept is refitted afterwards).
+
+    liblinear visits the coordinates in a random order: a fixed ``random_state`` makes the fit
+    the same on every run (and every engine), without touching numpy's global state.
+    """
     model = LogisticRegression(
-        l1_ratio=1.0, C=c, solver="liblinear", tol=tol, max_iter=max_iter, intercept_scaling=1.0
+        l1_ratio=1.0,
+        C=c,
+        solver="liblinear",
+        tol=tol,
+        max_iter=max_iter,
+        intercept_scaling=1.0,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
