@@ -81,7 +81,11 @@ def test_artefacts_hold_the_comparison(run):
     assert abs(float(diag["auc"]) - ref("ps_auc")) < 0.05
     assert float(diag["max_abs_smd_before"]) > 0.3  # "large (>0.3)", Rmd text
     for name in ("d10_table1", "d10_balance", "d10_preference"):
-        assert len(pd.read_parquet(out / f"{name}.parquet")) > 0, name
+        table = pd.read_parquet(out / f"{name}.parquet")
+        assert len(table) > 0, name
+        for c in [c for c in table.columns if c.startswith("n_") and c != "n_covariates"]:
+            small = [v for v in table[c].dropna() if 0 < float(v) < 5]
+            assert not small, f"{name}.{c} shows counts below the minimum cell: {small[:3]}"
     claims = json.loads((out / "claims.json").read_text())["claims"]
     assert claims[0]["hypotheses"][0]["analysis"] == KEY
     assert "Comparative new-user cohorts" in (out / "report.html").read_text(encoding="utf-8")

@@ -65,14 +65,17 @@ def comparison_counts(ft, comp: Comparison, key_outcomes: set[str]) -> dict[str,
     ps_pop = shared.entries[ok].reset_index(drop=True)
     t = ps_pop["treatment"].to_numpy()
     if min(t.sum(), (1 - t).sum()) < MIN_ARM:
-        why = f"fewer than {MIN_ARM} new users in an arm: no propensity model"
+        why = "too few new users in an arm for a propensity model"  # no number: free text
         return {"ps": _reason(comp, why, "inconclusive"), "attrition": att}
-    x, ref = _covariates(ft, comp, ps_pop)
-    if x.shape[1] == 0:
-        return {"ps": _reason(comp, "no baseline covariates", "inconclusive"), "attrition": att}
-    fit = fit_propensity(
-        x, t, on_near="ignore", max_per_arm=comp.adjustment.max_persons_per_arm_in_fit, seed=SEED
-    )
+    try:
+        x, ref = _covariates(ft, comp, ps_pop)
+        if x.shape[1] == 0:
+            raise MiglinkError("no baseline covariates")
+        a = comp.adjustment
+        n_fit = a.max_persons_per_arm_in_fit
+        fit = fit_propensity(x, t, on_near="ignore", max_per_arm=n_fit, seed=SEED)
+    except (MiglinkError, ValueError) as e:  # a row saying why, never a failed run
+        return {"ps": _reason(comp, f"no propensity model: {e}", "inconclusive"), "attrition": att}
     ps_pop["ps"] = fit.ps
     ps_pop["ps_row"] = np.arange(len(ps_pop))
     frames: dict[str, list[pd.DataFrame]] = {k: [] for k in ("risk", "summary", "balance", "km")}

@@ -152,7 +152,7 @@ def test_reasons_become_rows_not_exceptions(study):
                 [
                     {
                         "comparison": "ms_ifn_vs_ga",
-                        "reason": "fewer than 10 new users in an arm",
+                        "reason": "too few new users in an arm for a propensity model",
                         "reason_kind": "inconclusive",
                     }
                 ]
@@ -162,4 +162,4 @@ def test_reasons_become_rows_not_exceptions(study):
     rows = d10.estimate(few, tasks, Settings()).rows
     key = next(r for r in rows if r["analysis"] == "h7_ifn_vs_ga_migraine")
     assert key["not_analysed_reason"] is None and key["estimate"] is None
-    assert "fewer than 10" in key["note"]
+    assert "too few new users" in key["note"]
