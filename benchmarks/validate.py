@@ -132,7 +132,9 @@ NULL_VARIANTS: dict[str, dict] = {
 
 #: Confounding by indication (issue 16, synth/indication.py): active-comparator new-user cohorts
 #: whose baseline conditions drive both the drug and migraine. Generated only when asked
-#: (``--worlds indication_null indication_planted``); the design that reads them comes later.
+#: (``--worlds indication_null indication_planted``); design D10 reads them (its rows' truth is
+#: the comparison's planted HR, Planted.comparison_hr). They are valid evidence for D10 rows
+#: only: the other designs see a world with extra drug and condition records.
 SCENARIOS = ROOT / "src" / "miglink" / "data" / "scenarios"
 INDICATION: dict[str, Path] = {
     "indication_null": SCENARIOS / "indication_null.yaml",
@@ -198,6 +200,18 @@ class Planted:
             "cns_autoimmune": cns,
             "non_cns_autoimmune": [x for x in ai if x not in cns],
         }
+        # D10: planted HR per comparison (synth/indication.py) and each key row's comparison
+        self.indication = {
+            c["comparison"]: c["hazard_ratio"] for c in truth.get("confounding_by_indication", [])
+        }
+        self.d10 = {h.id: h.comparison for _c, h in study.hypotheses() if h.design == "D10"}
+
+    def comparison_hr(self, analysis: str) -> Truth:
+        """D10 row (adjusted or unadjusted): the planted HR of its comparison."""
+        a = analysis.removesuffix("__unadjusted")
+        cid = self.d10.get(a) or (a.split("__")[1] if a.startswith("d10__") else None)
+        hr = self.indication.get(cid)
+        return SKIP if hr is None else _ratio(hr)
 
     def members(self, s: str) -> list[str]:
         return self.sets.get(s, [s])
@@ -299,6 +313,8 @@ def row_group(r: dict) -> str | None:
         return f"D7 {side}{nc}"
     if d == "D8":
         return "D8 trend" if "trend" in m else "D8 phenome"
+    if d == "D10":
+        return f"D10 {'unadjusted' if m == 'cox_unadjusted' else 'PS-adjusted'}{nc}"
     return f"{d}{nc}"
 
 
@@ -342,6 +358,8 @@ def row_truth(r: dict, p: Planted) -> Truth:
         return _ratio(p.family.get((fh, out), 1.0))
     if d == "D8":
         return p.link("any_autoimmune")
+    if d == "D10":
+        return p.comparison_hr(str(r["analysis"]))
     return SKIP
 
 

@@ -23,6 +23,10 @@ DESIGN_TEXT = {
     "specificity against the phenome background (ORs of every condition concept with >= {pmin} persons, "
     "used as an empirical null)",
     "D9": "temporal order among people with both conditions (share with migraine first, Clopper-Pearson CI)",
+    "D10": "comparative new-user cohort: target vs comparator new users (CohortMethod's study population), "
+    "a large-scale propensity score (L1 logistic regression on the baseline covariates, prior by "
+    "cross-validation), matching, stratification or IPTW on it, Cox hazard ratio; balance on every "
+    "covariate (max |SMD| < {smd}), equipoise >= 0.2, negative-control outcomes for calibration",
 }
 
 

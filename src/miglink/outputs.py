@@ -22,6 +22,9 @@ from miglink.privacy import (
 from miglink.privacy.tables import gated_tables
 from miglink.versions import versions
 
+#: the comparative cohorts' tables (design D10), written when a run has them
+D10_TABLES = ("d10_table1", "d10_balance", "d10_preference", "d10_diagnostics")
+
 log = logging.getLogger("miglink")
 
 
@@ -79,6 +82,10 @@ def write_run(
         write_parquet(tmp / "curves.parquet", _parquet_safe(gated["curves"]))
         write_parquet(tmp / "prevalence.parquet", _parquet_safe(gated["prevalence"]))
         write_parquet(tmp / "attrition.parquet", _parquet_safe(gated["attrition"]))
+        # the comparative cohorts' Table 1, balance, preference score (miglink.privacy.d10)
+        for name in D10_TABLES:
+            if not gated[name].empty:
+                write_parquet(tmp / f"{name}.parquet", _parquet_safe(gated[name]))
         write_json(tmp / "calibration.json", gate_calibration(run.calibration, gated["results"]))
         run_json = _run_json(
             run, study, study_hash, data_description, engine, min_cell, data_fingerprint, notes

@@ -18,7 +18,7 @@ import pandas as pd
 
 from miglink.calibrate import calibrate_groups, dropped_targets
 from miglink.claims.attach import apply_diagnostics, attach_verdicts, label_key_rows
-from miglink.claims.model import Study, load_study
+from miglink.claims.model import Study, comparison_sets, load_study
 from miglink.concepts import load_concept_sets
 from miglink.designs.base import DesignResult, Task
 from miglink.designs.registry import DESIGNS
@@ -47,6 +47,8 @@ class StudyRun:
     notes: list[str] = field(default_factory=list)
     data_quality: dict = field(default_factory=dict)
     resolution: dict = field(default_factory=dict)
+    #: the designs' further tables (D10's d10_table1, d10_balance ...), ungated
+    tables: dict = field(default_factory=dict)
 
 
 def run_study(
@@ -185,7 +187,10 @@ class _Features:
 
 def plan(study: Study) -> dict[str, list[Task]]:
     """Every design's tasks for ``study``, in registry order (designs with none left out)."""
-    tasks = {name: mod.tasks(study) for name, mod in DESIGNS.items()}
+    # designs D1-D9 need the protocol's autoimmune lists; a comparisons-only study runs D10 only
+    tasks = {
+        name: mod.tasks(study) for name, mod in DESIGNS.items() if study.autoimmune or name == "D10"
+    }
     return {name: t for name, t in tasks.items() if t}
 
 
@@ -204,7 +209,9 @@ def check_sets(study: Study, sets: dict) -> None:
     named = set(study.negative_controls) | set(study.autoimmune) | set(study.d1_outcomes)
     named |= set(study.nervous_system_autoimmune) | {study.settings.index_set}
     for _, h in study.hypotheses():
-        named |= {h.exposure, h.outcome}
+        if h.design != "D10":  # a D10 hypothesis names its comparison's cohorts
+            named |= {h.exposure, h.outcome}
+    named |= comparison_sets(study)
     missing = sorted(n for n in named if n not in sets and n not in DERIVED)
     if missing:
         raise MiglinkError(
@@ -287,6 +294,7 @@ def execute(
         notes=list(described["notes"]),
         data_quality=dq.to_dict(10**9) if hasattr(dq, "to_dict") else {},
         resolution=described["resolution"],
+        tables={k: v for r in results for k, v in r.tables.items()},
     )
 
 

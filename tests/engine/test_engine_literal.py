@@ -151,9 +151,13 @@ def test_no_drugs_counts_by_hand_on_duckdb(no_drugs_duckdb, edge_duckdb, assert_
     d5 = no_drugs_duckdb["D5"]
     assert d5.values["drugs_absent"] is not None or set(d5.values["sccs"].values()) <= {"no_eras"}
     assert not [f for f in d5.frames if f.startswith("sccs ")]
-    # drugs feed D5 only: every other design counts the same as with them
-    others = {k: v for k, v in edge_duckdb.items() if k != "D5"}
-    assert_counts_equal(others, {k: v for k, v in no_drugs_duckdb.items() if k != "D5"})
+    # drugs feed D5 and D10 (new users of drugs) only: every other design counts the same
+    drug_designs = ("D5", "D10")
+    others = {k: v for k, v in edge_duckdb.items() if k not in drug_designs}
+    assert_counts_equal(others, {k: v for k, v in no_drugs_duckdb.items() if k not in drug_designs})
+    # without drugs the comparisons say why, and count nothing else
+    d10 = no_drugs_duckdb["D10"]
+    assert (d10.frame("ps")["reason"] != "").all() and "risk" not in d10.frames
 
 
 def test_edge_has_sccs_profiles(edge_duckdb):

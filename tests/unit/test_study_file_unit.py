@@ -64,7 +64,8 @@ def test_d4_takes_a_contrast_and_no_subgroup(tmp_path):
 
 def test_the_bundled_study_loads():
     study, digest = load_study(None)
-    assert len(study.hypotheses()) == 52 and len(digest) == 16
+    # 52 + the two active-comparator hypotheses of claim 7 (design D10, issue 16)
+    assert len(study.hypotheses()) == 54 and len(digest) == 16
 
 
 # --- positive controls, multiplicity families, D8's criterion, rule texts (issue 15) ----------

@@ -46,6 +46,7 @@ def _event_dependent_analyses(recs: list[dict]) -> set:
 def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
     """Diagnostics pass/fail per row (and the estimator's reason in the note); public because
     the pooled run diagnoses its rows with the same rules."""
+    from miglink.designs.d10_estimate import DESIGN_FAILS_KEY
     from miglink.designs.rows import REASON_KEY
     from miglink.stats.level import z_mdrr
     from miglink.stats.power import exp_or_inf
@@ -54,6 +55,7 @@ def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
     dependent = _event_dependent_analyses(recs)
     for r in recs:
         reason = r.pop(REASON_KEY, None)
+        design_fails = r.pop(DESIGN_FAILS_KEY, None)  # a design's own gates (D10: equipoise)
         note = r.get("note") if isinstance(r.get("note"), str) else ""
         if isinstance(reason, str) and reason and not finite(r.get("estimate")):
             if reason not in note:
@@ -74,6 +76,8 @@ def apply_diagnostics(results: pd.DataFrame, st) -> pd.DataFrame:
         if r.get("analysis") in dependent and r.get("stratum") != PRE_EXPOSURE_STRATUM:
             r[PRE_EXPOSURE_KEY] = True
         fails = diagnose(r, st, cal_expected)
+        if isinstance(design_fails, str) and design_fails:
+            fails += design_fails.split(";")
         r.pop(PRE_EXPOSURE_KEY, None)
         r["diagnostics_pass"] = not fails
         r["diagnostics"] = ";".join(fails)

@@ -9,10 +9,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from miglink.claims.validation import validation_summary
+from miglink.designs.d10_settings import Comparison
 from miglink.errors import MiglinkError
 from miglink.safeyaml import MAX_SET_FILE_BYTES, read_bytes, read_text, safe_yaml
 
-Design = Literal["D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9"]
+Design = Literal["D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9", "D10"]
 Expected = Literal["increase", "decrease", "descriptive"]
 Rule = Literal["all", "any", "majority"]
 #: ``test``: the hypothesis votes in its claim; ``positive_control``: a known effect the design
@@ -176,6 +178,18 @@ class D9Hypothesis(_Hypothesis):
     design: Literal["D9"]
 
 
+class D10Hypothesis(_Hypothesis):
+    """Comparative new-user cohort: the PS-adjusted HR of target vs comparator new users.
+
+    ``comparison`` names an entry of the study's ``comparisons`` list, ``outcome_cohort`` one of
+    its outcomes (its first when not given); ``exposure`` / ``outcome`` label the row.
+    """
+
+    design: Literal["D10"]
+    comparison: str = Field(min_length=1)
+    outcome_cohort: str | None = Field(None, min_length=1)
+
+
 #: A hypothesis of any design; the ``design`` key picks the model.
 Hypothesis = Annotated[
     D1Hypothesis
@@ -186,7 +200,8 @@ Hypothesis = Annotated[
     | D6Hypothesis
     | D7Hypothesis
     | D8Hypothesis
-    | D9Hypothesis,
+    | D9Hypothesis
+    | D10Hypothesis,
     Field(discriminator="design"),
 ]
 
@@ -215,11 +230,14 @@ class Study(BaseModel):
     version: int = 1
     settings: Settings = Settings()
     concept_set_files: list[str] = []  # extra files, relative to the study file
-    negative_controls: list[str] = Field(min_length=1)
-    autoimmune: list[str] = Field(min_length=1)
+    #: both required by designs D1-D9; a comparisons-only study (design D10) may leave them out
+    negative_controls: list[str] = []
+    autoimmune: list[str] = []
     nervous_system_autoimmune: list[str] = []
     d1_outcomes: list[str] = []  # extra D1 outcomes (beyond autoimmune + composite)
-    claims: list[Claim]
+    #: comparative new-user cohorts (design D10; designs/d10_settings.py)
+    comparisons: list[Comparison] = []
+    claims: list[Claim] = []
 
     @model_validator(mode="after")
     def _check(self) -> Study:
@@ -230,6 +248,13 @@ class Study(BaseModel):
         dup = {h for h in hids if hids.count(h) > 1}
         if dup:
             raise ValueError(f"hypothesis ids must be unique; repeated: {sorted(dup)}")
+        _check_comparisons(self)
+        if self.autoimmune and not self.negative_controls:
+            raise ValueError("negative_controls: the autoimmune designs need at least one")
+        if not self.autoimmune:
+            other = sorted({h.design for _c, h in self.hypotheses() if h.design != "D10"})
+            if other:
+                raise ValueError(f"designs {', '.join(other)} need the 'autoimmune' list")
         fams = self.families()
         lone = sorted(f"{f!r} ({ids[0]})" for f, ids in fams.items() if len(ids) < 2)
         if lone:
@@ -249,6 +274,35 @@ class Study(BaseModel):
             if h.family is not None:
                 out.setdefault(h.family, []).append(h.id)
         return out
+
+
+def _check_comparisons(study: Study) -> None:
+    """Comparison ids are unique; a D10 hypothesis names a comparison and one of its outcomes."""
+    cids = [c.id for c in study.comparisons]
+    if len(set(cids)) != len(cids):
+        raise ValueError("comparison ids must be unique")
+    by_id = {c.id: c for c in study.comparisons}
+    for h in (h for c in study.claims for h in c.hypotheses):
+        if not isinstance(h, D10Hypothesis):
+            continue
+        comp = by_id.get(h.comparison)
+        if comp is None:
+            raise ValueError(f"hypothesis {h.id}: no comparison {h.comparison!r}")
+        if h.outcome_cohort is not None and h.outcome_cohort not in {o.id for o in comp.outcomes}:
+            raise ValueError(
+                f"hypothesis {h.id}: comparison {comp.id} has no outcome {h.outcome_cohort!r}"
+            )
+
+
+def comparison_sets(study: Study) -> set[str]:
+    """The concept-set ids the study's comparisons name (cohorts and indications)."""
+    out: set[str] = set()
+    for c in study.comparisons:
+        cohorts = (c.target, c.comparator, *c.outcomes, *c.negative_control_outcomes)
+        out |= {x.concept_set for x in cohorts if x.concept_set is not None}
+        if c.indication is not None:
+            out.add(c.indication)
+    return out
 
 
 def default_study_path() -> Path:
@@ -293,18 +347,6 @@ def load_study(path: str | Path | None = None) -> tuple[Study, str]:
     return study, h.hexdigest()[:16]
 
 
-def validation_summary(e: ValidationError, limit: int = 10) -> str:
-    """Every pydantic problem on one line: ``loc: message; ...`` (the first ``limit``)."""
-    errs = e.errors()
-    parts = []
-    for err in errs[:limit]:
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = err["msg"] if err["type"] != "extra_forbidden" else "unknown key"
-        parts.append(f"{loc}: {msg}")
-    more = f"; and {len(errs) - limit} more" if len(errs) > limit else ""
-    return f"{len(errs)} problem(s): " + "; ".join(parts) + more
-
-
 def _check_named_sets(study: Study, path: Path, extra: list[Path]) -> None:
     """Every concept set the study names is defined (bundled sets or its own files)."""
     from miglink.concepts.derived import DERIVED
@@ -315,7 +357,10 @@ def _check_named_sets(study: Study, path: Path, extra: list[Path]) -> None:
         sets.update(load_concept_sets(extra))
     named = {study.settings.index_set, *study.negative_controls, *study.autoimmune}
     named |= {*study.d1_outcomes, *study.nervous_system_autoimmune}
-    named |= {x for _c, h in study.hypotheses() for x in (h.exposure, h.outcome)}
+    named |= {
+        x for _c, h in study.hypotheses() if h.design != "D10" for x in (h.exposure, h.outcome)
+    }
+    named |= comparison_sets(study)
     missing = sorted(n for n in named if n not in sets and n not in DERIVED)
     if missing:
         raise MiglinkError(

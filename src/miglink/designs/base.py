@@ -82,6 +82,9 @@ class DesignResult:
     curves: pd.DataFrame = field(default_factory=pd.DataFrame)
     attrition: pd.DataFrame = field(default_factory=pd.DataFrame)
     controls: list[ControlGroup] = field(default_factory=list)
+    #: further descriptive tables, name -> frame (D10's Table 1, balance ...); each is gated by
+    #: its own rule in miglink.privacy before it leaves the program
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def key_row(row: dict, task: Task) -> dict:

@@ -156,8 +156,23 @@ def build_study_population(
     comparator = exposure_entries(cdm, comparison.comparator, 0, resolved)
     entries = cache(target.union(comparator))
     events = cache(outcome_events(cdm, outcome, resolved))
-    pop, attrition = population_steps(entries, events, comparison.population)
+    indication = indication_events(cdm, comparison, resolved)
+    pop, attrition = population_steps(entries, events, comparison.population, indication)
     return StudyPopulation(persons=_final_frame(pop, events), attrition=attrition)
+
+
+def indication_events(cdm, comparison: Comparison, resolved=None) -> ir.Table | None:
+    """(person_id, event_day) of the comparison's indication (None when it names none)."""
+    if comparison.indication is None:
+        return None
+    spec = OutcomeCohort(id="indication", concept_set=comparison.indication)
+    return outcome_events(cdm, spec, resolved)
+
+
+def _with_indication(pop: ir.Table, indication: ir.Table) -> ir.Table:
+    """Entries whose person has an indication record on or before the index day."""
+    ind = indication.select(ipid=indication.person_id, iday=indication.event_day)
+    return pop.semi_join(ind, [pop.person_id == ind.ipid, ind.iday <= pop.index_day])
 
 
 def _outcome(comparison: Comparison, outcome_id: str | None) -> OutcomeCohort:
@@ -171,11 +186,21 @@ def _outcome(comparison: Comparison, outcome_id: str | None) -> OutcomeCohort:
 
 
 def population_steps(
-    entries: ir.Table, events: ir.Table, st: PopulationSettings
+    entries: ir.Table,
+    events: ir.Table,
+    st: PopulationSettings,
+    indication: ir.Table | None = None,
 ) -> tuple[ir.Table, pd.DataFrame]:
-    """CohortMethod's restriction steps in its order; the entries left and the attrition."""
+    """CohortMethod's restriction steps in its order; the entries left and the attrition.
+
+    ``indication`` (person_id, event_day): entries need a record on or before index, a step
+    right after the original cohorts (part of the cohort definition in OHDSI practice).
+    """
     rows = [_counts(entries, "Original cohorts")]
     pop = entries
+    if indication is not None:
+        pop = _with_indication(pop, indication)
+        rows.append(_counts(pop, "Indication recorded on or before index"))
     if st.first_exposure_only:
         w = ibis.window(group_by=[pop.person_id, pop.treatment], order_by=pop.index_day)
         pop = pop.mutate(rn=ibis.row_number().over(w))

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from miglink.claims.model import validation_summary
+from miglink.claims.validation import validation_summary
 from miglink.errors import MiglinkError
 from miglink.safeyaml import read_text, safe_yaml
 
@@ -126,6 +126,9 @@ class Comparison(_Strict):
     negative_control_outcomes: tuple[OutcomeCohort, ...] = ()
     population: PopulationSettings = PopulationSettings()
     adjustment: AdjustmentSettings = AdjustmentSettings()
+    #: a condition concept-set id recorded on or before index in both arms (the disease the
+    #: drugs treat, e.g. multiple sclerosis); an attrition step right after the original cohorts
+    indication: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _distinct(self) -> Comparison:

@@ -18,6 +18,7 @@ from miglink.designs import (
     d7_family,
     d8_specificity,
     d9_order,
+    d10_comparative,
 )
 
 DESIGNS: dict[str, ModuleType] = {
@@ -30,6 +31,7 @@ DESIGNS: dict[str, ModuleType] = {
     "D7": d7_family,  # family history (claim 2)
     "D8": d8_specificity,  # dose-response and phenome background (claim 8)
     "D9": d9_order,  # temporal order (claim 9)
+    "D10": d10_comparative,  # comparative new-user cohort, large-scale PS (claim 7)
 }
 
 

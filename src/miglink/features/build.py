@@ -165,7 +165,8 @@ def _conditions(cdm, study: Study, resolved: dict) -> tuple[ir.Table, ir.Table, 
         [(member, gid) for gid, members in groups.items() for member in members],
         columns=["member", "group_id"],
     )
-    g = ibis.memtable(gmap)
+    # typed: a comparisons-only study has no autoimmune groups (an empty, untyped frame)
+    g = ibis.memtable(gmap, schema={"member": "string", "group_id": "string"})
     derived = cond.join(g, cond.set_id == g.member).select(
         person_id=cond.person_id, set_id=g.group_id, event_date=cond.event_date
     )

@@ -7,6 +7,7 @@ import pandas as pd
 
 from miglink.privacy import gate_results
 from miglink.privacy.curves import gate_curves
+from miglink.privacy.d10 import gate_d10_tables
 from miglink.privacy.partitions import gate_attrition, gate_prevalence
 
 
@@ -25,4 +26,5 @@ def gated_tables(run, min_cell: int) -> dict[str, pd.DataFrame]:
         "curves": gate_curves(run.curves, min_cell, res),
         "prevalence": gate_prevalence(run.prevalence, min_cell),
         "attrition": gate_attrition(run.attrition, min_cell, res),
+        **gate_d10_tables(getattr(run, "tables", None) or {}, min_cell),
     }

@@ -21,6 +21,13 @@ from miglink.schema import columns_typed
 #: Numeric columns of the results table (counts stay as they are: they may hold "<5").
 #: Numeric columns of the results table (miglink.schema): read as numbers whatever the file.
 FLOAT_COLUMNS = columns_typed("float")
+#: the D10 tables and their count columns (gated again, a no-op on what the writer gated)
+D10_TABLES = {
+    "d10_table1": ("n_target_before", "n_comparator_before"),
+    "d10_balance": (),
+    "d10_preference": ("n_target", "n_comparator"),
+    "d10_diagnostics": (),
+}
 
 
 @dataclass
@@ -36,6 +43,8 @@ class RunArtefacts:
     calibration: dict[str, dict[str, Any]] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
     min_cell: int = DEFAULT_MIN_CELL
+    #: the comparative cohorts' tables (d10_table1, d10_balance, d10_preference, d10_diagnostics)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _read_json(path: Path) -> Any:
@@ -130,7 +139,12 @@ def load_run(run_dir: str | Path) -> RunArtefacts:
         for finding in (run.get("data_quality") or {}).get(kind, []) or []:
             if isinstance(finding, dict) and "n_rows" in finding:
                 finding["n_rows"] = gate_count(finding["n_rows"], min_cell)
+    tables = {}
+    for stem, counts in D10_TABLES.items():
+        t = _read_table(run_dir, stem)
+        tables[stem] = gate_frame(t, min_cell, counts) if not t.empty else t
     return RunArtefacts(
+        tables=tables,
         run_dir=run_dir,
         results=results,
         claims=claims,

@@ -18,6 +18,7 @@ DESIGN_NAMES = {
     "D7": "family history",
     "D8": "composite and specificity",
     "D9": "temporal order",
+    "D10": "comparative new-user cohort (propensity score)",
 }
 
 MEASURE_NAMES = {

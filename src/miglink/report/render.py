@@ -20,6 +20,7 @@ from miglink.io import write_text
 from miglink.privacy import redact_secrets
 from miglink.report import charts, fmt
 from miglink.report.artefacts import RunArtefacts, load_run
+from miglink.report.d10 import d10_views
 from miglink.report.literature import comparable, published_for
 
 #: Our cross-sectional designs: an association without time order matches published estimates
@@ -386,6 +387,7 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
         "miglink_version": run.get("miglink_version", ""),
         "pooled": pooled,
         "claims": claims,
+        "comparisons": d10_views(art, _km),
         "verdict_counts": counts,
         "n_estimates": int((res["role"] != "negative_control").sum()),
         "n_negative_controls": int(len(ncs)),
