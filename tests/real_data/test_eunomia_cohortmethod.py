@@ -80,6 +80,10 @@ def test_artefacts_hold_the_comparison(run):
     # ps.png: AUC 0.63 (ours is fitted on miglink's covariates: close, not equal)
     assert abs(float(diag["auc"]) - ref("ps_auc")) < 0.05
     assert float(diag["max_abs_smd_before"]) > 0.3  # "large (>0.3)", Rmd text
+    # scatter.png: 'After stratification max(absolute): 0.10' (two digits, as the plot prints it)
+    assert round(float(diag["max_abs_smd_after"]), 2) == ref(
+        "balance_after_stratification_max_abs_sdm"
+    )
     for name in ("d10_table1", "d10_balance", "d10_preference"):
         table = pd.read_parquet(out / f"{name}.parquet")
         assert len(table) > 0, name

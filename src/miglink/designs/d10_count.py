@@ -130,7 +130,7 @@ def _covariates(ft, comp: Comparison, pop: pd.DataFrame) -> tuple[sp.csr_matrix,
             "index_day": pop["index_day"],
         }
     )
-    st = CovariateSettings().excluding(exposure_concepts(ft, comp))
+    st = CovariateSettings(windows=comp.adjustment.windows()).excluding(exposure_concepts(ft, comp))
     cov = build_covariates(covariate_records(ft.cdm), cohort, ft.cdm, st)
     x, ref = cov.to_csr(), cov.ref.reset_index(drop=True)
     drop = set(comp.adjustment.excluded_covariate_ids)

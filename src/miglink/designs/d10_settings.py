@@ -101,6 +101,11 @@ class AdjustmentSettings(_Strict):
 
     ``excluded_concept_ids`` (with descendants when ``exclude_descendants``) are left out of the
     covariates in addition to the exposure concepts, which are always excluded.
+
+    ``covariate_windows`` are the look-back windows of the concept covariates (days before index;
+    "any time prior"). The default is issue 16's four; FeatureExtraction's
+    ``createDefaultCovariateSettings`` uses long term 365 and short term 30, which the Eunomia
+    example restates to reproduce CohortMethod's PS (docs/covariates.md).
     """
 
     method: Method = "match"
@@ -113,6 +118,19 @@ class AdjustmentSettings(_Strict):
     excluded_concept_ids: tuple[int, ...] = ()
     exclude_descendants: bool = True
     excluded_covariate_ids: tuple[int, ...] = ()
+    covariate_windows: tuple[Literal["any time prior", 365, 180, 30], ...] = Field(
+        ("any time prior", 365, 180, 30), min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _windows(self) -> AdjustmentSettings:
+        if len(set(self.covariate_windows)) != len(self.covariate_windows):
+            raise ValueError("covariate_windows repeat")
+        return self
+
+    def windows(self) -> tuple[int | None, ...]:
+        """The windows as the covariate builder takes them (None: any time prior)."""
+        return tuple(None if w == "any time prior" else int(w) for w in self.covariate_windows)
 
 
 class Comparison(_Strict):
