@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	-command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || echo "chromium not installable here: browser test will skip")
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25 tests
 
 # one kind of test (docs/architecture.md, 'Tests by kind'): make test-unit, make test-engine, ...
 $(addprefix test-,$(KINDS)): test-%: $(STAMP)
