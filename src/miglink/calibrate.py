@@ -92,7 +92,7 @@ def calibrate_group(
         ],
     }
     if null is not None:
-        _write_calibrated(targets, _kept(ctrl), loo)
+        _write_calibrated(targets, _kept(ctrl), loo, null.ease)
     return summary
 
 
@@ -148,7 +148,7 @@ def _loo(ctrl: list[dict]) -> float | None:
 
 
 def _write_calibrated(
-    targets: list[dict], kept: tuple[np.ndarray, np.ndarray], loo: float | None
+    targets: list[dict], kept: tuple[np.ndarray, np.ndarray], loo: float | None, ease: float
 ) -> None:
     target = [r for r in targets if _finite(r.get("log_estimate")) and _finite(r.get("se_log"))]
     if not target:
@@ -166,3 +166,4 @@ def _write_calibrated(
         r["cal_ci_high"] = float(hi[i])
         r["cal_estimate"] = float(ce[i])
         r["cal_loo_coverage"] = loo
+        r["cal_ease"] = float(ease)

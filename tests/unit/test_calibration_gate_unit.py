@@ -66,3 +66,15 @@ def test_uncalibrated_rows_are_not_gated():
     raw.update(design="D3", method="mh_subgroup", ci_low=1.3, ci_high=2.0)
     assert not calibration_untrusted(raw, ST)
     assert hypothesis_verdict(_diagnosed(raw), "increase", ST) == SUPPORTED
+
+
+def test_d10_verdict_needs_ease_at_most_a_quarter():
+    # OHDSI's study diagnostics: EASE <= 0.25; here it gates the comparative new-user cohort
+    d10 = dict(design="D10", method="cox_ps_matched", measure="HR")
+    ok = _diagnosed(_row(1.3, 2.0, loo=0.9, cal_ease=0.24, **d10))
+    assert ok["diagnostics_pass"] and hypothesis_verdict(ok, "increase", ST) == SUPPORTED
+    bad = _diagnosed(_row(1.3, 2.0, loo=0.9, cal_ease=0.26, **d10))
+    assert bad["diagnostics"] == "ease>0.25"
+    assert hypothesis_verdict(bad, "increase", ST) == INCONCLUSIVE
+    # other designs report EASE (calibration.json, cal_ease) and are gated by the LOO coverage
+    assert _diagnosed(_row(1.3, 2.0, loo=0.9, cal_ease=0.4))["diagnostics_pass"]

@@ -58,6 +58,9 @@ class Settings(BaseModel):
     min_negative_controls: int = Field(5, ge=3)
     #: a calibrated verdict needs this leave-one-out coverage of its negative controls
     min_loo_coverage: float = Field(0.8, ge=0, le=1)
+    #: a D10 verdict needs its negative controls' expected absolute systematic error at most this
+    #: (OHDSI's study diagnostics threshold)
+    max_ease: float = Field(0.25, ge=0)
 
 
 class _Hypothesis(BaseModel):

@@ -81,6 +81,9 @@ def diagnose(row: dict, st: Settings, calibration_expected: bool) -> list[str]:
         fails.append(f"loo_coverage<{st.min_loo_coverage:.0%}")
     if row.get(PRE_EXPOSURE_KEY) is True:
         fails.append("pre_exposure_irr")
+    ease = _f(row.get("cal_ease"))
+    if row.get("design") == "D10" and math.isfinite(ease) and ease > st.max_ease:
+        fails.append(f"ease>{st.max_ease:g}")
     return fails
 
 
