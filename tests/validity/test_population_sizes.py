@@ -61,4 +61,6 @@ def test_one_day_observation_periods(study_complete, tmp_path):
     study_complete(results, tmp_path / "out")
     d2 = results[results.design == "D2"]
     assert len(d2) and d2["estimate"].isna().all()
-    assert d2["note"].str.contains("not estimable: no new").all()
+    ps = d2["method"] == "cox_ps_stratified"  # issue 16's PS rows: no arm to fit a PS on
+    assert d2.loc[~ps, "note"].str.contains("not estimable: no new").all()
+    assert d2.loc[ps, "note"].str.contains("no PS: fewer than").all()

@@ -230,8 +230,12 @@ def _lifelines_fit(df: pd.DataFrame, wcol: str, stratified: bool, robust: bool) 
 
 def _outcome(beta: float, se: float, e1: float, e0: float, conv: bool, method: str) -> CoxOutcome:
     z = z_interval()
+    with np.errstate(over="ignore"):
+        hr, lo, hi = np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se)
+    if not (np.isfinite(hr) and np.isfinite(lo) and np.isfinite(hi) and hi > 0):
+        # a diverging fit (events in one arm only): an unbounded HR is no estimate
+        return _missing(method, e1, e0, "not estimable: the hazard ratio is unbounded")
     p = float(2 * stats.norm.sf(abs(beta / se)))
-    lo, hi = np.exp(beta - z * se), np.exp(beta + z * se)
     return CoxOutcome(beta, se, float(np.exp(beta)), float(lo), float(hi), p, e1, e0, conv, method)
 
 
