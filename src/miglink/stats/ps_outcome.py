@@ -236,7 +236,7 @@ def _outcome(beta: float, se: float, e1: float, e0: float, conv: bool, method: s
         # a diverging fit (events in one arm only): an unbounded HR is no estimate
         return _missing(method, e1, e0, "not estimable: the hazard ratio is unbounded")
     p = float(2 * stats.norm.sf(abs(beta / se)))
-    return CoxOutcome(beta, se, float(np.exp(beta)), float(lo), float(hi), p, e1, e0, conv, method)
+    return CoxOutcome(beta, se, float(hr), float(lo), float(hi), p, e1, e0, conv, method)
 
 
 def _missing(method: str, e1: float, e0: float, note: str) -> CoxOutcome:
