@@ -1,0 +1,180 @@
+"""Reading GWAS summary statistics into one frame with miglink's column names.
+
+GWAS-SSF / GWAS Catalog harmonised files are read by their own column names; any other file
+by a small mapping from miglink's names to the file's (a dict, or a YAML file of one). Problems
+are one line naming the file, the column and how many rows, because a researcher fixing a
+50-million-row file needs to know which column to look at.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from miglink.errors import MiglinkError
+from miglink.safeyaml import read_text, safe_yaml
+
+#: miglink's columns; the first five are required (rsid, alleles, beta, se).
+COLUMNS = (
+    "rsid", "effect_allele", "other_allele", "beta", "se",
+    "chromosome", "position", "eaf", "p", "n",
+)  # fmt: skip
+REQUIRED = COLUMNS[:5]
+NUMERIC = ("beta", "se", "position", "eaf", "p", "n")
+
+#: Names each column goes by: GWAS-SSF first, then the GWAS Catalog harmonised ``hm_`` names and
+#: common generic spellings. The first present in a file wins.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "rsid": ("rsid", "variant_id", "hm_rsid", "snp", "markername", "id"),
+    "chromosome": ("chromosome", "hm_chrom", "chr", "chrom"),
+    "position": ("base_pair_location", "hm_pos", "pos", "bp", "position"),
+    "effect_allele": ("effect_allele", "hm_effect_allele", "a1", "ea", "alt"),
+    "other_allele": ("other_allele", "hm_other_allele", "a2", "oa", "nea", "ref"),
+    "beta": ("beta", "hm_beta", "b", "effect"),
+    "se": ("standard_error", "se", "stderr"),
+    "eaf": ("effect_allele_frequency", "hm_effect_allele_frequency", "eaf", "freq", "af"),
+    "p": ("p_value", "pval", "p", "pvalue"),
+    "n": ("n", "sample_size", "samplesize", "neff"),
+}
+ALLELES = frozenset("ACGT")
+
+
+def read_sumstats(
+    path: str | Path, mapping: dict[str, str] | str | Path | None = None
+) -> pd.DataFrame:
+    """The file at ``path`` (tab, comma or whitespace separated; ``.gz`` allowed) as a frame of
+    :data:`COLUMNS` (missing optional ones are NaN), one row per variant, alleles upper case.
+
+    ``mapping`` maps miglink's names to the file's (``{"beta": "BETA_EUR"}``) and overrides the
+    aliases; a path is read as a YAML file holding that dict.
+    """
+    path = Path(path)
+    raw = _read_table(path)
+    names = _resolve_names(path, list(raw.columns), _mapping(mapping))
+    out = pd.DataFrame({c: raw[names[c]] if c in names else np.nan for c in COLUMNS})
+    return _clean(path, out)
+
+
+def _mapping(mapping: dict[str, str] | str | Path | None) -> dict[str, str]:
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict):
+        loaded = safe_yaml(
+            read_text(Path(mapping), "column mapping"), Path(mapping), "column mapping"
+        )
+        if not isinstance(loaded, dict):
+            raise MiglinkError(f"column mapping {mapping} must be a mapping of column names")
+        mapping = loaded
+    unknown = sorted(set(mapping) - set(COLUMNS))
+    if unknown:
+        raise MiglinkError(
+            f"column mapping names unknown column(s) {unknown}; known: {', '.join(COLUMNS)}"
+        )
+    return {k: str(v) for k, v in mapping.items()}
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise MiglinkError(f"summary statistics {path}: no such file", table=str(path))
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            header = fh.readline()
+        sep = "\t" if "\t" in header else ("," if "," in header else r"\s+")
+        frame = pd.read_csv(path, sep=sep, dtype=str, compression="infer", na_values=["NA", "."])
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        EOFError,
+        gzip.BadGzipFile,
+    ) as e:
+        first = " ".join(str(e).split())[:200]
+        raise MiglinkError(f"summary statistics {path} cannot be read as a table: {first}") from e
+    if frame.empty:
+        raise MiglinkError(
+            f"summary statistics {path} has no variant rows", table=str(path), n_rows=0
+        )
+    return frame
+
+
+def _resolve_names(path: Path, columns: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    lower = {c.strip().lower(): c for c in columns}
+    names: dict[str, str] = {}
+    for col in COLUMNS:
+        if col in mapping:
+            if mapping[col] not in columns:
+                raise MiglinkError(
+                    f"summary statistics {path}: mapped column {mapping[col]!r} (for {col}) "
+                    "is not in the file",
+                    table=str(path),
+                    column=mapping[col],
+                )
+            names[col] = mapping[col]
+            continue
+        found = next((lower[a] for a in ALIASES[col] if a in lower), None)
+        if found is not None:
+            names[col] = found
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise MiglinkError(
+            f"summary statistics {path}: no column for {', '.join(missing)} (looked for "
+            f"{', '.join(ALIASES[missing[0]])}; name it in a column mapping)",
+            table=str(path),
+            column=missing[0],
+        )
+    return names
+
+
+def _clean(path: Path, out: pd.DataFrame) -> pd.DataFrame:
+    for col in NUMERIC:
+        text = out[col]
+        num = pd.to_numeric(text, errors="coerce")
+        bad = int(
+            (
+                num.isna() & text.notna() & ~text.astype(str).str.upper().isin(["NA", "NAN", ""])
+            ).sum()
+        )
+        if bad:
+            raise MiglinkError(
+                f"summary statistics {path}: column {col} has {bad} non-numeric row(s)",
+                table=str(path), column=col, n_rows=bad,
+            )  # fmt: skip
+        out[col] = num.astype(float)
+    for col in ("effect_allele", "other_allele"):
+        out[col] = out[col].astype(str).str.strip().str.upper()
+    out["rsid"] = out["rsid"].astype(str).str.strip()
+    out["chromosome"] = out["chromosome"].astype("string").str.upper().str.removeprefix("CHR")
+    _check(path, out)
+    if out["p"].isna().all():  # a Wald p-value when the file has none
+        out["p"] = 2 * norm.sf(np.abs(out["beta"] / out["se"]))
+    return out.reset_index(drop=True)
+
+
+def _check(path: Path, out: pd.DataFrame) -> None:
+    problems = [
+        ("beta", out["beta"].isna() | ~np.isfinite(out["beta"]), "missing or infinite"),
+        ("se", ~(out["se"] > 0) | ~np.isfinite(out["se"]), "missing or not positive"),
+        ("eaf", out["eaf"].notna() & ~out["eaf"].between(0, 1), "outside 0-1"),
+        ("p", out["p"].notna() & ~out["p"].between(0, 1), "outside 0-1"),
+    ]
+    for col in ("effect_allele", "other_allele"):
+        bad = ~out[col].map(lambda a: bool(a) and set(a) <= ALLELES)
+        problems.append((col, bad, "not made of A, C, G, T"))
+    for col, bad, what in problems:
+        n = int(bad.sum())
+        if n:
+            raise MiglinkError(
+                f"summary statistics {path}: column {col} is {what} in {n} row(s)",
+                table=str(path), column=col, n_rows=n,
+            )  # fmt: skip
+    dup = int(out["rsid"].duplicated().sum())
+    if dup:
+        raise MiglinkError(
+            f"summary statistics {path}: column rsid repeats {dup} variant(s)",
+            table=str(path), column="rsid", n_rows=dup,
+        )  # fmt: skip
