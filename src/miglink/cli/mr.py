@@ -54,7 +54,11 @@ def register(app: typer.Typer) -> None:
         x = read_sumstats(exposure, exposure_columns)
         y = read_sumstats(outcome, outcome_columns)
         result = run_mr(x, y, settings, read_ld_reference(ld) if ld else None)
-        inputs = {"exposure": str(exposure), "outcome": str(outcome), "ld": str(ld) if ld else None}
+        inputs = {
+            "exposure": str(exposure), "outcome": str(outcome), "ld": str(ld) if ld else None,
+            "exposure_rows_missing_required": x.attrs["rows_missing_required"],
+            "outcome_rows_missing_required": y.attrs["rows_missing_required"],
+        }  # fmt: skip
         write_mr(result, out, settings, inputs)
         key = result.table.iloc[0]
         typer.echo(

@@ -26,17 +26,18 @@ COLUMNS = (
 REQUIRED = COLUMNS[:5]
 NUMERIC = ("beta", "se", "position", "eaf", "p", "n")
 
-#: Names each column goes by: GWAS-SSF first, then the GWAS Catalog harmonised ``hm_`` names and
-#: common generic spellings. The first present in a file wins.
+#: Names each column goes by: the GWAS Catalog harmonised ``hm_`` names first (a harmonised file
+#: also keeps the submitted columns; the ``hm_`` ones are on the forward strand of one build), then
+#: GWAS-SSF, then common generic spellings. The first present in a file wins.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "rsid": ("rsid", "variant_id", "hm_rsid", "snp", "markername", "id"),
-    "chromosome": ("chromosome", "hm_chrom", "chr", "chrom"),
-    "position": ("base_pair_location", "hm_pos", "pos", "bp", "position"),
-    "effect_allele": ("effect_allele", "hm_effect_allele", "a1", "ea", "alt"),
-    "other_allele": ("other_allele", "hm_other_allele", "a2", "oa", "nea", "ref"),
-    "beta": ("beta", "hm_beta", "b", "effect"),
+    "rsid": ("hm_rsid", "rsid", "variant_id", "snp", "markername", "id"),
+    "chromosome": ("hm_chrom", "chromosome", "chr", "chrom"),
+    "position": ("hm_pos", "base_pair_location", "pos", "bp", "position"),
+    "effect_allele": ("hm_effect_allele", "effect_allele", "a1", "ea", "alt"),
+    "other_allele": ("hm_other_allele", "other_allele", "a2", "oa", "nea", "ref"),
+    "beta": ("hm_beta", "beta", "b", "effect"),
     "se": ("standard_error", "se", "stderr"),
-    "eaf": ("effect_allele_frequency", "hm_effect_allele_frequency", "eaf", "freq", "af"),
+    "eaf": ("hm_effect_allele_frequency", "effect_allele_frequency", "eaf", "freq", "af"),
     "p": ("p_value", "pval", "p", "pvalue"),
     "n": ("n", "sample_size", "samplesize", "neff"),
 }
@@ -145,6 +146,15 @@ def _clean(path: Path, out: pd.DataFrame) -> pd.DataFrame:
                 table=str(path), column=col, n_rows=bad,
             )  # fmt: skip
         out[col] = num.astype(float)
+    # a variant without an rsid, alleles, beta or SE cannot be used (a harmonised file leaves
+    # hm_beta empty where harmonisation failed): dropped and counted, not an error
+    missing = out[list(REQUIRED)].isna().any(axis=1)
+    out = out[~missing].copy()
+    if out.empty:
+        raise MiglinkError(
+            f"summary statistics {path}: every one of {int(missing.sum())} row(s) lacks one of "
+            f"{', '.join(REQUIRED)}", table=str(path), n_rows=int(missing.sum()),
+        )  # fmt: skip
     for col in ("effect_allele", "other_allele"):
         out[col] = out[col].astype(str).str.strip().str.upper()
     out["rsid"] = out["rsid"].astype(str).str.strip()
@@ -152,13 +162,15 @@ def _clean(path: Path, out: pd.DataFrame) -> pd.DataFrame:
     _check(path, out)
     if out["p"].isna().all():  # a Wald p-value when the file has none
         out["p"] = 2 * norm.sf(np.abs(out["beta"] / out["se"]))
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["rows_missing_required"] = int(missing.sum())
+    return out
 
 
 def _check(path: Path, out: pd.DataFrame) -> None:
     problems = [
-        ("beta", out["beta"].isna() | ~np.isfinite(out["beta"]), "missing or infinite"),
-        ("se", ~(out["se"] > 0) | ~np.isfinite(out["se"]), "missing or not positive"),
+        ("beta", ~np.isfinite(out["beta"]), "infinite"),
+        ("se", ~(out["se"] > 0) | ~np.isfinite(out["se"]), "not positive or infinite"),
         ("eaf", out["eaf"].notna() & ~out["eaf"].between(0, 1), "outside 0-1"),
         ("p", out["p"].notna() & ~out["p"].between(0, 1), "outside 0-1"),
     ]

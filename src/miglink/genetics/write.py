@@ -28,7 +28,7 @@ def _clean(value):
     return value
 
 
-def summary(result: MRResult, settings: MRSettings, inputs: dict[str, str]) -> dict:
+def summary(result: MRResult, settings: MRSettings, inputs: dict) -> dict:
     """The json document: inputs, settings, the counts of each step, estimates, diagnostics."""
     return _clean(
         {
@@ -45,7 +45,7 @@ def summary(result: MRResult, settings: MRSettings, inputs: dict[str, str]) -> d
 
 
 def write_mr(
-    result: MRResult, out: str | Path, settings: MRSettings, inputs: dict[str, str]
+    result: MRResult, out: str | Path, settings: MRSettings, inputs: dict
 ) -> Path:
     """Write the analysis into ``out`` (created, or a previous miglink output replaced)."""
     with atomic_dir(out, kind="mr") as tmp:

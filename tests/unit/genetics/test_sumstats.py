@@ -59,6 +59,24 @@ def test_bad_input_is_one_line_naming_file_column_rows(tmp_path, edit, words):
         assert w in msg
 
 
+def test_rows_missing_a_required_value_are_dropped_and_counted(tmp_path):
+    p = tmp_path / "x.tsv"
+    p.write_text(SSF.replace("\t-0.2\t", "\tNA\t"))
+    x = read_sumstats(p)
+    assert list(x["rsid"]) == ["rs1"] and x.attrs["rows_missing_required"] == 1
+
+
+def test_harmonised_hm_columns_win_over_submitted_ones(tmp_path):
+    p = tmp_path / "h.tsv"
+    p.write_text(
+        "hm_rsid\thm_effect_allele\thm_other_allele\thm_beta\tstandard_error\t"
+        "effect_allele\tother_allele\tbeta\n"
+        "rs1\tA\tG\t0.1\t0.01\tG\tA\t-0.1\n"
+    )
+    x = read_sumstats(p)
+    assert (x.loc[0, "effect_allele"], x.loc[0, "beta"]) == ("A", 0.1)
+
+
 def test_unknown_mapping_key_and_missing_file(tmp_path):
     p = tmp_path / "x.tsv"
     p.write_text(SSF)
