@@ -1,5 +1,6 @@
 """Aligning the outcome's associations to the exposure's effect allele, as TwoSampleMR's
-``harmonise_data`` does (Hartwig, Davey Smith & Bowden 2016), written afresh.
+``harmonise_data`` does (Hartwig, Davies, Hemani & Davey Smith 2016,
+Int J Epidemiol 45:1717), written afresh.
 
 Per variant in both files: same alleles -> kept; swapped alleles -> outcome beta and frequency
 flipped; alleles matching only on the other strand -> complemented, then aligned or swapped;
