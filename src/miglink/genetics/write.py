@@ -44,9 +44,7 @@ def summary(result: MRResult, settings: MRSettings, inputs: dict) -> dict:
     )
 
 
-def write_mr(
-    result: MRResult, out: str | Path, settings: MRSettings, inputs: dict
-) -> Path:
+def write_mr(result: MRResult, out: str | Path, settings: MRSettings, inputs: dict) -> Path:
     """Write the analysis into ``out`` (created, or a previous miglink output replaced)."""
     with atomic_dir(out, kind="mr") as tmp:
         write_csv(tmp / "mr_results.csv", result.table)
