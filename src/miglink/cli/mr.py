@@ -51,13 +51,19 @@ def register(app: typer.Typer) -> None:
             )
         settings = MRSettings(p_threshold=p_threshold, window_kb=window_kb, r2=r2,
                               maf_tolerance=maf_tolerance, iterations=iterations, seed=seed)  # fmt: skip
-        x = read_sumstats(exposure, exposure_columns)
-        y = read_sumstats(outcome, outcome_columns)
+        # only what the analysis uses is checked: the exposure's significant rows, and the
+        # outcome's rows for those variants
+        x = read_sumstats(exposure, exposure_columns, max_p=p_threshold)
+        y = read_sumstats(outcome, outcome_columns, rsids=set(x["rsid"]))
         result = run_mr(x, y, settings, read_ld_reference(ld) if ld else None)
         inputs = {
             "exposure": str(exposure), "outcome": str(outcome), "ld": str(ld) if ld else None,
+            "exposure_rows_read": x.attrs["rows_read"],
+            "outcome_rows_read": y.attrs["rows_read"],
             "exposure_rows_missing_required": x.attrs["rows_missing_required"],
             "outcome_rows_missing_required": y.attrs["rows_missing_required"],
+            "exposure_rows_repeated_rsid": x.attrs["rows_repeated_rsid"],
+            "outcome_rows_repeated_rsid": y.attrs["rows_repeated_rsid"],
         }  # fmt: skip
         write_mr(result, out, settings, inputs)
         key = result.table.iloc[0]

@@ -96,7 +96,7 @@ def run_mr(exposure: pd.DataFrame, outcome: pd.DataFrame, settings: MRSettings =
     if chosen.empty:
         raise MiglinkError(
             f"no exposure variant passes p < {settings.p_threshold:g} "
-            f"({sel.candidates} variant(s) read); lower --p-threshold or check the p column"
+            f"(among {sel.candidates} candidate(s)); lower --p-threshold or check the p column"
         )
     h, counts = harmonise(
         chosen, outcome, action=settings.harmonise_action, maf_tolerance=settings.maf_tolerance

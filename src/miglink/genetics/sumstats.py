@@ -41,23 +41,43 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "p": ("p_value", "pval", "p", "pvalue"),
     "n": ("n", "sample_size", "samplesize", "neff"),
 }
-ALLELES = frozenset("ACGT")
 
 
 def read_sumstats(
-    path: str | Path, mapping: dict[str, str] | str | Path | None = None
+    path: str | Path,
+    mapping: dict[str, str] | str | Path | None = None,
+    *,
+    max_p: float | None = None,
+    rsids: set[str] | None = None,
 ) -> pd.DataFrame:
     """The file at ``path`` (tab, comma or whitespace separated; ``.gz`` allowed) as a frame of
     :data:`COLUMNS` (missing optional ones are NaN), one row per variant, alleles upper case.
 
     ``mapping`` maps miglink's names to the file's (``{"beta": "BETA_EUR"}``) and overrides the
-    aliases; a path is read as a YAML file holding that dict.
+    aliases; a path is read as a YAML file holding that dict. ``max_p`` keeps only rows with a
+    p-value below it, ``rsids`` only those variants, before the rows are checked: a 10-million-row
+    GWAS is then checked only where it is used. ``attrs["rows_read"]`` is the file's row count.
     """
     path = Path(path)
-    raw = _read_table(path)
-    names = _resolve_names(path, list(raw.columns), _mapping(mapping))
+    sep, header = _header(path)
+    names = _resolve_names(path, header, _mapping(mapping))
+    raw = _read_table(path, sep, sorted(set(names.values())))  # only the columns used
+    rows_read = len(raw)
+    if rsids is not None:
+        raw = raw[raw[names["rsid"]].str.strip().isin(rsids)]
+    if max_p is not None and "p" in names:
+        raw = raw[pd.to_numeric(raw[names["p"]], errors="coerce") < max_p]
     out = pd.DataFrame({c: raw[names[c]] if c in names else np.nan for c in COLUMNS})
-    return _clean(path, out)
+    if out.empty:  # nothing passed the filters: the caller says what that means
+        return _with_attrs(out, rows_read, 0, 0)
+    return _clean(path, out).pipe(_with_attrs, rows_read)
+
+
+def _with_attrs(frame: pd.DataFrame, rows_read: int, *counts: int) -> pd.DataFrame:
+    frame.attrs["rows_read"] = rows_read
+    if counts:
+        frame.attrs["rows_missing_required"], frame.attrs["rows_repeated_rsid"] = counts
+    return frame
 
 
 def _mapping(mapping: dict[str, str] | str | Path | None) -> dict[str, str]:
@@ -78,22 +98,33 @@ def _mapping(mapping: dict[str, str] | str | Path | None) -> dict[str, str]:
     return {k: str(v) for k, v in mapping.items()}
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+_READ_ERRORS = (
+    pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError,
+    gzip.BadGzipFile, ValueError,
+)  # fmt: skip
+
+
+def _header(path: Path) -> tuple[str, list[str]]:
+    """The separator and column names, from the first line."""
     if not path.is_file():
         raise MiglinkError(f"summary statistics {path}: no such file", table=str(path))
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8") as fh:
-            header = fh.readline()
-        sep = "\t" if "\t" in header else ("," if "," in header else r"\s+")
-        frame = pd.read_csv(path, sep=sep, dtype=str, compression="infer", na_values=["NA", "."])
-    except (
-        pd.errors.ParserError,
-        pd.errors.EmptyDataError,
-        UnicodeDecodeError,
-        EOFError,
-        gzip.BadGzipFile,
-    ) as e:
+            line = fh.readline().rstrip("\r\n")
+    except _READ_ERRORS as e:
+        first = " ".join(str(e).split())[:200]
+        raise MiglinkError(f"summary statistics {path} cannot be read as a table: {first}") from e
+    sep = "\t" if "\t" in line else ("," if "," in line else r"\s+")
+    cols = line.split() if sep == r"\s+" else line.split(sep)
+    return sep, [c.strip().strip('"') for c in cols]
+
+
+def _read_table(path: Path, sep: str, usecols: list[str]) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, sep=sep, dtype=str, compression="infer",
+                            na_values=["NA", "."], usecols=usecols)  # fmt: skip
+    except _READ_ERRORS as e:
         first = " ".join(str(e).split())[:200]
         raise MiglinkError(f"summary statistics {path} cannot be read as a table: {first}") from e
     if frame.empty:
@@ -135,11 +166,8 @@ def _clean(path: Path, out: pd.DataFrame) -> pd.DataFrame:
     for col in NUMERIC:
         text = out[col]
         num = pd.to_numeric(text, errors="coerce")
-        bad = int(
-            (
-                num.isna() & text.notna() & ~text.astype(str).str.upper().isin(["NA", "NAN", ""])
-            ).sum()
-        )
+        odd = text[num.isna() & text.notna()]  # usually none: only these are looked at as text
+        bad = int((~odd.astype(str).str.strip().str.upper().isin(["NA", "NAN", ""])).sum())
         if bad:
             raise MiglinkError(
                 f"summary statistics {path}: column {col} has {bad} non-numeric row(s)",
@@ -162,8 +190,14 @@ def _clean(path: Path, out: pd.DataFrame) -> pd.DataFrame:
     _check(path, out)
     if out["p"].isna().all():  # a Wald p-value when the file has none
         out["p"] = 2 * norm.sf(np.abs(out["beta"] / out["se"]))
-    out = out.reset_index(drop=True)
+    # an rsid on several rows (a multi-allelic site, a duplicated line) cannot be matched to one
+    # allele pair: every copy is dropped and counted, as ambiguous
+    dup = out["rsid"].duplicated(keep=False)
+    out = out[~dup].reset_index(drop=True)
+    if out.empty:
+        raise MiglinkError(f"summary statistics {path}: every rsid is repeated", table=str(path))
     out.attrs["rows_missing_required"] = int(missing.sum())
+    out.attrs["rows_repeated_rsid"] = int(dup.sum())
     return out
 
 
@@ -175,7 +209,7 @@ def _check(path: Path, out: pd.DataFrame) -> None:
         ("p", out["p"].notna() & ~out["p"].between(0, 1), "outside 0-1"),
     ]
     for col in ("effect_allele", "other_allele"):
-        bad = ~out[col].map(lambda a: bool(a) and set(a) <= ALLELES)
+        bad = ~out[col].str.fullmatch("[ACGT]+")
         problems.append((col, bad, "not made of A, C, G, T"))
     for col, bad, what in problems:
         n = int(bad.sum())
@@ -184,9 +218,3 @@ def _check(path: Path, out: pd.DataFrame) -> None:
                 f"summary statistics {path}: column {col} is {what} in {n} row(s)",
                 table=str(path), column=col, n_rows=n,
             )  # fmt: skip
-    dup = int(out["rsid"].duplicated().sum())
-    if dup:
-        raise MiglinkError(
-            f"summary statistics {path}: column rsid repeats {dup} variant(s)",
-            table=str(path), column="rsid", n_rows=dup,
-        )  # fmt: skip

@@ -45,7 +45,6 @@ def test_generic_file_by_mapping(tmp_path):
         (lambda t: t.replace("\t0.02\t", "\t-1\t"), ["column se", "1 row"]),
         (lambda t: t.replace("\tC\tT\t", "\tC\tZ\t"), ["other_allele", "1 row"]),
         (lambda t: t.replace("standard_error", "stderr_x"), ["no column for se"]),
-        (lambda t: t.replace("rs2", "rs1"), ["rsid repeats 1"]),
     ],
 )
 def test_bad_input_is_one_line_naming_file_column_rows(tmp_path, edit, words):
@@ -64,6 +63,13 @@ def test_rows_missing_a_required_value_are_dropped_and_counted(tmp_path):
     p.write_text(SSF.replace("\t-0.2\t", "\tNA\t"))
     x = read_sumstats(p)
     assert list(x["rsid"]) == ["rs1"] and x.attrs["rows_missing_required"] == 1
+
+
+def test_repeated_rsids_are_dropped_and_counted(tmp_path):
+    p = tmp_path / "x.tsv"
+    p.write_text(SSF + "rs2\t2\t2000\tC\tG\t0.1\t0.02\t0.4\t1e-3\t1000\n")
+    x = read_sumstats(p)
+    assert list(x["rsid"]) == ["rs1"] and x.attrs["rows_repeated_rsid"] == 2
 
 
 def test_harmonised_hm_columns_win_over_submitted_ones(tmp_path):
@@ -86,3 +92,13 @@ def test_unknown_mapping_key_and_missing_file(tmp_path):
         read_sumstats(p, {"beta": "BETA"})
     with pytest.raises(MiglinkError, match="no such file"):
         read_sumstats(tmp_path / "nope.tsv")
+
+
+def test_filters_keep_only_the_rows_used(tmp_path):
+    p = tmp_path / "x.tsv"
+    p.write_text(SSF.replace("0.01\t0.3", "0.01\tx"))  # rs1's eaf is garbage, p 1e-20
+    with pytest.raises(MiglinkError, match="eaf"):
+        read_sumstats(p, max_p=1e-15)  # rs1 is kept, so checked
+    x = read_sumstats(p, rsids={"rs2"})  # rs1 is not used: not checked
+    assert list(x["rsid"]) == ["rs2"] and x.attrs["rows_read"] == 2
+    assert read_sumstats(p, rsids={"rs9"}).empty
