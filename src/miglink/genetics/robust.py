@@ -11,7 +11,6 @@ Weights are first order (byse/|bx|, the MendelianRandomization package's default
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from miglink.genetics.estimators import Estimate, wald
 
@@ -58,36 +57,52 @@ def weighted_median(
     return wald("Weighted median", est, float(np.std(boot, ddof=1)), len(bx))
 
 
-def mode_of(ratios: np.ndarray, ses: np.ndarray, phi: float = 1.0) -> float:
-    """Hartwig's weighted mode: the maximum of a normal-kernel density of the ratio estimates
-    weighted by their inverse variances, bandwidth phi * 0.9 min(SD, MAD) n^-1/5 (Silverman).
+def modes_of(ratios: np.ndarray, ses: np.ndarray, phi: float = 1.0) -> np.ndarray:
+    """Hartwig's weighted mode of each row of ``ratios`` (draws x variants): the maximum of a
+    normal-kernel density of the ratio estimates weighted by their inverse variances (weights
+    from ``ses``), bandwidth phi * 0.9 min(SD, MAD) n^-1/5 (Silverman's rule).
 
-    The maximum is found exactly (local ascent from the three best of the ratios and a 512-point
-    grid), not read off R's 512-point ``density`` grid: when one ratio lies far out, that grid's
-    step exceeds the bandwidth and R's estimate (and its bootstrap MAD) carry the step's error.
+    The maximum is found exactly: ascent (mean-shift steps, then guarded Newton steps) from the
+    three highest of the ratios and a 64-point grid (a mode lies near the data). R reads it off
+    ``density``'s 512-point grid instead; when one ratio lies far out, that grid's step exceeds
+    the bandwidth and R's estimate (and its bootstrap MAD) carry the step's error.
     """
-    n = len(ratios)
-    mad = 1.4826 * np.median(np.abs(ratios - np.median(ratios)))
-    h = max(1e-8, phi * 0.9 * min(np.std(ratios, ddof=1), mad) / n**0.2)
-    w = ses**-2 / np.sum(ses**-2)
+    r = np.atleast_2d(np.asarray(ratios, float))
+    n = r.shape[1]
+    med = np.median(r, axis=1, keepdims=True)
+    mad = 1.4826 * np.median(np.abs(r - med), axis=1)
+    h = np.maximum(1e-8, phi * 0.9 * np.minimum(np.std(r, axis=1, ddof=1), mad) / n**0.2)[
+        :, None, None
+    ]
+    w = (ses**-2 / np.sum(ses**-2))[None, None, :]
+    lo, hi = r.min(axis=1, keepdims=True), r.max(axis=1, keepdims=True)
+    grid = np.concatenate([r, lo + (hi - lo) * np.linspace(0, 1, 64)[None, :]], axis=1)
 
-    def density(x):
-        z = (np.atleast_1d(x)[:, None] - ratios[None, :]) / h
-        return np.exp(-0.5 * z**2) @ w
+    def kernel(x):  # x: draws x starts -> weighted kernel values, draws x starts x variants
+        return w * np.exp(-0.5 * ((x[:, :, None] - r[:, None, :]) / h) ** 2)
 
-    grid = np.concatenate([ratios, np.linspace(ratios.min(), ratios.max(), 512)])
-    best_x, best_y = float(ratios[0]), -np.inf
-    for start in grid[np.argsort(-density(grid))[:3]]:
-        fit = minimize_scalar(lambda x: -density(x)[0], bounds=(start - h, start + h),
-                              method="bounded", options={"xatol": 1e-10 * max(1.0, h)})  # fmt: skip
-        x, y = (
-            (float(fit.x), -float(fit.fun))
-            if -fit.fun >= density(start)[0]
-            else (float(start), float(density(start)[0]))
-        )
-        if y > best_y:
-            best_x, best_y = x, y
-    return best_x
+    dens0 = kernel(grid).sum(axis=2)
+    x = np.take_along_axis(grid, np.argsort(-dens0, axis=1)[:, :3], axis=1)
+    for step in range(60):
+        k = kernel(x)
+        total = k.sum(axis=2)
+        shift = (k * r[:, None, :]).sum(axis=2) / np.maximum(total, 1e-300) - x
+        if step >= 10:  # Newton where the density is concave and the step modest
+            d = (r[:, None, :] - x[:, :, None]) / h
+            f1 = (k * d).sum(axis=2)
+            f2 = (k * (d**2 - 1)).sum(axis=2)
+            newton = -f1 / np.where(f2 < 0, f2, -np.inf) * h[:, :, 0]
+            shift = np.where((f2 < 0) & (np.abs(newton) < h[:, :, 0]), newton, shift)
+        x = x + shift
+        if np.all(np.abs(shift) <= 1e-12 * np.maximum(1.0, np.abs(x))):
+            break
+    best = np.argmax(kernel(x).sum(axis=2), axis=1)
+    return x[np.arange(len(x)), best]
+
+
+def mode_of(ratios: np.ndarray, ses: np.ndarray, phi: float = 1.0) -> float:
+    """The weighted mode of one set of ratio estimates (see :func:`modes_of`)."""
+    return float(modes_of(np.asarray(ratios, float)[None, :], np.asarray(ses, float), phi)[0])
 
 
 def weighted_mode(
@@ -102,6 +117,8 @@ def weighted_mode(
     est = mode_of(ratios, ses, phi)
     rng = np.random.default_rng(seed)
     draws = rng.normal(ratios, ses, size=(iterations, len(bx)))
-    boot = np.array([mode_of(d, ses, phi) for d in draws])
+    boot = np.concatenate(
+        [modes_of(draws[i : i + 500], ses, phi) for i in range(0, iterations, 500)]
+    )
     mad = 1.4826 * float(np.median(np.abs(boot - np.median(boot))))
     return wald("Weighted mode", est, mad, len(bx))
