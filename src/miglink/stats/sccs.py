@@ -289,15 +289,34 @@ def sccs_patterns(
         [length_col, events_col]
     ].sum()
     keys = [*cells, length_col]
-    ordered = per_person.sort_values([person_col, *keys])
-    profile = ordered.groupby(person_col, sort=False)[keys].apply(
-        lambda g: "|".join(map(str, g.itertuples(index=False, name=None)))
+    ordered = per_person.sort_values([person_col, *keys], ignore_index=True)
+    pattern = _profile_ids(
+        ordered[person_col].to_numpy(),
+        ordered.groupby(keys, sort=True, observed=True).ngroup().to_numpy(),
     )
-    tagged = ordered.assign(pattern=ordered[person_col].map(profile))
+    tagged = ordered.assign(pattern=pattern)
+    # (person, window, age band, ...) is unique per person, so a cell's row count is its persons
     out = tagged.groupby(["pattern", *keys], as_index=False, observed=True).agg(
-        events=(events_col, "sum"), n_persons=(person_col, "nunique")
+        events=(events_col, "sum"), n_persons=(person_col, "size")
     )
     return out
+
+
+def _profile_ids(person: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Per row: the number of its person's profile, the sequence of the person's interval codes
+    (rows sorted by person, then code). Exact and vectorised: persons with the same number of
+    intervals are compared as rows of a code matrix (np.unique on rows)."""
+    starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
+    sizes = np.diff(np.r_[starts, len(person)])
+    pid = np.empty(len(starts), np.int64)
+    next_id = 0
+    for size in np.unique(sizes):
+        who = np.flatnonzero(sizes == size)
+        mat = code[starts[who, None] + np.arange(size)]
+        _, inv = np.unique(mat, axis=0, return_inverse=True)
+        pid[who] = next_id + inv.ravel()
+        next_id += int(inv.max()) + 1
+    return np.repeat(pid, sizes)
 
 
 def sccs_from_counts(
