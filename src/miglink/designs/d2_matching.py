@@ -42,6 +42,8 @@ their order and expressions fix the draws, so a change here changes who is match
 
 from __future__ import annotations
 
+import weakref
+
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -99,6 +101,19 @@ def _ranked_prefix(cand: ir.Table, cases: ir.Table, key: list[str], kk: int) -> 
     cell = cell.join(below, key)
     tau = ibis.cases((cell.n_below >= cell.reach, cell.tau), else_=_P2 + 1)
     return cache(cell.select(*key, "m", tau=tau))
+
+
+_PRIOR_VISITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def prior_visits(vy: ir.Table) -> ir.Table:
+    """:func:`_prior_visits` over ``UTIL_YEARS``, materialised once per visits-by-year table:
+    every matching of the study (D2, D4's four cohorts, D5) keys cases and candidates on it."""
+    try:
+        return _PRIOR_VISITS[vy]
+    except KeyError:
+        cv = _PRIOR_VISITS[vy] = cache(_prior_visits(vy, UTIL_YEARS))
+        return cv
 
 
 def _prior_visits(vy: ir.Table, years: int) -> ir.Table:
@@ -368,7 +383,7 @@ def matched_members(
     kk = k + EXTRA_DRAWS
     pk = _keyed_persons(ft.persons, st.birth_year_band)
     vy = ft.visits_by_year
-    cv = _prior_visits(vy, UTIL_YEARS)
+    cv = prior_visits(vy)
     ef = _eligible_days(eligible_from)
     cases = _new_cases(ft, pk, cv, index_sets, ef, duration_band)
     prior = st.min_prior_observation_days
