@@ -215,31 +215,46 @@ def _new_cases(
     return cache(cases.mutate(irank=ibis.row_number().over(wk)))
 
 
-def _candidate_years(
-    pk: ir.Table,
-    cv: ir.Table,
-    cases: ir.Table,
-    ef: ir.Table | None,
-    seed: int,
-    prior: int,
-    duration_band: bool = False,
-) -> ir.Table:
-    """Candidate person-years: under observation in the year of a case's index with the prior
-    observation reachable by its end (and eligible by then, with ``ef``), keyed like the cases;
-    materialised. Whether the prior observation (and eligibility) precede the case's own index
-    day is checked per draw."""
-    years = cases.select("year").distinct()
+_BASE_CANDIDATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _base_candidates(persons: ir.Table, pk: ir.Table, cv: ir.Table, seed: int, prior: int):
+    """Every person-year under observation with the prior observation reachable by the year's
+    end, keyed (duration band 0) and with its draw key ``r``; materialised once per persons
+    table, seed and prior, because D2, D4's cohorts and D5 all draw from it (the ones with
+    ``eligible_from`` filter it). Years span the persons' observation, so every case year is in
+    it; years without a case form cells that no case reaches."""
+    memo = _BASE_CANDIDATES.setdefault(persons, {})
+    if (seed, prior) in memo:
+        return memo[(seed, prior)]
+    span = persons.aggregate(
+        lo=_year_of(persons.obs_start_day).min(), hi=_year_of(persons.obs_end_day).max()
+    ).execute()
+    lo, hi = span.iloc[0]
+    yrs = [] if pd.isna(lo) else list(range(int(lo), int(hi) + 1))
+    years = ibis.memtable(pd.DataFrame({"year": pd.Series(yrs, dtype="int64")}))
     cand = pk.cross_join(years)
     y1 = ibis.date(cand.year, 1, 1).epoch_days()
     y_end = ibis.date(cand.year, 12, 31).epoch_days()
     cand = cand.filter((cand.obs_start_day <= y_end - prior) & (cand.obs_end_day >= y1))
-    if ef is not None:
-        cand = cand.join(ef, cand.person_id == ef.epid)
-        cand = cand.filter(cand.e_year <= cand.year)
-    cand = _with_bands(cand, cv, ef is not None and duration_band).select(
+    cand = _with_bands(cand, cv, False).select(
         "person_id", *MATCH_KEY, "obs_start_day", "obs_end_day", "death_day"
     )
-    return cache(cand.mutate(r=_prand(cand.person_id, cand.year, seed)))
+    memo[(seed, prior)] = base = cache(cand.mutate(r=_prand(cand.person_id, cand.year, seed)))
+    return base
+
+
+def _candidate_years(base: ir.Table, ef: ir.Table | None, duration_band: bool = False) -> ir.Table:
+    """Candidate person-years: under observation in a year with the prior observation reachable
+    by its end (and eligible by then, with ``ef``), keyed like the cases. Whether the prior
+    observation (and eligibility) precede the case's own index day is checked per draw."""
+    if ef is None:
+        return base
+    cand = base.join(ef, base.person_id == ef.epid)
+    cand = cand.filter(cand.e_year <= cand.year)
+    if duration_band:
+        cand = cand.mutate(dband=_band(cand.year, cand.e_year, DURATION_BAND_CAP))
+    return cache(cand.select(*base.columns))
 
 
 def _ranked_candidates(cand: ir.Table, cell_m: ir.Table) -> ir.Table:
@@ -387,7 +402,8 @@ def matched_members(
     ef = _eligible_days(eligible_from)
     cases = _new_cases(ft, pk, cv, index_sets, ef, duration_band)
     prior = st.min_prior_observation_days
-    cand_all = _candidate_years(pk, cv, cases, ef, st.matching_seed, prior, duration_band)
+    base = _base_candidates(ft.persons, pk, cv, st.matching_seed, prior)
+    cand_all = _candidate_years(base, ef, duration_band)
     cell_m = _ranked_prefix(cand_all, cases, MATCH_KEY, kk)
     cand = _ranked_candidates(cand_all, cell_m)
     visits = ft.visit_days if visit_index else None
@@ -398,5 +414,6 @@ def matched_members(
     # so that Spark (whose cache is lazy) has materialised the members before they go
     members.count().execute()
     for t in (cand_all, cell_m):
-        t.release()
+        if t is not base:
+            t.release()
     return members, cases
