@@ -192,7 +192,8 @@ def open_cdm(data: Any, engine: str = "duckdb", *, cache_dir: str | Path | None 
         if is_postgres_url(data):  # miglink's schema options (docs/postgres.md)
             backend, target = pg_connect(data)
             if backend.name == "postgres":
-                return open_postgres(backend, target, where)
+                desc, raw, fingerprint = open_postgres(backend, target, where)
+                return Cdm(backend, "postgres", desc, raw, fingerprint)
         else:
             try:
                 backend = ibis.connect(data)

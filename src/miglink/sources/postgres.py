@@ -19,6 +19,7 @@ refused). The password comes from where libpq looks for it - ``PGPASSWORD``, ``P
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
@@ -120,10 +121,11 @@ def connect(url: str) -> tuple[Any, PgTarget]:
     return backend, target
 
 
-def open_postgres(backend: Any, target: PgTarget, where: str):
-    """A :class:`~miglink.sources.cdm.Cdm` over the CDM (and vocabulary) schema of ``target``."""
-    from miglink.sources.cdm import Cdm
-
+def open_postgres(
+    backend: Any, target: PgTarget, where: str
+) -> tuple[str, dict[str, Callable[[], Any]], Callable[[], str]]:
+    """What a :class:`~miglink.sources.cdm.Cdm` over ``target``'s schemas is made of: its
+    description, its tables (opened on first use) and its content fingerprint."""
     cdm_schema = target.cdm_schema or _current_schema(backend, where)
     vocab_schema = target.vocab_schema or cdm_schema
     existing = set(_schemas(backend))
@@ -146,8 +148,7 @@ def open_postgres(backend: Any, target: PgTarget, where: str):
     def fingerprint() -> str:
         return "postgres\n" + "\n".join(_checksum(backend, *located[n]) for n in sorted(raw))
 
-    desc = f"database {where} (schema {cdm_schema})"
-    return Cdm(backend, "postgres", desc, raw, fingerprint)
+    return f"database {where} (schema {cdm_schema})", raw, fingerprint
 
 
 def _first_line(e: BaseException) -> str:
