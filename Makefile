@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-KINDS := unit engine reference privacy cli report real_data validity parity docs
+KINDS := unit engine reference privacy cli report real_data validity parity postgres docs
 
 .PHONY: demo test bench lint format clean $(addprefix test-,$(KINDS))
 
@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	-command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || echo "chromium not installable here: browser test will skip")
+	-ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && (apt-get install -y -q postgresql >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1)) || echo "postgresql not installable here: tests/postgres will skip")
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25 tests
 
 # one kind of test (docs/architecture.md, 'Tests by kind'): make test-unit, make test-engine, ...

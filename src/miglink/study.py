@@ -119,7 +119,7 @@ def _run(
                 if cache_dir is not None
                 else Path(out).parent / f".{Path(out).name}.miglink-cache"
             )
-            key = cache_key(fingerprint, study_hash, engine)
+            key = cache_key(fingerprint, study_hash, cdm.engine)
             stage_cache = StageCache(
                 base / key, on_reuse=(lambda n: progress(f"{n} (reused)")) if progress else None
             )
@@ -144,7 +144,7 @@ def _run(
                     study=study_obj,
                     study_hash=study_hash,
                     data_description=cdm.description,
-                    engine=engine,
+                    engine=cdm.engine,  # a database URL names its own engine (postgres)
                     min_cell=min_cell,
                     report=report,
                     data_fingerprint=fingerprint,

@@ -25,6 +25,8 @@ from miglink.sources import _compat  # noqa: F401  (ibis 12 / duckdb 2 shim)
 from miglink.sources.describe import describe_source, is_url, scrub
 from miglink.sources.files import TableFile, discover, unzip_to_cache
 from miglink.sources.foreign import refuse_foreign_layout
+from miglink.sources.postgres import connect as pg_connect
+from miglink.sources.postgres import is_postgres_url, open_postgres
 from miglink.sources.schema import cdm_schema
 from miglink.sources.typed import cast_failure_counts, column_map, missing_columns, typed_table
 
@@ -76,6 +78,10 @@ class Cdm:
             return self._loader.missing_required_columns(name)
         spec = cdm_schema().get(name)
         return missing_columns(self._raw_table(name), spec) if spec else []
+
+    def raw_table(self, name: str) -> ir.Table:
+        """The table as found in the source (any column names and types)."""
+        return self._raw_table(name)
 
     def _raw_table(self, name: str) -> ir.Table:
         name = name.lower()
@@ -183,12 +189,18 @@ def open_cdm(data: Any, engine: str = "duckdb", *, cache_dir: str | Path | None 
         return _from_backend(data, data.name, f"an Ibis {data.name} connection")
     if is_url(data) and not Path(data).exists():
         where = describe_source(data)
-        try:
-            backend = ibis.connect(data)
-        except Exception as e:  # noqa: BLE001 - any driver error is a user error here
-            raise MiglinkError(
-                f"cannot connect to {where}: {scrub(_first_line(e), data)}"
-            ) from None
+        if is_postgres_url(data):  # miglink's schema options (docs/postgres.md)
+            backend, target = pg_connect(data)
+            if backend.name == "postgres":
+                desc, raw, fingerprint = open_postgres(backend, target, where)
+                return Cdm(backend, "postgres", desc, raw, fingerprint)
+        else:
+            try:
+                backend = ibis.connect(data)
+            except Exception as e:  # noqa: BLE001 - any driver error is a user error here
+                raise MiglinkError(
+                    f"cannot connect to {where}: {scrub(_first_line(e), data)}"
+                ) from None
         return _from_backend(backend, backend.name, f"database {where}")
     path = Path(data)
     if not path.exists():
