@@ -29,7 +29,7 @@ from miglink.claims.model import Settings, Study
 from miglink.designs.base import Counts, DesignResult, Task, hypothesis_task
 from miglink.designs.d5_burden import burden_counts, burden_rows
 from miglink.designs.d5_new_user import new_user_counts, new_user_rows
-from miglink.designs.d5_sccs_counts import sccs_counts
+from miglink.designs.d5_sccs_counts import control_data, sccs_counts
 from miglink.designs.d5_sccs_rows import SCCS_METHOD, sccs_control_row, sccs_rows
 from miglink.designs.not_analysed import absent_reason, not_analysed_row
 from miglink.features.build import FeatureTables
@@ -121,10 +121,12 @@ def count(ft: FeatureTables, tasks: list[Task]) -> Counts:
 
 
 def _count_sccs_controls(ft: FeatureTables, nc: list[Task], counts: Counts) -> None:
-    """One pull per negative-control outcome, all drugs at once; profiles of the OK ones."""
-    for outcome in dict.fromkeys(t.outcome for t in nc):
+    """One pull for every negative-control outcome and drug; profiles of the OK ones."""
+    outcomes = list(dict.fromkeys(t.outcome for t in nc))
+    data = control_data(ft, sorted({t.exposure for t in nc}), outcomes)
+    for outcome in outcomes:
         mine = [t for t in nc if t.outcome == outcome]
-        status, frames = sccs_counts(ft, [t.exposure for t in mine], outcome)
+        status, frames = sccs_counts(ft, [t.exposure for t in mine], outcome, data[outcome])
         for t in mine:
             counts.values["sccs_nc"][f"{t.analysis} {outcome}"] = status[t.exposure]
             if t.exposure in frames:

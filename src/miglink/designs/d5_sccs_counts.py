@@ -68,16 +68,66 @@ def sccs_data(
     ).execute()
     ej = ev.join(who, ev.epid == who.wpid)
     events = ej.select(person=ej.epid, day=ej.day).execute()
-    if len(persons):
-        end = persons["obs_end"].where(
-            persons["death"].isna(), persons[["obs_end", "death"]].min(axis=1)
-        )
-        persons = persons.assign(
-            start=persons[["obs_start"]].join(persons["first_day"] + 1).max(axis=1), end=end
-        )
-        persons = persons[persons["end"] >= persons["start"]]
-        persons = persons[["person", "start", "end", "birth_year"]].astype("int64")
-    return persons, drugs, events
+    return _windows(persons), drugs, events
+
+
+def _windows(persons: pd.DataFrame) -> pd.DataFrame:
+    """Each possible case's SCCS observation window: from the day after its first record (or
+    observation start) to observation end or death; empty windows dropped."""
+    if not len(persons):
+        return persons
+    end = persons["obs_end"].where(
+        persons["death"].isna(), persons[["obs_end", "death"]].min(axis=1)
+    )
+    persons = persons.assign(
+        start=persons[["obs_start"]].join(persons["first_day"] + 1).max(axis=1), end=end
+    )
+    persons = persons[persons["end"] >= persons["start"]]
+    return persons[["person", "start", "end", "birth_year"]].astype("int64")
+
+
+def control_data(
+    ft: FeatureTables, drug_sets: list[str], outcomes: list[str]
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """:func:`sccs_data` for many negative-control outcomes in three pulls (not three per
+    outcome): outcome -> (persons, drugs, events), each as ``sccs_data`` returns it."""
+    empty = pd.DataFrame(columns=["person"])
+    if ft.record_days is None or not outcomes:
+        return {o: (empty, empty, empty) for o in outcomes}
+    C, P, D, R = ft.conditions, ft.persons, ft.drugs, ft.record_days
+    r = R.filter(R.set_id.isin(outcomes))
+    E = r.select(
+        person_id=r.person_id, oset=r.set_id, day=r.day.epoch_days().cast("int64")
+    ).distinct()
+    first = C.filter(C.set_id.isin(outcomes)).select(
+        fpid=C.person_id, fset=C.set_id, first_day=C.first_day
+    )
+    ev = E.join(first, (E.person_id == first.fpid) & (E.oset == first.fset))
+    ev = ev.filter(ev.day > ev.first_day).select(epid=ev.person_id, oset=ev.oset, day=ev.day)
+    cases = ev.select(cpid=ev.epid, cset=ev.oset).distinct()
+    users = D.filter(D.set_id.isin(drug_sets)).select(upid=D.person_id).distinct()
+    who = cases.join(users, cases.cpid == users.upid).select(wpid=cases.cpid, wset=cases.cset)
+    pp = P.join(who, P.person_id == who.wpid)
+    pp = pp.join(first, (pp.person_id == first.fpid) & (pp.wset == first.fset))
+    persons = pp.select(
+        person=pp.person_id, outcome=pp.wset, obs_start=pp.obs_start_day,
+        obs_end=pp.obs_end_day, death=pp.death_day, birth_year=pp.birth_year,
+        first_day=pp.first_day,
+    ).execute()  # fmt: skip
+    anyone = who.select(apid=who.wpid).distinct()
+    dj = D.filter(D.set_id.isin(drug_sets)).join(anyone, D.person_id == anyone.apid)
+    drugs = dj.select(
+        person=dj.person_id, set_id=dj.set_id, start_day=dj.start_day, end_day=dj.end_day
+    ).execute()
+    ej = ev.join(who, (ev.epid == who.wpid) & (ev.oset == who.wset))
+    events = ej.select(person=ej.epid, outcome=ej.oset, day=ej.day).execute()
+    out = {}
+    for o in outcomes:
+        po = persons[persons["outcome"] == o].drop(columns="outcome")
+        do = drugs[drugs["person"].isin(po["person"])]
+        eo = events[events["outcome"] == o].drop(columns="outcome")
+        out[o] = (_windows(po), do, eo) if len(po) else (empty, empty, empty)
+    return out
 
 
 def exposed_intervals(
@@ -112,10 +162,11 @@ def case_profiles(iv: pd.DataFrame) -> pd.DataFrame:
 
 
 def sccs_counts(
-    ft: FeatureTables, exposures: list[str], outcome: str | None = None
+    ft: FeatureTables, exposures: list[str], outcome: str | None = None, data=None
 ) -> tuple[dict[str, str], dict[str, pd.DataFrame]]:
-    """Per drug set: its status and, when OK, its case profiles (outcome: the index set)."""
-    persons, drugs, events = sccs_data(ft, sorted(set(exposures)), outcome)
+    """Per drug set: its status and, when OK, its case profiles (outcome: the index set).
+    ``data``: the (persons, drugs, events) already pulled (:func:`control_data`)."""
+    persons, drugs, events = data or sccs_data(ft, sorted(set(exposures)), outcome)
     status: dict[str, str] = {}
     frames: dict[str, pd.DataFrame] = {}
     for x in exposures:
