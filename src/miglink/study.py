@@ -292,7 +292,7 @@ def execute(
         calibration=calibration,
         timings=clock.timings,
         notes=list(described["notes"]),
-        data_quality=dq.to_dict(10**9) if hasattr(dq, "to_dict") else {},
+        data_quality=dq.to_dict(min_cell) if hasattr(dq, "to_dict") else {},
         resolution=described["resolution"],
         tables={k: v for r in results for k, v in r.tables.items()},
     )
