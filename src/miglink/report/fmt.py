@@ -150,7 +150,7 @@ def _diagnostic_word(token: str) -> str:
     if t in DIAGNOSTIC_WORDS:
         return DIAGNOSTIC_WORDS[t]
     if m := re.fullmatch(r"events<(\d+)", t):
-        return f"fewer than {m.group(1)} outcome events"
+        return f"too few outcome events (minimum {m.group(1)})"
     if m := re.fullmatch(r"balance\((.*)\)", t):
         names = [
             _SMD_NAMES.get(c.strip(), c.strip().replace("_", " ")) for c in m.group(1).split(";")

@@ -172,13 +172,15 @@ def _forest_rows(hyps: list[dict[str, Any]]) -> pd.DataFrame:
                 "ci_high": _get(r, "ci_high"),
             }
         )
-        if fmt.is_num(_get(r, "cal_ci_low")):
-            cal_est = _get(r, "cal_estimate")
+        cal_est = _get(r, "cal_estimate")
+        # the calibrated point is drawn only with its own estimate: never the raw one inside
+        # the calibrated interval
+        if fmt.is_num(_get(r, "cal_ci_low")) and fmt.is_num(cal_est):
             rows.append(
                 {
                     "label": f"{head} · calibrated",
                     "kind": "calibrated",
-                    "estimate": cal_est if fmt.is_num(cal_est) else _get(r, "estimate"),
+                    "estimate": cal_est,
                     "ci_low": _get(r, "cal_ci_low"),
                     "ci_high": _get(r, "cal_ci_high"),
                 }
@@ -339,8 +341,8 @@ def _prevalence(art: RunArtefacts, set_id: str) -> dict[str, Any] | None:
             return {"svg": None, "text": f"{_label(set_id)}: no cases in any age band"}
         return {
             "svg": None,
-            "text": f"{_label(set_id)}: suppressed — every age–sex cell with cases holds fewer "
-            f"than {art.min_cell} persons ({n_hidden} cells suppressed)",
+            "text": f"{_label(set_id)}: suppressed — every age–sex cell with cases is below "
+            f"the minimum cell count ({art.min_cell}); suppressed cells: {n_hidden}",
         }
     svg = charts.prevalence(prev, set_id, _label(set_id))
     return {"svg": Markup(charts.embed(svg)), "text": ""} if svg else None
