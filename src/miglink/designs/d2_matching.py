@@ -305,8 +305,7 @@ def _visit_index(pairs: ir.Table, visits: ir.Table | None) -> ir.Table:
     The first visit is found on the pair's key (case, draw) and joined back."""
     if visits is None:
         return pairs.mutate(c_index=pairs.index_day)
-    v = visits.select(vpid=visits.person_id, vday=visits.day.epoch_days().cast("int64"))
-    v = v.mutate(vblock=v.vday // _BLOCK)
+    v = _visit_blocks(visits)
     key = pairs.select(
         kset=pairs.index_set, kpid=pairs.person_id, kj=pairs.j, kppid=pairs.ppid,
         kday=pairs.index_day, kblock=pairs.index_day // _BLOCK,
@@ -329,6 +328,18 @@ def _visit_index(pairs: ir.Table, visits: ir.Table | None) -> ir.Table:
 
 #: Days per block of the visit-window join (longer than the window, so it spans two blocks).
 _BLOCK = VISIT_WINDOW_DAYS + 1
+_VISIT_BLOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _visit_blocks(visits: ir.Table) -> ir.Table:
+    """(vpid, vday, vblock) of every visit day, materialised once per visit table: the visit
+    days are a distinct over the visit records, which every matching would otherwise redo."""
+    try:
+        return _VISIT_BLOCKS[visits]
+    except KeyError:
+        v = visits.select(vpid=visits.person_id, vday=visits.day.epoch_days().cast("int64"))
+        vb = _VISIT_BLOCKS[visits] = cache(v.mutate(vblock=v.vday // _BLOCK))
+        return vb
 
 
 def _eligible_pairs(
