@@ -1,8 +1,8 @@
 """Every engine query the study issues compiles to the SQL dialects users have and the suite
 cannot run (SQL Server, Snowflake, BigQuery, Databricks, Trino; issue 17 item 6).
 
-The study's feature build and every design's ``count`` run once on a small synthetic world on
-DuckDB while :func:`miglink.sources.dialects.recording` records each expression executed,
+The study's engine steps (data checks, feature build, every design's ``count``, prevalence) run
+once on a small synthetic world on DuckDB while :func:`miglink.sources.dialects.recording` records each expression executed,
 fetched or materialised; each is then compiled with ``ibis.to_sql(expr, dialect=...)`` (which
 compiles the unbound form: DuckDB's memtables and cached tables become table names). A failure
 names the line of miglink that issued the query. Known gaps are declared below with reasons, as
@@ -43,23 +43,31 @@ def _known(dialect: str, error: str) -> bool:
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory) -> dict[str, list[Query]]:
-    """The queries of the feature build ("features") and of each design's count step."""
+    """The queries of each engine step of ``study.execute``: the data checks, the feature
+    build, each design's count step and the prevalence table."""
     from miglink.claims.model import load_study
     from miglink.designs.registry import DESIGNS
-    from miglink.features.build import build_features
+    from miglink.features.build import ANY_AUTOIMMUNE, build_features
+    from miglink.features.prevalence import prevalence_table
     from miglink.sources import open_cdm
+    from miglink.sources.checks import run_checks
     from miglink.study import plan, study_concept_sets
     from miglink.synth import generate
 
     out = tmp_path_factory.mktemp("dialects") / "cdm"
     generate(persons=PERSONS, seed=SEED, out=out, scenario=SCENARIO)
     study, _ = load_study()
-    with recording() as features:
-        ft = build_features(open_cdm(out), study, study_concept_sets(study))
-    by_step = {"features": features}
+    cdm = open_cdm(out)
+    by_step: dict[str, list[Query]] = {}
+    with recording() as by_step["check"]:
+        run_checks(cdm)
+    with recording() as by_step["features"]:
+        ft = build_features(cdm, study, study_concept_sets(study))
     for name, tasks in plan(study).items():
         with recording() as by_step[name]:
             DESIGNS[name].count(ft, tasks)
+    with recording() as by_step["prevalence"]:  # as study.execute describes the features
+        prevalence_table(ft, [study.settings.index_set, ANY_AUTOIMMUNE, *study.autoimmune])
     return by_step
 
 
@@ -75,10 +83,10 @@ def failures(queries) -> dict[str, list]:
     return {d: compile_failures(queries, (d,)) for d in DIALECTS}
 
 
-def test_the_recorder_sees_every_design_and_the_feature_build(recorded, queries):
+def test_the_recorder_sees_every_engine_step(recorded, queries):
     from miglink.designs.registry import DESIGNS
 
-    assert sorted(recorded) == sorted([*DESIGNS, "features"])
+    assert sorted(recorded) == sorted([*DESIGNS, "check", "features", "prevalence"])
     assert all(recorded.values()), [k for k, v in recorded.items() if not v]
     assert {q.how for q in queries} == {"execute", "to_pyarrow", "create_table"}
     assert all(not q.site.startswith(("outside", "features/engine.py")) for q in queries)
