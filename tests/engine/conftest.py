@@ -239,7 +239,7 @@ def _counts_on(
 
 
 #: the PostgreSQL schema holding the synthetic vocabulary every tiny CDM shares
-PG_VOCAB = "vocab"
+PG_VOCAB = "engine_vocab"
 _PG_SCHEMAS = itertools.count(1)
 
 
@@ -285,7 +285,7 @@ class Engine:
         folder = Path(cdm_path)
         key = str(folder.resolve())
         if key not in self._pg:
-            schema = f"cdm{next(_PG_SCHEMAS)}"
+            schema = f"engine_cdm{next(_PG_SCHEMAS)}"
             shared = _same_vocabulary(folder, self.vocab_folder)
             load_folder(_linked(folder, False) if shared else folder, server.admin_url(), schema)
             self._pg[key] = (schema, PG_VOCAB if shared else schema)
@@ -307,11 +307,15 @@ _PG_STATE: dict = {}  # loaded schemas, shared by every test of the session (one
 
 
 @pytest.fixture(
-    scope="session",
+    scope="module",
     params=["duckdb", "postgres", pytest.param("spark", marks=pytest.mark.spark)],
 )
 def engine(request, vocab_cdm) -> Engine:
-    """Each engine in turn (ehrQL's manner): a test taking ``engine`` runs once per engine."""
+    """Each engine in turn (ehrQL's manner): a test taking ``engine`` runs once per engine.
+
+    Module-scoped: pytest groups a parametrised fixture's tests by its value, and a session
+    scope would interleave the modules, rebuilding their module-scoped DuckDB counts per engine.
+    The loaded schemas and the cluster (``pg_server``, session-scoped) are shared."""
     return Engine(request.param, request, vocab_cdm, _PG_STATE)
 
 
