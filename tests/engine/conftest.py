@@ -297,7 +297,8 @@ def _same_vocabulary(folder: Path, vocab_folder: Path) -> bool:
     """Whether a CDM folder holds the shared vocabulary (tiny CDMs copy it; a generated CDM
     has its own)."""
     return all(
-        filecmp.cmp(folder / f"{n}.parquet", vocab_folder / f"{n}.parquet", shallow=False)
+        (folder / f"{n}.parquet").exists()
+        and filecmp.cmp(folder / f"{n}.parquet", vocab_folder / f"{n}.parquet", shallow=False)
         for n in VOCAB_TABLES
         if (vocab_folder / f"{n}.parquet").exists()
     )
