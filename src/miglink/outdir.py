@@ -43,6 +43,7 @@ LEGACY_RUN_FILES = frozenset(
         "results.csv",
         "results.json",
         "results.parquet",
+        "resultsDataModelSpecification.csv",
         "run.json",
         "run.log",
         "site_results.json",

@@ -19,6 +19,7 @@ from miglink.privacy import (
     gate_count,
     redact_secrets,
 )
+from miglink.privacy.spec import SPEC_FILE, encode_table, write_specification
 from miglink.privacy.tables import gated_tables
 from miglink.versions import versions
 
@@ -55,17 +56,21 @@ def write_run(
     min_cell: int,
     report: bool = True,
     data_fingerprint: str | None = None,
+    database_id: str = "unknown",
 ) -> Path:
     """Write every artefact of ``run`` into ``out`` (atomically, as a whole directory).
 
     ``out`` must be absent, empty or a previous miglink output (see :mod:`miglink.outdir`).
+    Tables are written in the shape of ``resultsDataModelSpecification.csv`` (written beside
+    them): ``database_id`` on every row, counts as numbers (miglink.privacy.spec).
     """
     # no secret in any artefact: the source is described without credentials or query strings
     data_description = redact_secrets(data_description)
     notes = [redact_secrets(n) for n in run.notes]
     with atomic_dir(out, kind="run") as tmp:
         gated = gated_tables(run, min_cell)
-        res = _parquet_safe(gated["results"])
+        files = {k: encode_table(v, k, database_id) for k, v in gated.items()}
+        res = _parquet_safe(files["results"])
         write_parquet(tmp / "results.parquet", res)
         write_csv(tmp / "results.csv", res)
         write_json(tmp / "results.json", json.loads(res.to_json(orient="records")))
@@ -79,17 +84,18 @@ def write_run(
         )
         # curves, prevalence and attrition: coarsened so no count or difference of counts is
         # small (miglink.privacy.curves, miglink.privacy.partitions; docs/privacy-tables.md)
-        write_parquet(tmp / "curves.parquet", _parquet_safe(gated["curves"]))
-        write_parquet(tmp / "prevalence.parquet", _parquet_safe(gated["prevalence"]))
-        write_parquet(tmp / "attrition.parquet", _parquet_safe(gated["attrition"]))
+        for name in ("curves", "prevalence", "attrition"):
+            write_parquet(tmp / f"{name}.parquet", _parquet_safe(files[name]))
         # the comparative cohorts' Table 1, balance, preference score (miglink.privacy.d10)
         for name in D10_TABLES:
             if not gated[name].empty:
-                write_parquet(tmp / f"{name}.parquet", _parquet_safe(gated[name]))
+                write_parquet(tmp / f"{name}.parquet", _parquet_safe(files[name]))
+        write_specification(tmp / SPEC_FILE)
         write_json(tmp / "calibration.json", gate_calibration(run.calibration, gated["results"]))
         run_json = _run_json(
             run, study, study_hash, data_description, engine, min_cell, data_fingerprint, notes
         )
+        run_json["parameters"]["database_id"] = database_id
         write_json(tmp / "run.json", run_json)
         lines = [f"miglink {__version__} run", f"data: {data_description}", f"engine: {engine}"]
         lines += [f"stage {k}: {v:.3f} s" for k, v in run.timings.items()]
@@ -142,6 +148,23 @@ def _run_json(
         "study": {"name": study.name, "hash": study_hash},
         "methods": methods_text(study),
     }
+
+
+def default_database_id(data: object) -> str:
+    """The data folder's (or file's) name: what a site calls its database unless told otherwise
+    (``miglink run --database-id``). A URL gives its last path part or host, never credentials."""
+    import re
+    from urllib.parse import urlparse
+
+    text = str(data)
+    if "://" in text:
+        u = urlparse(text)
+        name = (u.path or "").rstrip("/").rsplit("/", 1)[-1] or (u.hostname or "")
+    else:
+        p = Path(text)
+        name = p.stem if p.suffix.lower() in (".duckdb", ".db", ".parquet") else p.name
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")
+    return name or "unknown"
 
 
 def _gate_finding(f: dict, min_cell: int) -> dict:

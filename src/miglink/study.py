@@ -62,6 +62,7 @@ def run_study(
     report: bool = True,
     resume: bool = True,
     cache_dir: str | Path | None = None,
+    database_id: str | None = None,
 ) -> pd.DataFrame:
     """Run the study on ``data`` (an OMOP / FHIR / MEDS source) and return the results table.
 
@@ -97,11 +98,23 @@ def run_study(
             report,
             resume,
             cache_dir,
+            database_id,
         )
 
 
 def _run(
-    data, out, study, study_obj, study_hash, engine, min_cell, progress, report, resume, cache_dir
+    data,
+    out,
+    study,
+    study_obj,
+    study_hash,
+    engine,
+    min_cell,
+    progress,
+    report,
+    resume,
+    cache_dir,
+    database_id=None,
 ) -> pd.DataFrame:
     """run_study after its checks: open the data, run (resuming), write, and clean the cache."""
     from miglink.sources import open_cdm
@@ -135,7 +148,7 @@ def _run(
             run.notes.append("reused finished stages: " + ", ".join(stage_cache.reused))
         run.timings["total"] = time.perf_counter() - t0
         if out is not None:
-            from miglink.outputs import write_run
+            from miglink.outputs import default_database_id, write_run
 
             with interval_level(study_obj.settings.alpha, study_obj.settings.power):
                 write_run(
@@ -148,6 +161,7 @@ def _run(
                     min_cell=min_cell,
                     report=report,
                     data_fingerprint=fingerprint,
+                    database_id=database_id or default_database_id(data),
                 )
             # the cache holds ungated aggregates: once every artefact is written, remove it
             stage_cache.remove()
@@ -292,7 +306,7 @@ def execute(
         calibration=calibration,
         timings=clock.timings,
         notes=list(described["notes"]),
-        data_quality=dq.to_dict(10**9) if hasattr(dq, "to_dict") else {},
+        data_quality=dq.to_dict(min_cell) if hasattr(dq, "to_dict") else {},
         resolution=described["resolution"],
         tables={k: v for r in results for k, v in r.tables.items()},
     )

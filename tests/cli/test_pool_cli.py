@@ -13,6 +13,7 @@ from miglink.claims.model import load_study
 from miglink.cli.main import main
 from miglink.designs.rows import make_row
 from miglink.federate.site import site_results
+from miglink.privacy.spec import decode_table, validate_dir
 from miglink.stats.meta import pool
 from miglink.study import StudyRun
 
@@ -72,7 +73,9 @@ def test_pool_sites_end_to_end(tmp_path, capsys):
     )
     assert code == 0, err
     assert "pooled 2 sites" in out
-    res = pd.read_csv(tmp_path / "pooled" / "results.csv")
+    # counts back to labels: a pooled range is written empty and named in count_labels
+    res = decode_table(pd.read_csv(tmp_path / "pooled" / "results.csv"), "results")
+    assert (res.database_id == "pooled").all()
     sle = res[(res.outcome == "sle") & (res.method == "mantel_haenszel")].iloc[0]
     ys = [next(e for e in d["estimates"] if e["outcome"] == "sle") for d in (d1, d2)]
     ref = pool([e["log_estimate"] for e in ys], [e["se_log"] for e in ys], method="REML")
@@ -84,6 +87,8 @@ def test_pool_sites_end_to_end(tmp_path, capsys):
     assert warts.events_unexposed == "2-8"  # two suppressed site counts (1-4 each): an honest range
     run = json.loads((tmp_path / "pooled" / "run.json").read_text())
     assert run["pooled"]["sites"] == 2
+    # the pooled directory is an OHDSI-shaped result set too (issue 18 item 4)
+    assert validate_dir(tmp_path / "pooled", run["parameters"]["min_cell"]) == []
     assert (tmp_path / "pooled" / "report.html").exists()
     assert (tmp_path / "pooled" / "pooled.json").exists()
 

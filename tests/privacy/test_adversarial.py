@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from miglink.privacy.spec import decode_table
+
 MIN_CELLS = (5, 11)
 SYNTH = {"synth300": (300, 7), "synth3k": (3_000, 2024)}
 REAL = {"mimic_fhir": "mimic-iv-fhir-demo", "mimic_omop": "mimic-iv-demo-omop"}
@@ -116,12 +118,16 @@ def _small(v: float, m: int) -> bool:
 
 
 def _table(d: Path, name: str) -> pd.DataFrame:
+    """A table with the gate's labels in its count cells (files write "<5" as -5 and name a
+    withheld count in count_labels: docs/results-files.md), so the attacks see what a reader sees."""
     p = d / f"{name}.parquet"
-    return pd.read_parquet(p) if p.exists() else pd.DataFrame()
+    return decode_table(pd.read_parquet(p), name) if p.exists() else pd.DataFrame()
 
 
 def _results(d: Path) -> list[dict]:
-    return json.loads((d / "results.json").read_text(encoding="utf-8"))
+    rows = json.loads((d / "results.json").read_text(encoding="utf-8"))
+    df = decode_table(pd.DataFrame(rows), "results").astype(object)
+    return df.where(df.notna(), None).to_dict("records")
 
 
 def _site(d: Path) -> dict:

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from miglink.privacy import COUNT_COLUMNS
+from miglink.privacy.spec import decode_table, validate_dir
 
 MIN_CELL = 5
 
@@ -98,9 +99,16 @@ def test_no_small_counts_in_tables(synthetic_run):
         for c in COUNT_COLUMNS:
             assert not _small(r.get(c)), (c, r.get(c))
     assert checked > 0
-    assert (res["n_exposed"].astype(str) == f"<{MIN_CELL}").any() or (
-        res["events_exposed"].astype(str) == f"<{MIN_CELL}"
+    # a suppressed count is written as -MIN_CELL (CohortMethod's convention; docs/results-files.md)
+    assert (res["n_exposed"].astype(str) == f"-{MIN_CELL}").any() or (
+        res["events_exposed"].astype(str) == f"-{MIN_CELL}"
     ).any(), "expected at least one suppressed cell in a 30k-person run"
+
+
+def test_every_file_validates_against_the_results_specification(synthetic_run):
+    """Issue 18: the OHDSI-shaped specification validates every written table (types, required
+    columns, primary keys, the min-cell convention)."""
+    assert validate_dir(synthetic_run, MIN_CELL) == []
 
 
 def test_data_quality_counts_are_gated(synthetic_run):
@@ -144,8 +152,10 @@ def test_no_estimate_beside_a_suppressed_count(synthetic_run):
     aside) publishes no estimate, SE, interval, p-value or MDRR: they would give the count back."""
     res = pd.read_csv(synthetic_run / "results.csv", dtype=str, keep_default_na=False)
     counts = ["n_exposed", "n_unexposed", "events_exposed", "events_unexposed"]
-    hidden = res[counts].apply(
-        lambda r: any(v.startswith("<") or v == "withheld" for v in r), axis=1
+    labels = decode_table(res, "results")[counts]  # -5 -> "<5", count_labels -> "withheld"
+    hidden = labels.apply(
+        lambda r: any(isinstance(v, str) and (v.startswith("<") or v == "withheld") for v in r),
+        axis=1,
     )
     assert hidden.sum() > 0
     nc = res["role"] == "negative_control"
@@ -163,7 +173,7 @@ def test_no_estimate_beside_a_suppressed_count(synthetic_run):
 def test_claim_summaries_show_only_published_numbers(synthetic_run):
     res = pd.read_csv(synthetic_run / "results.csv")
     published = set()
-    for c in ("estimate", "ci_low", "ci_high", "cal_ci_low", "cal_ci_high"):
+    for c in ("estimate", "ci_low", "ci_high", "cal_estimate", "cal_ci_low", "cal_ci_high"):
         published |= {f"{v:.2f}" for v in pd.to_numeric(res[c], errors="coerce").dropna()}
     claims = json.loads((synthetic_run / "claims.json").read_text())["claims"]
     assert claims

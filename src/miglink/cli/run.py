@@ -52,6 +52,11 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress or summary."),
         as_json: bool = typer.Option(False, "--json", help="Print the claim verdicts as JSON."),
         no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
+        database_id: str | None = typer.Option(
+            None,
+            "--database-id",
+            help="database_id on every results row (default: the data folder's name).",
+        ),
         no_resume: bool = typer.Option(
             False,
             "--no-resume",
@@ -72,6 +77,7 @@ def register(app: typer.Typer) -> None:
             min_cell=min_cell,
             report=not no_report,
             resume=not no_resume,
+            database_id=database_id,
         )
         claims = json.loads((out / "claims.json").read_text())["claims"]
         if as_json:

@@ -38,6 +38,8 @@ from miglink.stats.ps_adjust import (
 from miglink.stats.ps_balance import covariate_balance
 from miglink.stats.ps_outcome import cox_outcome, risk_table
 
+#: threads fitting the PS's cross-validation folds (liblinear releases the GIL; same fit)
+CV_THREADS = 2
 #: fewest entries per arm for a propensity model (below it the rows say why, no estimate)
 MIN_ARM = 10
 #: passes of variable-ratio matching (each takes one more comparator per treated person)
@@ -73,7 +75,9 @@ def comparison_counts(ft, comp: Comparison, key_outcomes: set[str]) -> dict[str,
             raise MiglinkError("no baseline covariates")
         a = comp.adjustment
         n_fit = a.max_persons_per_arm_in_fit
-        fit = fit_propensity(x, t, on_near="ignore", max_per_arm=n_fit, seed=SEED)
+        fit = fit_propensity(
+            x, t, on_near="ignore", max_per_arm=n_fit, seed=SEED, n_jobs=CV_THREADS
+        )
     except (MiglinkError, ValueError) as e:  # a row saying why, never a failed run
         return {"ps": _reason(comp, f"no propensity model: {e}", "inconclusive"), "attrition": att}
     ps_pop["ps"] = fit.ps

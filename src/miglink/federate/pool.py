@@ -565,6 +565,7 @@ def pool_sites(
             engine="pooled",
             min_cell=min_cell,
             report=False,
+            database_id="pooled",
         )
         run_json = json.loads((tmp / "run.json").read_text(encoding="utf-8"))
         run_json["pooled"] = {"sites": len(sites), "files": files, "method": method, "hksj": hksj}

@@ -36,17 +36,21 @@ def claim_summary(hyps: list[dict], results: pd.DataFrame) -> str:
 
 
 def _estimate_text(r: pd.Series) -> str:
-    """'OR 1.23 (calibrated 95% CI 1.01-1.50; Holm p 0.031) ' from a gated row, or ''."""
+    """'OR 1.35 (calibrated 95% CI 1.09-1.67; raw OR 1.09; Holm p 0.031) ' from a gated row, or ''.
+
+    A calibrated interval is shown beside the calibrated estimate, never the raw one: the raw
+    estimate sits outside the calibrated interval whenever the null is shifted (issue 18)."""
     if not _finite(r.get("estimate")):
         return ""
+    m, est = r["measure"], float(r["estimate"])
     holm = f"; Holm p {float(r['holm_p_value']):.2g}" if _finite(r.get("holm_p_value")) else ""
-    for lo, hi, label in (("cal_ci_low", "cal_ci_high", "calibrated 95% CI"),
-                          ("ci_low", "ci_high", "95% CI")):  # fmt: skip
-        if _finite(r.get(lo)) and _finite(r.get(hi)):
-            return (
-                f"{r['measure']} {float(r['estimate']):.2f} ({label} "
-                f"{float(r[lo]):.2f}-{float(r[hi]):.2f}{holm}) "
-            )
+    if _finite(r.get("cal_ci_low")) and _finite(r.get("cal_ci_high")):
+        ci = f"calibrated 95% CI {float(r['cal_ci_low']):.2f}-{float(r['cal_ci_high']):.2f}"
+        if _finite(r.get("cal_estimate")):
+            return f"{m} {float(r['cal_estimate']):.2f} ({ci}; raw {m} {est:.2f}{holm}) "
+        return f"raw {m} {est:.2f} ({ci}{holm}) "
+    if _finite(r.get("ci_low")) and _finite(r.get("ci_high")):
+        return f"{m} {est:.2f} (95% CI {float(r['ci_low']):.2f}-{float(r['ci_high']):.2f}{holm}) "
     return ""
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from miglink.errors import MiglinkError
 from miglink.privacy import DEFAULT_MIN_CELL, gate_claims, gate_count, gate_frame, gate_results
+from miglink.privacy.spec import decode_table
 from miglink.schema import columns_typed
 
 #: Numeric columns of the results table (counts stay as they are: they may hold "<5").
@@ -55,12 +56,13 @@ def _read_json(path: Path) -> Any:
 
 
 def _read_table(run_dir: Path, stem: str) -> pd.DataFrame:
-    """parquet if present, else CSV, else an empty frame."""
+    """parquet if present, else CSV, else an empty frame; counts back as the gate's labels
+    (a file writes "<5" as -5 and a withheld count in count_labels: miglink.privacy.spec)."""
     pq, csv = run_dir / f"{stem}.parquet", run_dir / f"{stem}.csv"
     if pq.exists():
-        return pd.read_parquet(pq)
+        return decode_table(pd.read_parquet(pq), stem)
     if csv.exists():
-        return pd.read_csv(csv, keep_default_na=True)
+        return decode_table(pd.read_csv(csv, keep_default_na=True), stem)
     return pd.DataFrame()
 
 

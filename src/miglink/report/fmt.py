@@ -6,6 +6,7 @@ Counts arrive already gated (ints or the label "<5"); they are shown as given, n
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 DESIGN_NAMES = {
@@ -132,3 +133,42 @@ def slug(text: Any) -> str:
 def verdict_of(v: Any) -> str:
     text = str(v).strip().lower() if v is not None and v == v else ""
     return text if text in VERDICTS else "not analysed"
+
+
+#: Plain words for the diagnostics' machine tokens (claims/verdicts.py, federate/pool.py).
+DIAGNOSTIC_WORDS = {
+    "not_estimable": "no estimate could be computed",
+    "no_empirical_null": "no empirical null to calibrate against",
+    "pre_exposure_irr": "rate already raised before exposure (pre-exposure window)",
+}
+
+_SMD_NAMES = {"smd_age": "age", "smd_female": "sex", "smd_visits": "number of visits"}
+
+
+def _diagnostic_word(token: str) -> str:
+    t = token.strip()
+    if t in DIAGNOSTIC_WORDS:
+        return DIAGNOSTIC_WORDS[t]
+    if m := re.fullmatch(r"events<(\d+)", t):
+        return f"too few outcome events (minimum {m.group(1)})"
+    if m := re.fullmatch(r"balance\((.*)\)", t):
+        names = [
+            _SMD_NAMES.get(c.strip(), c.strip().replace("_", " ")) for c in m.group(1).split(";")
+        ]
+        return "covariates unbalanced after matching: " + ", ".join(n for n in names if n)
+    if m := re.fullmatch(r"ease>([\d.]+)", t):
+        return f"expected absolute systematic error above {m.group(1)}"
+    if m := re.fullmatch(r"loo_coverage<([\d.]+%?)", t):
+        return f"leave-one-out coverage of the negative controls below {m.group(1)}"
+    if m := re.fullmatch(r"sites_not_estimable\((\d+)/(\d+)\)", t):
+        return f"{m.group(1)} of {m.group(2)} sites could not estimate it"
+    return t.replace("_", " ")
+
+
+def diagnostics_text(v: Any) -> str:
+    """ "not_estimable;events<5" -> "no estimate could be computed; fewer than 5 outcome events"
+    (semicolons inside a balance(...) list do not split it)."""
+    if v is None or v != v or not str(v).strip():
+        return ""
+    tokens = re.findall(r"[^;()]+\([^)]*\)|[^;]+", str(v))
+    return "; ".join(_diagnostic_word(t) for t in tokens if t.strip())

@@ -286,3 +286,30 @@ def comparable(published: pd.DataFrame, measure: str) -> pd.DataFrame:
         return published.iloc[0:0]
     mask = (published["family"] == fam) & published["estimate"].notna()
     return published[mask]
+
+
+_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s;,()\"']+)", re.I)
+#: PubMed ids in the URLs of PubMed itself and of mirrors that carry one (db=pubmed&id=, /paper/)
+_PMID = re.compile(
+    r"(?:pubmed(?:\.ncbi\.nlm\.nih\.gov)?/|/pubmed/|db=pubmed&id=|scicurve\.com/paper/)(\d{6,9})"
+)
+_PMC = re.compile(r"\b(PMC\d{5,9})\b")
+
+
+def scholarly_link(citation: object, url: object) -> str:
+    """A link to the record of the paper: its DOI, else its PubMed (or PMC) record, else a PubMed
+    search for the citation. Aggregator and mirror pages in the literature file are not linked:
+    a reader should land on the publisher's or the library's record."""
+    text = f"{citation or ''} {url or ''}"
+    if m := _DOI.search(text):
+        return "https://doi.org/" + m.group(1).rstrip(".")
+    if m := _PMID.search(str(url or "")):
+        return f"https://pubmed.ncbi.nlm.nih.gov/{m.group(1)}/"
+    if m := _PMC.search(text):
+        return f"https://pmc.ncbi.nlm.nih.gov/articles/{m.group(1)}/"
+    term = re.sub(r"\s+", " ", re.sub(r"[^\w\s.;:-]", " ", str(citation or ""))).strip()
+    if not term:
+        return ""
+    from urllib.parse import quote_plus
+
+    return "https://pubmed.ncbi.nlm.nih.gov/?term=" + quote_plus(term[:200])

@@ -20,8 +20,9 @@ from miglink.io import write_text
 from miglink.privacy import redact_secrets
 from miglink.report import charts, fmt
 from miglink.report.artefacts import RunArtefacts, load_run
+from miglink.report.calibration_view import calibration_views, claim_keys
 from miglink.report.d10 import d10_views
-from miglink.report.literature import comparable, published_for
+from miglink.report.literature import comparable, published_for, scholarly_link
 
 #: Our cross-sectional designs: an association without time order matches published estimates
 #: of either direction.
@@ -130,7 +131,7 @@ def _published(hyp: dict[str, Any], row: pd.Series | None, claim_id: int) -> dic
                 "short": p["short"],
                 "citation": p["citation"],
                 "key": f"{p['citation']}|{p['direction']}|{p['measure']}|{p['estimate']}",
-                "url": p.get("url", "") if str(p.get("url", "")).startswith("https://") else "",
+                "url": scholarly_link(p["citation"], p.get("url", "")),
             }
         )
     return {"items": items, "same": same, "n_other": len(items) - len(same)}
@@ -171,13 +172,15 @@ def _forest_rows(hyps: list[dict[str, Any]]) -> pd.DataFrame:
                 "ci_high": _get(r, "ci_high"),
             }
         )
-        if fmt.is_num(_get(r, "cal_ci_low")):
-            cal_est = _get(r, "cal_estimate")
+        cal_est = _get(r, "cal_estimate")
+        # the calibrated point is drawn only with its own estimate: never the raw one inside
+        # the calibrated interval
+        if fmt.is_num(_get(r, "cal_ci_low")) and fmt.is_num(cal_est):
             rows.append(
                 {
                     "label": f"{head} · calibrated",
                     "kind": "calibrated",
-                    "estimate": cal_est if fmt.is_num(cal_est) else _get(r, "estimate"),
+                    "estimate": cal_est,
                     "ci_low": _get(r, "cal_ci_low"),
                     "ci_high": _get(r, "cal_ci_high"),
                 }
@@ -218,13 +221,7 @@ def _row_view(r: pd.Series) -> dict[str, Any]:
         "events_unexposed": fmt.count(_get(r, "events_unexposed")),
         "estimate": fmt.ci(_get(r, "estimate"), _get(r, "ci_low"), _get(r, "ci_high")),
         "p": fmt.pval(_get(r, "p_value")),
-        "calibrated": fmt.ci(
-            _get(r, "cal_estimate") if fmt.is_num(_get(r, "cal_estimate")) else _get(r, "estimate"),
-            _get(r, "cal_ci_low"),
-            _get(r, "cal_ci_high"),
-        )
-        if fmt.is_num(_get(r, "cal_ci_low"))
-        else "–",
+        "calibrated": _calibrated(r),
         "cal_p": fmt.pval(_get(r, "cal_p_value")),
         "holm_p": fmt.pval(_get(r, "holm_p_value")),
         "mdrr": fmt.num(
@@ -234,25 +231,58 @@ def _row_view(r: pd.Series) -> dict[str, Any]:
         "diag": "pass"
         if diag_pass is True or str(diag_pass).lower() == "true"
         else ("fail" if diag_pass is not None else "n/a"),
-        "diagnostics": _get(r, "diagnostics") or "",
+        "diagnostics": fmt.diagnostics_text(_get(r, "diagnostics")),
         "verdict": fmt.verdict_of(_get(r, "verdict")) if _get(r, "verdict") else "",
         "note": _get(r, "note") or "",
     }
 
 
-def _attrition(att: pd.DataFrame, analyses: list[str]) -> list[dict[str, Any]]:
+def _calibrated(r: pd.Series) -> str:
+    """The calibrated estimate with its calibrated CI; the interval alone when the row has no
+    calibrated point estimate (the raw estimate is never set inside a calibrated interval)."""
+    lo, hi, est = _get(r, "cal_ci_low"), _get(r, "cal_ci_high"), _get(r, "cal_estimate")
+    if not (fmt.is_num(lo) and fmt.is_num(hi)):
+        return "–"
+    return fmt.ci(est, lo, hi) if fmt.is_num(est) else f"CI {fmt.interval(lo, hi)}"
+
+
+def _attrition_key(att_keys: set[str], res: pd.DataFrame, analysis: str) -> str | None:
+    """The attrition table's key of an analysis: its own id, else its index cohort's
+    ("d2__sle__migraine" -> "d2__sle": D2 writes one attrition per index set, shared by every
+    outcome of that cohort)."""
+    if analysis in att_keys:
+        return analysis
+    rows = res[res["analysis"] == analysis]
+    for d, e in zip(rows["design"], rows["exposure"], strict=True):
+        key = f"{str(d).lower()}__{e}"
+        if key in att_keys:
+            return key
+    return None
+
+
+def _step_n(s: Any) -> str:
+    """An attrition step's persons; "withheld" where the gate withheld it (not a dash)."""
+    if fmt.is_num(s.n) or isinstance(s.n, str):
+        return fmt.count(s.n)
+    return "withheld" if str(getattr(s, "withheld", "") or "").strip() else "–"
+
+
+def _attrition(att: pd.DataFrame, analyses: list[str], res: pd.DataFrame) -> list[dict[str, Any]]:
     if att.empty:
         return []
-    out = []
+    keys = set(att["analysis"].astype(str))
+    out, seen = [], set()
     for a in analyses:
-        sel = att[att["analysis"] == a].sort_values("step")
-        if sel.empty:
+        k = _attrition_key(keys, res, a)
+        if k is None or k in seen:
             continue
+        seen.add(k)
+        sel = att[att["analysis"] == k].sort_values("step")
         out.append(
             {
-                "analysis": a,
+                "analysis": k,
                 "steps": [
-                    {"step": s.step, "description": s.description, "n": fmt.count(s.n)}
+                    {"step": s.step, "description": s.description, "n": _step_n(s)}
                     for s in sel.itertuples()
                 ],
             }
@@ -260,7 +290,21 @@ def _attrition(att: pd.DataFrame, analyses: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _km(curves: pd.DataFrame, analyses: list[str]) -> list[dict[str, Any]]:
+def km_title(res: pd.DataFrame | None, analysis: str) -> str:
+    """A KM panel's title from the pair's names ("migraine → SLE (D2, forward)"), not the id."""
+    rows = res[res["analysis"] == analysis] if res is not None else pd.DataFrame()
+    if rows.empty:
+        return _label(analysis)
+    r = rows.iloc[0]
+    what = ", ".join(str(x) for x in (_get(r, "design"), _get(r, "direction")) if x)
+    return f"{_label(_get(r, 'exposure'))} → {_label(_get(r, 'outcome'))}" + (
+        f" ({what})" if what else ""
+    )
+
+
+def _km(
+    curves: pd.DataFrame, analyses: list[str], res: pd.DataFrame | None = None
+) -> list[dict[str, Any]]:
     if curves.empty:
         return []
     out = []
@@ -272,12 +316,36 @@ def _km(curves: pd.DataFrame, analyses: list[str]) -> list[dict[str, Any]]:
         out.append(
             {
                 "analysis": a,
-                "svg": Markup(charts.embed(charts.km(c, title=a))),
+                "svg": Markup(charts.embed(charts.km(c, title=km_title(res, a)))),
+                "title": km_title(res, a),
                 "at_risk_header": header,
                 "at_risk": rows,
             }
         )
     return out
+
+
+def _prevalence(art: RunArtefacts, set_id: str) -> dict[str, Any] | None:
+    """A set's age-sex panel, or a sentence when every cell with cases is suppressed (a plot of
+    the surviving zero cells would read as a prevalence of 0%)."""
+    prev = art.prevalence
+    if prev is None or prev.empty:
+        return None
+    sel = prev[prev["set_id"] == set_id]
+    if sel.empty:
+        return None
+    shown = pd.to_numeric(sel["prevalence"], errors="coerce")
+    if not (shown > 0).any():
+        n_hidden = int(shown.isna().sum())
+        if not n_hidden:
+            return {"svg": None, "text": f"{_label(set_id)}: no cases in any age band"}
+        return {
+            "svg": None,
+            "text": f"{_label(set_id)}: suppressed — every age–sex cell with cases is below "
+            f"the minimum cell count ({art.min_cell}); suppressed cells: {n_hidden}",
+        }
+    svg = charts.prevalence(prev, set_id, _label(set_id))
+    return {"svg": Markup(charts.embed(svg)), "text": ""} if svg else None
 
 
 def _hyp_methods(h: dict[str, Any]) -> str:
@@ -300,37 +368,6 @@ def _hyp_methods(h: dict[str, Any]) -> str:
     if design in CALIBRATED_DESIGNS:
         parts.append("confidence interval calibrated against the negative controls")
     return "; ".join(parts) + "."
-
-
-def _calibration_views(art: RunArtefacts) -> dict[str, dict[str, Any]]:
-    res = art.results
-    ncs = res[res["role"] == "negative_control"]
-    views: dict[str, dict[str, Any]] = {}
-    designs = sorted(set(ncs["design"].dropna()) | set(art.calibration))
-    for d in designs:
-        cal = art.calibration.get(d, {}) or {}
-        controls = ncs[ncs["design"] == d]
-        mean, sd = cal.get("mean"), cal.get("sd")
-        title = (
-            f"{d}: empirical null mean {fmt.num(mean)}, sd {fmt.num(sd)} (log scale)"
-            if fmt.is_num(mean)
-            else f"{d}: negative controls (no fitted null)"
-        )
-        svg = charts.calibration(
-            controls,
-            float(mean) if fmt.is_num(mean) else None,
-            float(sd) if fmt.is_num(sd) else None,
-            title=title,
-        )
-        views[d] = {
-            "design": d,
-            "svg": svg,
-            "mean": fmt.num(mean, 3),
-            "sd": fmt.num(sd, 3),
-            "ease": fmt.num(cal.get("ease"), 3),
-            "n_controls": fmt.count(cal.get("n_controls", len(controls))),
-        }
-    return views
 
 
 def _finding(f: Any) -> dict[str, str]:
@@ -368,7 +405,7 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
     """Everything the template needs, as plain values and pre-rendered SVG."""
     res = art.results
     run = art.run or {}
-    calib = _calibration_views(art)
+    calib = calibration_views(res, art.calibration)
     methods = run.get("methods", "")
     methods_per_claim = methods if isinstance(methods, dict) else {}
     claims = [
@@ -387,7 +424,7 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
         "miglink_version": run.get("miglink_version", ""),
         "pooled": pooled,
         "claims": claims,
-        "comparisons": d10_views(art, _km),
+        "comparisons": d10_views(art, lambda c, a: _km(c, a, res)),
         "verdict_counts": counts,
         "n_estimates": int((res["role"] != "negative_control").sum()),
         "n_negative_controls": int(len(ncs)),
@@ -418,11 +455,7 @@ def _claim_view(
     for h in hyps:
         sets += [h.get("exposure"), h.get("outcome")]
     sets = [s for s in dict.fromkeys(sets) if s]
-    prevalence = [
-        Markup(charts.embed(svg))
-        for svg in (charts.prevalence(art.prevalence, s, _label(s)) for s in sets)
-        if svg
-    ]
+    prevalence = [p for p in (_prevalence(art, s) for s in sets) if p]
     verdict = fmt.verdict_of(c.get("verdict"))
     estimated = [h for h in hyps if fmt.is_num(_get(h["row"], "estimate"))]
     key = next((h for h in estimated if h["verdict"] == verdict), None) or next(
@@ -442,17 +475,16 @@ def _claim_view(
         "published": published,
         "key": key,
         "forest": Markup(charts.embed(charts.forest(_forest_rows(hyps)))),
-        "km": _km(art.curves, analyses),
+        "km": _km(art.curves, analyses, res),
         "prevalence": prevalence,
         "calibration": [
             dict(
                 calib[d],
                 svg=Markup(charts.embed(calib[d]["svg"])) if calib[d]["svg"] else None,
             )
-            for d in designs
-            if d in calib
+            for d in claim_keys(calib, claim_rows, designs)
         ],
-        "attrition": _attrition(art.attrition, analyses),
+        "attrition": _attrition(art.attrition, analyses, res),
         "rows": [_row_view(r) for _, r in claim_rows.iterrows()],
         "methods": _markdown(methods_per_claim.get(str(cid), ""))
         if methods_per_claim.get(str(cid))
@@ -501,7 +533,12 @@ def _hypothesis_view(res: pd.DataFrame, h: dict, cid: int) -> dict[str, Any]:
     hv = {"role": "test", "family": None, "percentile_criterion": None, **h}  # older claims.json
     hv["row"] = row
     hv["view"] = _row_view(row) if row is not None else None
-    hv["verdict"] = fmt.verdict_of(h.get("verdict") or _get(row, "verdict"))
+    verdict = h.get("verdict") or _get(row, "verdict")
+    descriptive = h.get("role") == "descriptive" or h.get("expected") == "descriptive"
+    if not descriptive and row is not None and _get(row, "role") == "descriptive":
+        descriptive = not verdict
+    # a descriptive hypothesis has no verdict by design: it is described, not "not analysed"
+    hv["verdict"] = "descriptive" if descriptive and not verdict else fmt.verdict_of(verdict)
     hv["published"] = _published(h, row, cid)
     hv["methods"] = _hyp_methods(hv)
     return hv
