@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-KINDS := unit engine reference privacy cli report real_data validity parity postgres docs
+KINDS := unit engine dialects reference privacy cli report real_data validity parity postgres docs
 
 .PHONY: demo test bench lint format clean $(addprefix test-,$(KINDS))
 

@@ -1,6 +1,13 @@
-"""Engine tests: every design's ``count`` on DuckDB and on Spark must give the same counts.
+"""Engine tests: every design's ``count`` on DuckDB, PostgreSQL and Spark must give the same
+counts.
 
 Helpers (as fixtures, since tests import no conftest under ``--import-mode=importlib``):
+
+- ``engine``: parametrised over DuckDB, PostgreSQL and Spark (as ehrQL's engine tests are);
+  ``engine.counts(cdm_path, designs=None)`` puts a tiny CDM where the engine reads it (DuckDB:
+  the folder; PostgreSQL: a schema of the session's private cluster, loaded with ``miglink
+  load``'s loader; Spark: a Parquet copy) and returns every design's counts. The Spark case
+  carries the ``spark`` mark; the PostgreSQL case skips when no server binaries exist;
 
 - ``vocab_cdm``: a 200-person synthetic CDM (session-scoped) whose vocabulary tables (concept,
   concept_ancestor, concept_relationship) every tiny CDM reuses, so the bundled concept sets
@@ -16,9 +23,12 @@ The row builders take the synthetic vocabulary's codes by name (``"sle"``, ``"ib
 from __future__ import annotations
 
 import datetime as dt
+import filecmp
+import itertools
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -206,10 +216,12 @@ def _counts_on(
     from miglink.study import plan, study_concept_sets
 
     cdm_path = Path(cdm_path)
+    source, engine = (engine, "duckdb") if "://" in engine else (cdm_path, engine)
     # the Spark copy of the CDM (person-level rows) stays beside it, not in the shared temp dir
     cache_dir = cache_dir or cdm_path.parent / f"{cdm_path.name}-engine-cache"
     study, _ = load_study()
-    cdm = open_cdm(cdm_path, engine=engine, cache_dir=cache_dir)
+    cdm = open_cdm(source, engine=engine, cache_dir=cache_dir)
+    assert source == cdm_path or cdm.backend.name == "postgres", "not read on PostgreSQL"
     if engine == "spark":
         # the plans of D2's matching print to strings of gigabytes (adaptive execution prints
         # every plan update): truncated, they no longer exhaust the driver's heap
@@ -224,6 +236,88 @@ def _counts_on(
     finally:
         if engine == "spark":  # cached feature tables would fill the shared session's heap
             cdm.backend._session.catalog.clearCache()
+
+
+#: the PostgreSQL schema holding the synthetic vocabulary every tiny CDM shares
+PG_VOCAB = "engine_vocab"
+_PG_SCHEMAS = itertools.count(1)
+
+
+def _linked(folder: Path, vocabulary: bool) -> Path:
+    """A sibling folder linking the CDM's vocabulary tables, or its clinical ones (the
+    vocabulary, the same for every tiny CDM, is loaded once)."""
+    out = folder.parent / f"{folder.name}-{'vocab' if vocabulary else 'clinical'}"
+    if not out.exists():
+        out.mkdir()
+        for f in folder.glob("*.parquet"):
+            if (f.stem in VOCAB_TABLES) == vocabulary:
+                (out / f.name).symlink_to(f.resolve())
+    return out
+
+
+@dataclass
+class Engine:
+    """One engine of the parity tests: ``counts`` puts a CDM folder where it reads it."""
+
+    name: str
+    request: Any  # the fixture request: the Spark session or the cluster only when used
+    vocab_folder: Path
+    _pg: dict = field(default_factory=dict)
+
+    def counts(self, cdm_path: Path, designs: tuple[str, ...] | None = None) -> dict[str, Counts]:
+        if self.name == "duckdb":
+            return _counts_on("duckdb", cdm_path, designs)
+        if self.name == "spark":
+            self.request.getfixturevalue("spark")
+            return _counts_on("spark", cdm_path, designs)
+        return _counts_on(self.pg_url(cdm_path), cdm_path, designs)
+
+    def pg_url(self, cdm_path: Path) -> str:
+        """The URL of ``cdm_path`` loaded into its own schema (once per folder)."""
+        from miglink.sources.pg_load import load_folder
+
+        server = self.request.getfixturevalue("pg_server")
+        if PG_VOCAB not in self._pg:
+            load_folder(
+                _linked(self.vocab_folder, True), server.admin_url(), PG_VOCAB, replace=True
+            )
+            self._pg[PG_VOCAB] = PG_VOCAB
+        folder = Path(cdm_path)
+        key = str(folder.resolve())
+        if key not in self._pg:
+            schema = f"engine_cdm{next(_PG_SCHEMAS)}"
+            shared = _same_vocabulary(folder, self.vocab_folder)
+            load_folder(_linked(folder, False) if shared else folder, server.admin_url(), schema)
+            self._pg[key] = (schema, PG_VOCAB if shared else schema)
+        schema, vocab = self._pg[key]
+        return server.admin_url(f"?cdm_schema={schema}&vocab_schema={vocab}")
+
+
+def _same_vocabulary(folder: Path, vocab_folder: Path) -> bool:
+    """Whether a CDM folder holds the shared vocabulary (tiny CDMs copy it; a generated CDM
+    has its own)."""
+    return all(
+        (folder / f"{n}.parquet").exists()
+        and filecmp.cmp(folder / f"{n}.parquet", vocab_folder / f"{n}.parquet", shallow=False)
+        for n in VOCAB_TABLES
+        if (vocab_folder / f"{n}.parquet").exists()
+    )
+
+
+_PG_STATE: dict = {}  # loaded schemas, shared by every test of the session (one cluster)
+
+
+@pytest.fixture(
+    scope="module",
+    params=["duckdb", "postgres", pytest.param("spark", marks=pytest.mark.spark)],
+)
+def engine(request, vocab_cdm) -> Engine:
+    """Each engine in turn (ehrQL's manner): a test taking ``engine`` runs once per engine.
+
+    Module-scoped: pytest groups a parametrised fixture's tests by its value, and a session
+    scope would interleave the modules, rebuilding their module-scoped DuckDB counts per engine.
+    The loaded schemas and the cluster (``pg_server``, session-scoped) are shared."""
+    return Engine(request.param, request, vocab_cdm, _PG_STATE)
 
 
 @pytest.fixture(scope="session")

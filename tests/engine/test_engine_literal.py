@@ -1,6 +1,6 @@
 """Hand-written tiny CDMs that probe engine edge cases: every design's counts on DuckDB equal
-Spark's, and a few counts checked by hand on both, so both engines being wrong the same way
-fails too.
+PostgreSQL's and Spark's (the ``engine`` fixture), and a few counts checked by hand on each, so
+all engines being wrong the same way fails too.
 
 CDM "edge" (16 persons; observation 2000-2019 unless said): same-day first records (a D9 tie),
 first records exactly at and one day inside the 365-day prior-observation boundary, a person
@@ -142,8 +142,11 @@ def check_edge(c) -> None:
     assert new("all", "migraine_with_aura") == 1
 
 
-def test_edge_counts_by_hand_on_duckdb(edge_duckdb):
-    check_edge(edge_duckdb)
+def test_edge_counts(engine, edge_cdm, edge_duckdb, assert_counts_equal):
+    """Every design's counts of CDM "edge" on each engine: the hand-checked ones, and DuckDB's."""
+    on_engine = edge_duckdb if engine.name == "duckdb" else engine.counts(edge_cdm)
+    check_edge(on_engine)
+    assert_counts_equal(edge_duckdb, on_engine)
 
 
 def test_no_drugs_counts_by_hand_on_duckdb(no_drugs_duckdb, edge_duckdb, assert_counts_equal):
@@ -166,21 +169,13 @@ def test_edge_has_sccs_profiles(edge_duckdb):
     assert "ok" in set(edge_duckdb["D5"].values["sccs"].values())
 
 
-@pytest.mark.spark
-def test_edge_spark_equals_duckdb(spark, counts_on, edge_cdm, edge_duckdb, assert_counts_equal):
-    on_spark = counts_on("spark", edge_cdm)
-    check_edge(on_spark)
-    assert_counts_equal(edge_duckdb, on_spark)
-
-
-@pytest.mark.spark
-def test_no_drugs_spark_equals_duckdb(
-    spark, counts_on, no_drugs_cdm, no_drugs_duckdb, assert_counts_equal
-):
-    # only D5 reads drugs (test_no_drugs_counts_by_hand_on_duckdb): the other designs' Spark
-    # counts are those of CDM "edge", compared above, so only D5 is run again (Spark is slow)
-    on_spark = counts_on("spark", no_drugs_cdm, designs=("D5",))
-    assert_counts_equal({"D5": no_drugs_duckdb["D5"]}, on_spark)
+def test_no_drugs_counts(engine, no_drugs_cdm, no_drugs_duckdb, assert_counts_equal):
+    # only D5 reads drugs (test_no_drugs_counts_by_hand_on_duckdb): the other designs' counts
+    # are those of CDM "edge", compared above, so only D5 is run again on the other engines
+    if engine.name == "duckdb":
+        pytest.skip("DuckDB is the reference (test_no_drugs_counts_by_hand_on_duckdb)")
+    on_engine = engine.counts(no_drugs_cdm, designs=("D5",))
+    assert_counts_equal({"D5": no_drugs_duckdb["D5"]}, on_engine)
 
 
 @pytest.fixture(scope="module")
@@ -200,12 +195,8 @@ def no_pairs_cdm(tmp_path_factory, write_cdm, rows_factory):
 NO_PAIRS = [{"analysis": "h9_order", "n": 0, "first_n": 0, "ties": 0}]
 
 
-def test_no_pairs_d9_by_hand_on_duckdb(counts_on, no_pairs_cdm):
-    assert counts_on("duckdb", no_pairs_cdm)["D9"].frame("order").to_dict("records") == NO_PAIRS
-
-
-@pytest.mark.spark
-def test_no_pairs_d9_on_spark(spark, counts_on, no_pairs_cdm):
-    """Spark returns the sum over no pairs as NaN (a D9 crash before the fix in d9_order)."""
-    order = counts_on("spark", no_pairs_cdm, designs=("D9",))["D9"].frame("order")
+def test_no_pairs_d9(engine, no_pairs_cdm):
+    """D9 sums over no pairs: NULL, which Spark returns as NaN (a D9 crash before the fix in
+    d9_order)."""
+    order = engine.counts(no_pairs_cdm, designs=("D9",))["D9"].frame("order")
     assert order.to_dict("records") == NO_PAIRS
