@@ -112,7 +112,9 @@ def estimate_mr(study: Study, study_path=None) -> DesignResult:
         ids = {"hypothesis": h.id, "analysis": task.analysis}
         instruments.append(result.variants.assign(**ids))
         if not result.leave_one_out.empty:
-            frame = result.leave_one_out.rename(columns={"method": "left_out"})
+            frame = result.leave_one_out.assign(
+                left_out=result.leave_one_out["method"].str.removeprefix("IVW without ")
+            )
             loo.append(frame.assign(**ids))
     tables = {
         "mr_instruments": _frame(instruments, INSTRUMENT_COLUMNS),
