@@ -24,7 +24,13 @@ from miglink.designs.base import DesignResult, Task
 from miglink.designs.registry import DESIGNS
 from miglink.errors import MiglinkError
 from miglink.features.build import ANY_AUTOIMMUNE, DERIVED, FeatureTables, build_features
-from miglink.genetics.hypotheses import check_sumstats, estimate_mr, mr_hypotheses, with_sumstats
+from miglink.genetics.hypotheses import (
+    check_sumstats,
+    estimate_mr,
+    mr_hypotheses,
+    sumstats_notes,
+    with_sumstats,
+)
 from miglink.privacy import gate_count
 from miglink.stagecache import StageCache, cache_key
 from miglink.stats.level import interval_level
@@ -313,7 +319,7 @@ def execute(
         attrition=_concat([r.attrition for r in results]),
         calibration=calibration,
         timings=clock.timings,
-        notes=list(described["notes"]),
+        notes=list(described["notes"]) + sumstats_notes(study, study_path),
         data_quality=dq.to_dict(min_cell) if hasattr(dq, "to_dict") else {},
         resolution=described["resolution"],
         tables={k: v for r in results for k, v in r.tables.items()},

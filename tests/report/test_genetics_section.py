@@ -3,6 +3,7 @@ synthetic summary statistics (planted effect) given by ``sumstats``, and without
 
 from __future__ import annotations
 
+import json
 import math
 from types import SimpleNamespace
 
@@ -56,6 +57,8 @@ def test_run_writes_mr_rows_tables_and_report(mr_run):
     loo = pd.read_parquet(mr_run / "mr_leave_one_out.parquet")
     assert len(inst) >= 40 and {"beta_exposure", "ratio"} <= set(inst.columns)
     assert set(loo["left_out"]) <= set(inst["rsid"]) and "person_id" not in inst.columns
+    notes = json.loads((mr_run / "run.json").read_text(encoding="utf-8"))["notes"]
+    assert any(n.startswith("MR summary statistics: migraine=migraine.tsv (") for n in notes)
     html = (mr_run / "report.html").read_text(encoding="utf-8")
     section = html[html.index('class="mr-section"') :]
     section = section[: section.index("</div>\n")]

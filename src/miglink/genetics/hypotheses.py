@@ -88,6 +88,18 @@ def check_sumstats(study: Study, study_path=None) -> None:
             raise MiglinkError(f"summary statistics for {trait!r} not found: {p}")
 
 
+def sumstats_notes(study: Study, study_path=None) -> list[str]:
+    """run.json's record of the summary statistics the MR hypotheses read (file name and size;
+    directories are left out of the artefacts)."""
+    used = {t for h in mr_hypotheses(study) for t in (h.exposure, h.outcome)} & set(study.genetics)
+    parts = []
+    for trait in sorted(used):
+        p = sumstats_path(study, trait, study_path)
+        size = p.stat().st_size if p.is_file() else 0
+        parts.append(f"{trait}={p.name} ({size} bytes)")
+    return [f"MR summary statistics: {', '.join(parts)}"] if parts else []
+
+
 def estimate_mr(study: Study, study_path=None) -> DesignResult:
     """Every MR hypothesis's rows, and the instrument and leave-one-out tables."""
     rows: list[dict] = []
