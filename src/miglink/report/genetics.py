@@ -67,7 +67,8 @@ def genetics_section(art, claim: dict) -> Markup | None:
     inst = tables.get("mr_instruments", pd.DataFrame())
     loo = tables.get("mr_leave_one_out", pd.DataFrame())
     not_analysed = [h["id"] for h in mr_hyps if h.get("verdict") == "not analysed"]
-    reasons = rows.loc[rows["method"] == "not_analysed", "not_analysed_reason"].dropna()
+    reason_col = rows.get("not_analysed_reason", pd.Series(None, index=rows.index, dtype=object))
+    reasons = reason_col[rows["method"] == "not_analysed"].dropna()
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     html = env.from_string(_TEMPLATE).render(
         rows=[_row(r) for _, r in analysed.iterrows()],
