@@ -27,6 +27,11 @@ DESIGN_TEXT = {
     "a large-scale propensity score (L1 logistic regression on the baseline covariates, prior by "
     "cross-validation), matching, stratification or IPTW on it, Cox hazard ratio; balance on every "
     "covariate (max |SMD| < {smd}), equipoise >= 0.2, negative-control outcomes for calibration",
+    "MR": "two-sample Mendelian randomisation from GWAS summary statistics (claim 2's genetic half): "
+    "genome-wide significant exposure variants clumped by distance, harmonised to the outcome "
+    "(palindromes by allele frequency), random-effects IVW OR per unit of exposure liability (key), "
+    "MR-Egger, weighted median and mode; Egger intercept, Steiger direction and mean F < 10 gate the "
+    "verdict; not analysed without summary statistics",
 }
 
 

@@ -25,6 +25,8 @@ from miglink.versions import versions
 
 #: the comparative cohorts' tables (design D10), written when a run has them
 D10_TABLES = ("d10_table1", "d10_balance", "d10_preference", "d10_diagnostics")
+#: claim 2's MR instruments and leave-one-out estimates (miglink.genetics.hypotheses)
+MR_TABLES = ("mr_instruments", "mr_leave_one_out")
 
 log = logging.getLogger("miglink")
 
@@ -87,7 +89,7 @@ def write_run(
         for name in ("curves", "prevalence", "attrition"):
             write_parquet(tmp / f"{name}.parquet", _parquet_safe(files[name]))
         # the comparative cohorts' Table 1, balance, preference score (miglink.privacy.d10)
-        for name in D10_TABLES:
+        for name in D10_TABLES + MR_TABLES:
             if not gated[name].empty:
                 write_parquet(tmp / f"{name}.parquet", _parquet_safe(files[name]))
         write_specification(tmp / SPEC_FILE)

@@ -18,12 +18,19 @@ import pandas as pd
 
 from miglink.calibrate import calibrate_groups, dropped_targets
 from miglink.claims.attach import apply_diagnostics, attach_verdicts, label_key_rows
-from miglink.claims.model import Study, comparison_sets, load_study
+from miglink.claims.model import NOT_RECORD_SETS, Study, comparison_sets, load_study
 from miglink.concepts import load_concept_sets
 from miglink.designs.base import DesignResult, Task
 from miglink.designs.registry import DESIGNS
 from miglink.errors import MiglinkError
 from miglink.features.build import ANY_AUTOIMMUNE, DERIVED, FeatureTables, build_features
+from miglink.genetics.hypotheses import (
+    check_sumstats,
+    estimate_mr,
+    mr_hypotheses,
+    sumstats_notes,
+    with_sumstats,
+)
 from miglink.privacy import gate_count
 from miglink.stagecache import StageCache, cache_key
 from miglink.stats.level import interval_level
@@ -63,6 +70,7 @@ def run_study(
     resume: bool = True,
     cache_dir: str | Path | None = None,
     database_id: str | None = None,
+    sumstats: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Run the study on ``data`` (an OMOP / FHIR / MEDS source) and return the results table.
 
@@ -73,7 +81,8 @@ def run_study(
     With ``out``, writes results.{parquet,csv,json}, claims.json, curves/prevalence/attrition
     parquet, calibration.json, run.json, run.log and report.html (all gated, written atomically).
     ``out`` must be new, empty or a previous miglink output (see :mod:`miglink.outdir`); it is
-    checked, probed for writability and locked before any computation.
+    checked, probed for writability and locked before any computation. ``sumstats`` (trait id
+    -> path) adds GWAS summary statistics to the study's ``genetics`` map for its MR hypotheses.
     """
     from contextlib import nullcontext
 
@@ -84,6 +93,7 @@ def run_study(
         raise MiglinkError(f"unknown engine {engine!r}: choose 'duckdb' or 'spark'")
     min_cell = validate_min_cell(min_cell)
     study_obj, study_hash = load_study(study)
+    study_obj = with_sumstats(study_obj, sumstats)
     # --out is checked, probed and locked before any computation (a refused --out costs nothing)
     with guarded_out(out, data) if out is not None else nullcontext():
         return _run(
@@ -223,7 +233,7 @@ def check_sets(study: Study, sets: dict) -> None:
     named = set(study.negative_controls) | set(study.autoimmune) | set(study.d1_outcomes)
     named |= set(study.nervous_system_autoimmune) | {study.settings.index_set}
     for _, h in study.hypotheses():
-        if h.design != "D10":  # a D10 hypothesis names its comparison's cohorts
+        if h.design not in NOT_RECORD_SETS:  # D10 names its cohorts, MR its GWAS traits
             named |= {h.exposure, h.outcome}
     named |= comparison_sets(study)
     missing = sorted(n for n in named if n not in sets and n not in DERIVED)
@@ -268,6 +278,7 @@ def execute(
     clock = _Clock(progress)
     sets = study_concept_sets(study, study_path)
     check_sets(study, sets)
+    check_sumstats(study, study_path)
     cache = cache or StageCache(None)
     dq = cache.get("check", lambda: run_checks(cdm))
     _refuse_fatal(dq, min_cell)
@@ -288,6 +299,9 @@ def execute(
             )
             results.append(mod.estimate(counts, design_tasks, st))
             clock(f"{name} estimated")
+        if mr_hypotheses(study):  # claim 2's genetic half: summary statistics, no engine
+            results.append(estimate_mr(study, study_path))
+            clock("MR estimated")
         groups = [g for r in results for g in r.controls]
         calibration = calibrate_groups(groups, st.min_negative_controls)
         drop = dropped_targets(groups)
@@ -305,7 +319,7 @@ def execute(
         attrition=_concat([r.attrition for r in results]),
         calibration=calibration,
         timings=clock.timings,
-        notes=list(described["notes"]),
+        notes=list(described["notes"]) + sumstats_notes(study, study_path),
         data_quality=dq.to_dict(min_cell) if hasattr(dq, "to_dict") else {},
         resolution=described["resolution"],
         tables={k: v for r in results for k, v in r.tables.items()},

@@ -64,8 +64,9 @@ def test_d4_takes_a_contrast_and_no_subgroup(tmp_path):
 
 def test_the_bundled_study_loads():
     study, digest = load_study(None)
-    # 52 + the two active-comparator hypotheses of claim 7 (design D10, issue 16)
-    assert len(study.hypotheses()) == 54 and len(digest) == 16
+    # 52 + the two active-comparator hypotheses of claim 7 (design D10, issue 16) + claim 2's
+    # eight MR hypotheses (migraine <-> SLE, MS, RA, Sjogren's; issue 19)
+    assert len(study.hypotheses()) == 62 and len(digest) == 16
 
 
 # --- positive controls, multiplicity families, D8's criterion, rule texts (issue 15) ----------
@@ -80,7 +81,9 @@ def test_the_bundled_study_declares_its_control_family_and_criterion():
     sccs = [h.id for h in hyps.values() if h.design == "D5" and h.contrast is None]
     d3 = [h.id for h in hyps.values() if h.design == "D3" and h.subgroup is not None]
     markers = [h.id for h in hyps.values() if h.design == "D6"]
+    mr = [h.id for h in hyps.values() if h.design == "MR"]
     assert study.families() == {
+        "claim2_mr": mr,
         "inflammatory_markers": markers,
         "d3_modification": d3,
         "sccs_drugs": sccs,

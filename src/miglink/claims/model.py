@@ -14,7 +14,10 @@ from miglink.designs.d10_settings import Comparison
 from miglink.errors import MiglinkError
 from miglink.safeyaml import MAX_SET_FILE_BYTES, read_bytes, read_text, safe_yaml
 
-Design = Literal["D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9", "D10"]
+Design = Literal["D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9", "D10", "MR"]
+#: Designs whose exposure and outcome are not concept sets of the records (D10 names its
+#: comparison's cohorts; MR names GWAS summary statistics of the study's ``genetics`` map).
+NOT_RECORD_SETS = ("D10", "MR")
 Expected = Literal["increase", "decrease", "descriptive"]
 Rule = Literal["all", "any", "majority"]
 #: ``test``: the hypothesis votes in its claim; ``positive_control``: a known effect the design
@@ -193,6 +196,42 @@ class D10Hypothesis(_Hypothesis):
     outcome_cohort: str | None = Field(None, min_length=1)
 
 
+class MRHypothesisSettings(BaseModel):
+    """Instrument selection and harmonisation of one MR hypothesis (the usual defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    p_threshold: float = Field(5e-8, gt=0, lt=1)
+    window_kb: float = Field(10_000, ge=0)
+    maf_tolerance: float = Field(0.08, ge=0, lt=0.5)
+
+
+class MRHypothesis(_Hypothesis):
+    """Two-sample Mendelian randomisation of ``exposure``'s genetic liability on ``outcome``.
+
+    Both are trait ids of the study's ``genetics`` map (usually the concept-set ids); one of
+    them must be the index set (migraine), so the direction is migraine -> disease (forward) or
+    disease -> migraine (reverse). Without both files the hypothesis is not analysed.
+    """
+
+    design: Literal["MR"]
+    settings: MRHypothesisSettings = MRHypothesisSettings()
+
+    def direction(self, index_set: str) -> str:
+        """``forward`` when the index set is the exposure, else ``reverse`` (as D2's rows)."""
+        return "forward" if self.exposure == index_set else "reverse"
+
+
+class SumstatsFile(BaseModel):
+    """One trait's GWAS summary statistics: a path (relative to the study file) and an optional
+    column mapping {miglink name: file column} (miglink.genetics.sumstats)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1)
+    columns: dict[str, str] = {}
+
+
 #: A hypothesis of any design; the ``design`` key picks the model.
 Hypothesis = Annotated[
     D1Hypothesis
@@ -204,7 +243,8 @@ Hypothesis = Annotated[
     | D7Hypothesis
     | D8Hypothesis
     | D9Hypothesis
-    | D10Hypothesis,
+    | D10Hypothesis
+    | MRHypothesis,
     Field(discriminator="design"),
 ]
 
@@ -240,6 +280,8 @@ class Study(BaseModel):
     d1_outcomes: list[str] = []  # extra D1 outcomes (beyond autoimmune + composite)
     #: comparative new-user cohorts (design D10; designs/d10_settings.py)
     comparisons: list[Comparison] = []
+    #: GWAS summary statistics per trait id, for the MR hypotheses (docs/genetics.md)
+    genetics: dict[str, SumstatsFile] = {}
     claims: list[Claim] = []
 
     @model_validator(mode="after")
@@ -252,10 +294,13 @@ class Study(BaseModel):
         if dup:
             raise ValueError(f"hypothesis ids must be unique; repeated: {sorted(dup)}")
         _check_comparisons(self)
+        _check_mr(self)
         if self.autoimmune and not self.negative_controls:
             raise ValueError("negative_controls: the autoimmune designs need at least one")
         if not self.autoimmune:
-            other = sorted({h.design for _c, h in self.hypotheses() if h.design != "D10"})
+            other = sorted(
+                {h.design for _c, h in self.hypotheses() if h.design not in NOT_RECORD_SETS}
+            )
             if other:
                 raise ValueError(f"designs {', '.join(other)} need the 'autoimmune' list")
         fams = self.families()
@@ -294,6 +339,17 @@ def _check_comparisons(study: Study) -> None:
         if h.outcome_cohort is not None and h.outcome_cohort not in {o.id for o in comp.outcomes}:
             raise ValueError(
                 f"hypothesis {h.id}: comparison {comp.id} has no outcome {h.outcome_cohort!r}"
+            )
+
+
+def _check_mr(study: Study) -> None:
+    """An MR hypothesis has the index set on exactly one side (the direction is then clear)."""
+    idx = study.settings.index_set
+    for h in (h for c in study.claims for h in c.hypotheses):
+        if isinstance(h, MRHypothesis) and (h.exposure == idx) == (h.outcome == idx):
+            raise ValueError(
+                f"hypothesis {h.id}: an MR hypothesis has {idx!r} as exactly one of its exposure "
+                "and outcome (migraine -> disease or disease -> migraine)"
             )
 
 
@@ -361,7 +417,10 @@ def _check_named_sets(study: Study, path: Path, extra: list[Path]) -> None:
     named = {study.settings.index_set, *study.negative_controls, *study.autoimmune}
     named |= {*study.d1_outcomes, *study.nervous_system_autoimmune}
     named |= {
-        x for _c, h in study.hypotheses() if h.design != "D10" for x in (h.exposure, h.outcome)
+        x
+        for _c, h in study.hypotheses()
+        if h.design not in NOT_RECORD_SETS
+        for x in (h.exposure, h.outcome)
     }
     named |= comparison_sets(study)
     missing = sorted(n for n in named if n not in sets and n not in DERIVED)

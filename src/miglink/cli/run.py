@@ -25,6 +25,7 @@ STAGES = (
     "check",
     "features",
     *(f"D{k} estimated" for k in range(1, 10)),
+    "MR estimated",
     "calibration",
     "verdicts",
 )
@@ -62,6 +63,12 @@ def register(app: typer.Typer) -> None:
             "--no-resume",
             help="Recompute every stage (ignore finished stages kept from an interrupted run).",
         ),
+        sumstats: list[str] = typer.Option(
+            [],
+            "--sumstats",
+            help="GWAS summary statistics of a trait for the MR hypotheses: ID=PATH "
+            "(repeatable; adds to the study's genetics map).",
+        ),
     ) -> None:
         """Run the whole study and write results, claims, report."""
         # engine, study file and min-cell are validated by run_study (one place for every caller)
@@ -78,12 +85,26 @@ def register(app: typer.Typer) -> None:
             report=not no_report,
             resume=not no_resume,
             database_id=database_id,
+            sumstats=parse_sumstats(sumstats),
         )
         claims = json.loads((out / "claims.json").read_text())["claims"]
         if as_json:
             _print_json(out, claims)
         elif not quiet:
             _print_summary(out, claims)
+
+
+def parse_sumstats(items: list[str]) -> dict[str, str]:
+    """``--sumstats ID=PATH`` options as {trait id: path} (a malformed one is a one-line error)."""
+    from miglink.errors import MiglinkError
+
+    out = {}
+    for item in items:
+        trait, sep, path = item.partition("=")
+        if not sep or not trait.strip() or not path.strip():
+            raise MiglinkError(f"--sumstats {item!r}: expected ID=PATH, e.g. migraine=gwas.tsv.gz")
+        out[trait.strip()] = path.strip()
+    return out
 
 
 def _run_with_progress(console: Console, disable: bool, data: str, out: Path, **kwargs) -> None:

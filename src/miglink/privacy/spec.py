@@ -48,7 +48,7 @@ DATABASE_ID = "database_id"
 COUNT_LABELS = "count_labels"
 #: The tables a run directory holds (file stem = table name).
 TABLES = ("results", "curves", "prevalence", "attrition", "d10_table1", "d10_balance",
-          "d10_preference", "d10_diagnostics")  # fmt: skip
+          "d10_preference", "d10_diagnostics", "mr_instruments", "mr_leave_one_out")  # fmt: skip
 
 _ID_ROW = {"type": "string", "kind": "identifier", "required": "yes", "primary_key": "yes",
            "description": "the database (site) the row was computed on (see results.database_id)"}  # fmt: skip

@@ -27,4 +27,17 @@ def gated_tables(run, min_cell: int) -> dict[str, pd.DataFrame]:
         "prevalence": gate_prevalence(run.prevalence, min_cell),
         "attrition": gate_attrition(run.attrition, min_cell, res),
         **gate_d10_tables(getattr(run, "tables", None) or {}, min_cell),
+        **gate_mr_tables(getattr(run, "tables", None) or {}),
     }
+
+
+def gate_mr_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The MR instrument and leave-one-out tables: GWAS variant associations, no person counts;
+    only their declared columns leave (miglink.genetics.hypotheses)."""
+    from miglink.genetics.hypotheses import INSTRUMENT_COLUMNS, LOO_COLUMNS
+
+    out = {}
+    for name, cols in (("mr_instruments", INSTRUMENT_COLUMNS), ("mr_leave_one_out", LOO_COLUMNS)):
+        t = tables.get(name)
+        out[name] = t.reindex(columns=list(cols)) if t is not None else pd.DataFrame()
+    return out

@@ -28,6 +28,8 @@ D10_TABLES = {
     "d10_balance": (),
     "d10_preference": ("n_target", "n_comparator"),
     "d10_diagnostics": (),
+    "mr_instruments": (),  # GWAS variant associations: no counts
+    "mr_leave_one_out": (),
 }
 
 

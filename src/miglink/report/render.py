@@ -22,6 +22,7 @@ from miglink.report import charts, fmt
 from miglink.report.artefacts import RunArtefacts, load_run
 from miglink.report.calibration_view import calibration_views, claim_keys
 from miglink.report.d10 import d10_views
+from miglink.report.genetics import genetics_section
 from miglink.report.literature import comparable, published_for, scholarly_link
 
 #: Our cross-sectional designs: an association without time order matches published estimates
@@ -475,6 +476,7 @@ def _claim_view(
         "published": published,
         "key": key,
         "forest": Markup(charts.embed(charts.forest(_forest_rows(hyps)))),
+        "genetics": genetics_section(art, c),
         "km": _km(art.curves, analyses, res),
         "prevalence": prevalence,
         "calibration": [

@@ -63,3 +63,13 @@ def test_bad_input_exits_2_with_one_line(files, tmp_path, capsys, extra, words):
     assert main(args + extra) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("miglink: error:") and "\n" not in err and words in err
+
+
+def test_run_sumstats_option_is_one_line_exit_2(tmp_path, capsys):
+    """``miglink run --sumstats`` takes ID=PATH; anything else is refused before any work."""
+    args = ["run", "--data", str(tmp_path / "cdm"), "--out", str(tmp_path / "out"),
+            "--sumstats", "migraine"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "expected ID=PATH" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
