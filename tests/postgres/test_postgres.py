@@ -95,7 +95,8 @@ def eunomia_runs(loaded, pg_server, short_study, tmp_path_factory):
     """(DuckDB run, PostgreSQL run) of Eunomia: the password in the URL, temporary tables."""
     base = tmp_path_factory.mktemp("pg-eunomia")
     duck, pg = base / "duckdb", base / "postgres"
-    common = ("--study", short_study, "--quiet")
+    # one database id for both runs: the default names the source (folder vs database)
+    common = ("--study", short_study, "--quiet", "--database-id", "eunomia")
     assert (
         _cli("run", "--data", str(loaded["eunomia"]), "--out", str(duck), "--no-report", *common)
         == 0
@@ -110,7 +111,7 @@ def synth_runs(loaded, pg_server, short_study, tmp_path_factory):
     """(DuckDB run, PostgreSQL run) of the synthetic world: PGPASSWORD, a scratch schema."""
     base = tmp_path_factory.mktemp("pg-synth")
     duck, pg = base / "duckdb", base / "postgres"
-    common = ("--study", short_study, "--quiet", "--no-report")
+    common = ("--study", short_study, "--quiet", "--no-report", "--database-id", "synth")
     assert _cli("run", "--data", str(loaded["synth"]), "--out", str(duck), *common) == 0
     url = pg_server.ro_url("?cdm_schema=syn&scratch_schema=miglink_scratch", password=False)
     with pytest.MonkeyPatch.context() as mp:
