@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("miglink: error: " + " ".join(os_error_message(e).split()), err=True)
         return 2
     except Exception as e:  # noqa: BLE001 - last resort: never a bare traceback without --debug
+        if _is_engine_interrupt(e):  # Ctrl-C inside a DuckDB query: DuckDB raises, not Python
+            typer.echo("miglink: interrupted", err=True)
+            return 130
         if _is_engine_io_error(e):  # DuckDB could not read or write a file: disk, permissions
             if debug:
                 traceback.print_exc()
@@ -93,6 +96,11 @@ def _is_engine_io_error(e: BaseException) -> bool:
     return type(e).__module__.split(".")[0] in ("duckdb", "_duckdb") and (
         type(e).__name__ in _ENGINE_IO_ERRORS
     )
+
+
+def _is_engine_interrupt(e: BaseException) -> bool:
+    """DuckDB turns a SIGINT during a query into RuntimeError("Query interrupted")."""
+    return type(e) is RuntimeError and str(e).strip().lower().startswith("query interrupted")
 
 
 def _first_line(e: BaseException) -> str:
