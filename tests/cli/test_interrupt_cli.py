@@ -20,7 +20,15 @@ from miglink.cli.main import main
 def _interrupted_query(*_a, **_k):
     con = duckdb.connect()
     threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-    con.sql("select sum(hash(range)) from range(100000000000)").fetchall()
+    con.sql("select sum(hash(range)) from range(20000000000)").fetchall()
+
+
+@pytest.fixture(autouse=True)
+def _sigint_acts():
+    """Python's Ctrl-C handler for the test (a background job starts with SIGINT ignored)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
 
 
 def test_ctrl_c_in_a_duckdb_query_exits_130(monkeypatch, capsys, tmp_path):

@@ -36,6 +36,13 @@ def _run_args(data, out, *extra: str) -> list[str]:
     return [*cmd, *extra, "--no-report"]
 
 
+def _default_sigint() -> None:
+    """In the child before exec: Ctrl-C acts. A shell's background job (no job control) starts
+    with SIGINT ignored, and an ignored signal stays ignored across exec, so a suite launched
+    as `make test &` would otherwise never interrupt the run it tests."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(data, out):
     return subprocess.Popen(
         _run_args(data, out),
@@ -43,6 +50,7 @@ def _start(data, out):
         stdout=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_sigint,
     )
 
 
