@@ -103,17 +103,22 @@ def _ranked_prefix(cand: ir.Table, cases: ir.Table, key: list[str], kk: int) -> 
     return cache(cell.select(*key, "m", tau=tau))
 
 
-_PRIOR_VISITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Tables every matching of a study shares, materialised on first use: owner table -> {key: table}.
+_SHARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _shared(owner: ir.Table, key, build) -> ir.Table:
+    """``build()`` materialised once per ``owner`` (a study's feature table) and ``key``."""
+    tables = _SHARED.setdefault(owner, {})
+    if key not in tables:
+        tables[key] = cache(build())
+    return tables[key]
 
 
 def prior_visits(vy: ir.Table) -> ir.Table:
     """:func:`_prior_visits` over ``UTIL_YEARS``, materialised once per visits-by-year table:
     every matching of the study (D2, D4's four cohorts, D5) keys cases and candidates on it."""
-    try:
-        return _PRIOR_VISITS[vy]
-    except KeyError:
-        cv = _PRIOR_VISITS[vy] = cache(_prior_visits(vy, UTIL_YEARS))
-        return cv
+    return _shared(vy, "prior_visits", lambda: _prior_visits(vy, UTIL_YEARS))
 
 
 def _prior_visits(vy: ir.Table, years: int) -> ir.Table:
@@ -215,18 +220,18 @@ def _new_cases(
     return cache(cases.mutate(irank=ibis.row_number().over(wk)))
 
 
-_BASE_CANDIDATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _base_candidates(persons: ir.Table, pk: ir.Table, cv: ir.Table, seed: int, prior: int):
     """Every person-year under observation with the prior observation reachable by the year's
     end, keyed (duration band 0) and with its draw key ``r``; materialised once per persons
     table, seed and prior, because D2, D4's cohorts and D5 all draw from it (the ones with
     ``eligible_from`` filter it). Years span the persons' observation, so every case year is in
     it; years without a case form cells that no case reaches."""
-    memo = _BASE_CANDIDATES.setdefault(persons, {})
-    if (seed, prior) in memo:
-        return memo[(seed, prior)]
+    return _shared(
+        persons, ("candidates", seed, prior), lambda: _candidates(persons, pk, cv, seed, prior)
+    )
+
+
+def _candidates(persons: ir.Table, pk: ir.Table, cv: ir.Table, seed: int, prior: int):
     span = persons.aggregate(
         lo=_year_of(persons.obs_start_day).min(), hi=_year_of(persons.obs_end_day).max()
     ).execute()
@@ -240,8 +245,7 @@ def _base_candidates(persons: ir.Table, pk: ir.Table, cv: ir.Table, seed: int, p
     cand = _with_bands(cand, cv, False).select(
         "person_id", *MATCH_KEY, "obs_start_day", "obs_end_day", "death_day"
     )
-    memo[(seed, prior)] = base = cache(cand.mutate(r=_prand(cand.person_id, cand.year, seed)))
-    return base
+    return cand.mutate(r=_prand(cand.person_id, cand.year, seed))
 
 
 def _candidate_years(base: ir.Table, ef: ir.Table | None, duration_band: bool = False) -> ir.Table:
@@ -328,18 +332,17 @@ def _visit_index(pairs: ir.Table, visits: ir.Table | None) -> ir.Table:
 
 #: Days per block of the visit-window join (longer than the window, so it spans two blocks).
 _BLOCK = VISIT_WINDOW_DAYS + 1
-_VISIT_BLOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _visit_blocks(visits: ir.Table) -> ir.Table:
     """(vpid, vday, vblock) of every visit day, materialised once per visit table: the visit
     days are a distinct over the visit records, which every matching would otherwise redo."""
-    try:
-        return _VISIT_BLOCKS[visits]
-    except KeyError:
+
+    def build() -> ir.Table:
         v = visits.select(vpid=visits.person_id, vday=visits.day.epoch_days().cast("int64"))
-        vb = _VISIT_BLOCKS[visits] = cache(v.mutate(vblock=v.vday // _BLOCK))
-        return vb
+        return v.mutate(vblock=v.vday // _BLOCK)
+
+    return _shared(visits, "visit_blocks", build)
 
 
 def _eligible_pairs(
