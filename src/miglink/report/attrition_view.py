@@ -23,6 +23,8 @@ WRAP = 52
 
 def _n_text(n: Any, withheld: Any) -> tuple[str, float | None]:
     """The box's count text and its number (None when not a number)."""
+    if isinstance(n, str) and n.strip().replace(".", "", 1).isdigit():
+        n = float(n)  # a count column written as text ("5400") beside labels ("<5")
     if fmt.is_num(n):
         return f"n = {fmt.count(n)}", float(n)
     if isinstance(n, str) and n.strip():
