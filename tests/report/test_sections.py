@@ -101,7 +101,9 @@ def test_banner_says_why_a_claim_cannot_be_answered(html):
 
 
 def test_banner_ignores_descriptive_hypotheses_and_groups_reasons():
-    row = pd.Series({"note": "not estimable: no strata; x", "diagnostics": "not_estimable;events<5"})
+    row = pd.Series(
+        {"note": "not estimable: no strata; x", "diagnostics": "not_estimable;events<5"}
+    )
     hyps = [
         {"id": "a", "verdict": "inconclusive", "row": row},
         {"id": "b", "verdict": "inconclusive", "row": row},
