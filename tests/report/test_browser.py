@@ -223,7 +223,10 @@ def section_screenshots(html: str, tmp_path: Path) -> tuple[dict[str, Path], lis
 
     page = tmp_path / "instrumented.html"
     page.write_text(_instrument(html, RECTS), encoding="utf-8")
-    dom, problems = _dump(page, tmp_path / "profile", [f"--window-size={WIDTH},1000"])
+    # measured at the screenshot's scale: a fractional scale rounds text lines differently, and
+    # over a 30,000 px page the boxes would drift by a line or two
+    scale = [f"--window-size={WIDTH},1000", f"--force-device-scale-factor={SCALE}"]
+    dom, problems = _dump(page, tmp_path / "profile", scale)
     m = re.search(r'<pre id="__rects" hidden="">(.*?)</pre>', dom, re.S)
     assert m, "the section boxes were not measured"
     boxes = json.loads(m.group(1))

@@ -7,6 +7,7 @@ Each dataset runs once (the whole default study, about 20-25 s each on two cores
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -50,6 +51,11 @@ def test_real_report_has_every_section(real_report, tmp_path):
         r'<a href="([^"#]+)">', re.search(r'id="artefacts">(.*?)</section>', html, re.S).group(1)
     )
     assert "results.csv" in links and all((out / h).is_file() for h in links), name
+    # run.json's headline record: gated like every count (0 or at least the minimum cell)
+    rec = json.loads((out / "run.json").read_text(encoding="utf-8"))["headline"]
+    for k in ("persons", "persons_index", "persons_any_autoimmune"):
+        v = rec[k]
+        assert (isinstance(v, int) and (v == 0 or v >= 5)) or v in ("<5", "not shown"), (k, v)
     if CHROMIUM.exists():
         page = tmp_path / "report.html"
         page.write_text(_instrument(html), encoding="utf-8")
