@@ -98,6 +98,12 @@ def write_run(
             run, study, study_hash, data_description, engine, min_cell, data_fingerprint, notes
         )
         run_json["parameters"]["database_id"] = database_id
+        # persons / with the index set / with any autoimmune disease: sums of the gated cells
+        from miglink.report.headline import headline_counts
+
+        run_json["headline"] = headline_counts(
+            gated["prevalence"], study.settings.index_set, min_cell
+        )
         write_json(tmp / "run.json", run_json)
         lines = [f"miglink {__version__} run", f"data: {data_description}", f"engine: {engine}"]
         lines += [f"stage {k}: {v:.3f} s" for k, v in run.timings.items()]

@@ -399,3 +399,60 @@ def make_run():
 @pytest.fixture
 def fake_run(tmp_path: Path) -> Path:
     return write_fake_run(tmp_path / "run")
+
+
+# ---------------------------------------------------------------------------------------------
+# a pooled run: three site files pooled by ``miglink pool`` (federate/pool.py), report included
+
+POOL_NCS = ["nc_ingrown_nail", "nc_lipoma", "nc_warts", "nc_cataract", "nc_ganglion"]
+#: the sites' true log ORs of migraine -> SLE: spread out, so the pooled I² is well above 0
+POOL_SLE = (0.2, 0.55, 0.9)
+
+
+def _site_file(path: Path, site: int) -> Path:
+    """A site file of D1 rows (negative controls and the key row of h3_sle) and a prevalence
+    table, written through the site writer (federate/site.py) as a real site would."""
+    from miglink.claims.model import load_study
+    from miglink.designs.rows import make_row
+    from miglink.federate.site import site_results
+    from miglink.study import StudyRun
+
+    study, h = load_study()
+    rng = np.random.default_rng(100 + site)
+    rows = []
+    for i, out in enumerate(POOL_NCS + ["sle"]):
+        y = POOL_SLE[site] if out == "sle" else float(rng.normal(0, 0.05))
+        se = 0.1 + 0.01 * i
+        rows.append(
+            make_row(
+                design="D1", exposure="migraine", outcome=out, measure="OR",
+                method="mantel_haenszel", role="primary" if out == "sle" else "negative_control",
+                estimate=math.exp(y), log_estimate=y, se_log=se, ci_low=math.exp(y - Z * se),
+                ci_high=math.exp(y + Z * se), p_value=0.5, n_exposed=2000, n_unexposed=18000,
+                events_exposed=40 + i, events_unexposed=300, mdrr=1.5,
+                hypothesis="h3_sle" if out == "sle" else None,
+            )
+        )  # fmt: skip
+    prev = pd.DataFrame(
+        [
+            {"set_id": s, "sex": sex, "age_band": band, "n_persons": 400, "n_cases": cases}
+            for s, cases in (("migraine", 60), ("any_autoimmune", 20), ("sle", 10))
+            for sex in ("F", "M")
+            for band in ("20-39", "40-59")
+        ]
+    ).assign(prevalence=lambda d: d.n_cases / d.n_persons)
+    run = StudyRun(results=pd.DataFrame(rows), claims=[], prevalence=prev)
+    data = site_results(run, study, h, f"test site {site + 1}", 5)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pooled_run(tmp_path_factory) -> Path:
+    """A pooled result directory (with report.html) over three sites."""
+    from miglink.federate.pool import pool_sites
+
+    root = tmp_path_factory.mktemp("pooled")
+    files = [_site_file(root / f"site{i}" / "site_results.json", i) for i in range(3)]
+    return pool_sites(files, root / "pooled", report=True)

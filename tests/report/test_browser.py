@@ -11,6 +11,7 @@ A control test plants an error and a network request to prove the harness catche
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -95,8 +96,9 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
     )
 
 
-def _dump(page: Path, profile: Path) -> tuple[str, list[str]]:
-    proc = _chromium(["--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()], profile)
+def _dump(page: Path, profile: Path, extra: list[str] = ()) -> tuple[str, list[str]]:
+    args = ["--enable-logging=stderr", "--v=0", *extra, "--dump-dom", page.as_uri()]
+    proc = _chromium(args, profile)
     dom = proc.stdout
     assert 'id="__loaded"' in dom, f"page did not load: rc={proc.returncode}\n{proc.stderr[-2000:]}"
     m = re.search(r'<pre id="__errors" hidden="">(.*?)</pre>', dom, re.S)
@@ -172,3 +174,120 @@ def test_harness_catches_errors_and_requests(report_html, tmp_path):
     assert "planted console error" in text
     assert "undefined_function" in text
     assert "127.0.0.1:9" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# one screenshot per section (issue 18 item 2)
+
+#: measures every section's box once the DOM is ready (absolute page coordinates, CSS px)
+RECTS = """<script>
+document.addEventListener("DOMContentLoaded", function () {
+  var out = [];
+  document.querySelectorAll("section[id]").forEach(function (s) {
+    var r = s.getBoundingClientRect();
+    out.push([s.id, r.top + window.scrollY, r.height]);
+  });
+  var el = document.createElement("pre");
+  el.id = "__rects"; el.hidden = true;
+  el.textContent = JSON.stringify({height: document.documentElement.scrollHeight, sections: out});
+  document.body.appendChild(el);
+});
+</script>"""
+
+WIDTH = 1280
+#: device pixels per CSS pixel of the screenshots: 0.75 keeps text legible and takes about half
+#: the time of 1.0 on a 30,000 px page (PNG encoding dominates)
+SCALE = 0.75
+#: the sections every report has (claims 1-9 of the default study)
+SECTIONS = ["headline", "summary", *(f"claim-{i}" for i in range(1, 10))] + [
+    "attrition",
+    "calibration",
+    "data-quality",
+    "methods",
+    "software",
+    "artefacts",
+]
+
+
+def section_screenshots(html: str, tmp_path: Path) -> tuple[dict[str, Path], list[str]]:
+    """A PNG per section id, and the page's errors / refused requests.
+
+    Two Chromium runs: ``--dump-dom`` of the instrumented copy gives the errors and every
+    section's box; ``--screenshot`` of the report itself (no script) at the page's full height
+    gives the pixels, cropped per box with Pillow. Both lay the page out at the same width
+    (``SCALE`` changes the pixels per CSS pixel, not the layout).
+    """
+    import json
+
+    from PIL import Image
+
+    page = tmp_path / "instrumented.html"
+    page.write_text(_instrument(html, RECTS), encoding="utf-8")
+    # measured at the screenshot's scale: a fractional scale rounds text lines differently, and
+    # over a 30,000 px page the boxes would drift by a line or two
+    scale = [f"--window-size={WIDTH},1000", f"--force-device-scale-factor={SCALE}"]
+    dom, problems = _dump(page, tmp_path / "profile", scale)
+    m = re.search(r'<pre id="__rects" hidden="">(.*?)</pre>', dom, re.S)
+    assert m, "the section boxes were not measured"
+    boxes = json.loads(m.group(1))
+    height = int(boxes["height"]) + 1
+    assert height < 60_000, f"page too tall to screenshot in one piece: {height}px"
+    plain = tmp_path / "report.html"
+    plain.write_text(html, encoding="utf-8")
+    full = tmp_path / "full.png"
+    proc = _chromium(
+        [
+            f"--window-size={WIDTH},{height}",
+            f"--force-device-scale-factor={SCALE}",
+            f"--screenshot={full}",
+            plain.as_uri(),
+        ],
+        tmp_path / "profile",
+    )
+    assert full.exists(), proc.stderr[-2000:]
+    shots: dict[str, Path] = {}
+    out = tmp_path / "sections"
+    out.mkdir()
+    with Image.open(full) as im:
+        w, h_px = im.size
+        assert abs(w - WIDTH * SCALE) <= 1 and abs(h_px - height * SCALE) <= 2, im.size
+        for sid, top, h in boxes["sections"]:
+            box = (0, int(top * SCALE), w, min(h_px, int(math.ceil((top + h) * SCALE))))
+            shots[sid] = out / f"{sid}.png"
+            im.crop(box).save(shots[sid], compress_level=1)
+    return shots, problems
+
+
+def _assert_drawn(png: Path) -> None:
+    """A real picture of a section: PNG, not blank (text and rules give many grey levels)."""
+    from PIL import Image
+
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(png) as im:
+        assert im.size[1] >= 40, (png.name, im.size)
+        grey = im.convert("L")
+        lo, hi = grey.getextrema()
+        assert hi - lo > 100, f"{png.name} looks blank"
+        assert len(grey.getcolors(maxcolors=256 * 256) or range(257)) > 8, png.name
+
+
+def test_screenshot_per_section_without_console_errors(report_html, tmp_path):
+    shots, problems = section_screenshots(report_html, tmp_path)
+    assert problems == []
+    for sid in SECTIONS:
+        assert sid in shots, f"section {sid} missing from the page"
+        _assert_drawn(shots[sid])
+    keep = Path(__file__).resolve().parents[2] / ".pytest_cache" / "report-sections"
+    if keep.parent.exists():
+        keep.mkdir(exist_ok=True)
+        for png in shots.values():
+            shutil.copyfile(png, keep / png.name)
+
+
+def test_pooled_report_screenshot_per_section(pooled_run, tmp_path):
+    html = (pooled_run / "report.html").read_text(encoding="utf-8")
+    shots, problems = section_screenshots(html, tmp_path)
+    assert problems == []
+    for sid in [*SECTIONS, "sites"]:
+        assert sid in shots, f"section {sid} missing from the pooled report"
+        _assert_drawn(shots[sid])

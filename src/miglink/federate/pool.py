@@ -33,6 +33,7 @@ from miglink.federate.site import (
     grid,
     normal_profile,
 )
+from miglink.federate.site_forest import site_estimates
 from miglink.io import atomic_dir, write_json
 from miglink.stats import level
 from miglink.stats.meta import pool
@@ -184,9 +185,9 @@ def pool_estimates(
     """Pool every estimate key across sites; return pooled result rows and per-key heterogeneity."""
     min_cell = max(int(s["min_cell"]) for s in sites)
     groups: dict[tuple, list[dict]] = {}
-    for s in sites:
+    for i, s in enumerate(sites):
         for r in s["estimates"]:
-            groups.setdefault(tuple(r.get(k) for k in KEY), []).append(r)
+            groups.setdefault(tuple(r.get(k) for k in KEY), []).append(r | {"_site": i})
     rows, het = [], []
     for key, rs in groups.items():
         first = rs[0]
@@ -281,6 +282,7 @@ def _pool_ratio(row: dict, rs: list[dict], method: str, hksj: bool) -> dict:
         }
         | {k: _finite(v) for k, v in fitted.items()}
         | {"profile_fe": profile_pool([r.get("profile") for r in rs], y, se)}
+        | {"sites": site_estimates(rs)}
     )
 
 

@@ -48,6 +48,8 @@ class RunArtefacts:
     min_cell: int = DEFAULT_MIN_CELL
     #: the comparative cohorts' tables (d10_table1, d10_balance, d10_preference, d10_diagnostics)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: pooled.json of a pooled run (per-key heterogeneity and site estimates), else empty
+    pooled: dict[str, Any] = field(default_factory=dict)
 
 
 def _read_json(path: Path) -> Any:
@@ -55,6 +57,12 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise MiglinkError(f"{path.name} in {path.parent} is not valid JSON: {e}") from None
+
+
+def _read_optional_json(run_dir: Path, name: str) -> dict[str, Any]:
+    """An optional JSON artefact (calibration, run, pooled), or {} when absent."""
+    path = run_dir / name
+    return (_read_json(path) or {}) if path.exists() else {}
 
 
 def _read_table(run_dir: Path, stem: str) -> pd.DataFrame:
@@ -112,12 +120,8 @@ def load_run(run_dir: str | Path) -> RunArtefacts:
     if not attrition.empty:
         _require(attrition, "attrition", ("analysis", "step", "description", "n"))
 
-    calibration: dict[str, dict[str, Any]] = {}
-    if (run_dir / "calibration.json").exists():
-        calibration = _read_json(run_dir / "calibration.json") or {}
-    run: dict[str, Any] = {}
-    if (run_dir / "run.json").exists():
-        run = _read_json(run_dir / "run.json") or {}
+    calibration = _read_optional_json(run_dir, "calibration.json")
+    run = _read_optional_json(run_dir, "run.json")
     # The writer gated every artefact already; the report is an artefact too, so it passes its
     # counts through the same gate once more (a no-op on gated input).
     min_cell = int((run.get("parameters") or {}).get("min_cell") or DEFAULT_MIN_CELL)
@@ -148,6 +152,7 @@ def load_run(run_dir: str | Path) -> RunArtefacts:
         t = _read_table(run_dir, stem)
         tables[stem] = gate_frame(t, min_cell, counts) if not t.empty else t
     return RunArtefacts(
+        pooled=_read_optional_json(run_dir, "pooled.json"),
         tables=tables,
         run_dir=run_dir,
         results=results,

@@ -25,6 +25,17 @@ KIND_COLOURS = {
     "this study": "#4d4d4d",
     "calibrated": "#1f5fa8",
     "published": "#c8641e",
+    "site": "#4d4d4d",
+    "pooled (random effects)": "#1f5fa8",
+    "pooled (fixed effect)": "#6b3fa0",
+}
+KIND_SHAPES = {
+    "this study": "square",
+    "calibrated": "circle",
+    "published": "diamond",
+    "site": "square",
+    "pooled (random effects)": "diamond",
+    "pooled (fixed effect)": "triangle-up",
 }
 GROUP_COLOURS = {"exposed": "#b2182b", "unexposed": "#2166ac"}
 #: "all": a concept set the privacy gate could show only for both sexes together
@@ -138,10 +149,7 @@ def forest(rows: pd.DataFrame, title: str = "") -> str | None:
             title=None,
             scale=alt.Scale(
                 domain=kinds,
-                range=[
-                    {"this study": "square", "calibrated": "circle", "published": "diamond"}[k]
-                    for k in kinds
-                ],
+                range=[KIND_SHAPES[k] for k in kinds],
             ),
         ),
     )

@@ -20,10 +20,15 @@ from miglink.io import write_text
 from miglink.privacy import redact_secrets
 from miglink.report import charts, fmt
 from miglink.report.artefacts import RunArtefacts, load_run
+from miglink.report.attrition_view import attrition_svg, attrition_views
+from miglink.report.banners import claim_banner
 from miglink.report.calibration_view import calibration_views, claim_keys
 from miglink.report.d10 import d10_views
 from miglink.report.genetics import genetics_section
+from miglink.report.headline import headline_view
+from miglink.report.links import artefact_links
 from miglink.report.literature import comparable, published_for, scholarly_link
+from miglink.report.sites import sites_view
 
 #: Our cross-sectional designs: an association without time order matches published estimates
 #: of either direction.
@@ -282,6 +287,7 @@ def _attrition(att: pd.DataFrame, analyses: list[str], res: pd.DataFrame) -> lis
         out.append(
             {
                 "analysis": k,
+                "svg": attrition_svg(sel.to_dict("records"), title=k),
                 "steps": [
                     {"step": s.step, "description": s.description, "n": _step_n(s)}
                     for s in sel.itertuples()
@@ -424,6 +430,10 @@ def build_context(art: RunArtefacts) -> dict[str, Any]:
         "data_source": redact_secrets(run.get("data_source", "")),
         "miglink_version": run.get("miglink_version", ""),
         "pooled": pooled,
+        "headline": headline_view(art),
+        "attrition": attrition_views(art.attrition, res),
+        "sites": sites_view(art),
+        "links": artefact_links(art.run_dir),
         "claims": claims,
         "comparisons": d10_views(art, lambda c, a: _km(c, a, res)),
         "verdict_counts": counts,
@@ -464,6 +474,7 @@ def _claim_view(
     )
     return {
         "id": cid,
+        "banner": claim_banner(hyps, verdict),
         "title": c.get("title", f"Claim {cid}"),
         "statement": c.get("statement", ""),
         "verdict": verdict,
