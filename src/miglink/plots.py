@@ -113,17 +113,19 @@ def km_analyses(result: StudyResult) -> list[str]:
 def plot_km(result: StudyResult, analysis: str | None = None, *, bands: bool = True) -> Figure:
     """Kaplan-Meier curves of one analysis (default: the first with published points), one step
     line per group with its pointwise band; withheld points (an arm under the minimum cell size,
-    coarsened times) are not drawn."""
+    coarsened times) are not drawn. With no published point at all, the figure says so."""
     shown = km_analyses(result)
-    if analysis is None:
-        if not shown:
-            raise MiglinkError("no curve of this run has a published point")
-        analysis = shown[0]
-    cur = result.curves[result.curves["analysis"] == analysis]
-    if cur.empty:
-        raise MiglinkError(f"no curves for analysis {analysis!r}; analyses with points: {shown}")
     fig = _figure(4.0)
     ax = fig.subplots()
+    if analysis is None and not shown:  # small data: every arm under the minimum cell size
+        ax.text(0.5, 0.5, "no curve of this run has a published point", ha="center")
+        ax.set_axis_off()
+        return fig
+    analysis = analysis or shown[0]
+    cur = result.curves
+    cur = cur[cur["analysis"] == analysis] if "analysis" in cur else cur
+    if cur.empty:
+        raise MiglinkError(f"no curves for analysis {analysis!r}; analyses with points: {shown}")
     for group, g in cur.groupby("group", sort=True):
         g = g.assign(
             time=pd.to_numeric(g["time"], errors="coerce"),

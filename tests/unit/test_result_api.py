@@ -155,3 +155,14 @@ def test_load_result_equals_the_in_memory_object(world):
     other.claims = copy.deepcopy(loaded.claims)
     other.claims[0]["summary"] = "x"
     assert not other.equals(res)
+
+
+def test_km_without_published_points_says_so_and_unknown_analysis_is_refused():
+    pytest.importorskip("matplotlib")
+    from miglink.plots import plot_km
+
+    empty = StudyResult(results=pd.DataFrame(), claims=[])
+    fig = plot_km(empty)
+    assert "no curve of this run has a published point" in fig.axes[0].texts[0].get_text()
+    with pytest.raises(MiglinkError, match="no curves for analysis"):
+        plot_km(empty, "d2__sle__migraine")
