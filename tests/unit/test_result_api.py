@@ -3,7 +3,7 @@ an explicit opt-in, summary lines, an escaped notebook display, plots from the g
 written run directory loaded into an equal object.
 
 One small world (3 000 synthetic persons, seed 11) and a one-claim study (two D1 hypotheses, one
-D2): ~7 s for the first run, the second reuses its cached counts."""
+D2), run once (~7 s on a quiet machine); the default call reuses that run's StudyRun."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ CLAIM = {
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """(gated result of a default run, trusted result of a run writing ``out``, out)."""
+    """(trusted result of a run writing ``out``, out, the data, the study file)."""
     from miglink import run_study
     from miglink.synth import generate
 
@@ -49,18 +49,29 @@ def world(tmp_path_factory):
     study.pop("comparisons", None)
     study["claims"] = [CLAIM]
     (base / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
-    kw = {"study": base / "study.yaml", "report": False, "cache_dir": base / "cache"}
-    default = run_study(base / "cdm", min_cell=MIN_CELL, **kw)
-    trusted = run_study(base / "cdm", base / "run", min_cell=MIN_CELL, trusted=True, **kw)
-    return default, trusted, base / "run"
+    kw = {"study": base / "study.yaml", "report": False, "resume": False, "min_cell": MIN_CELL}
+    trusted = run_study(base / "cdm", base / "run", trusted=True, **kw)
+    return trusted, base / "run", base / "cdm", base / "study.yaml"
+
+
+@pytest.fixture
+def default(world, monkeypatch):
+    """run_study with its defaults on the same run (the engine's StudyRun reused: no second
+    computation)."""
+    import miglink.study
+    from miglink import run_study
+
+    trusted, _, cdm, study = world
+    monkeypatch.setattr(miglink.study, "_run", lambda *a, **k: trusted._ungated)
+    return run_study(cdm, study=study, min_cell=MIN_CELL)
 
 
 def _small(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < MIN_CELL
 
 
-def test_results_are_gated_by_default_and_ungated_only_on_opt_in(world):
-    default, trusted, _ = world
+def test_results_are_gated_by_default_and_ungated_only_on_opt_in(world, default):
+    trusted = world[0]
     assert isinstance(default, StudyResult) and not default.trusted
     with pytest.raises(MiglinkError, match="trusted=True"):
         default.ungated("results")
@@ -72,13 +83,19 @@ def test_results_are_gated_by_default_and_ungated_only_on_opt_in(world):
         assert not any(_small(v) for c in counts for v in table[c])
         for i, c in small:
             assert table.loc[i, c] in (f"<{MIN_CELL}", None) or pd.isna(table.loc[i, c])
+    for name in ("curves", "attrition", "prevalence"):  # every table of the object is gated
+        table = getattr(default, name)
+        cols = [c for c in min_cell_columns(name) if c in table.columns]
+        assert cols and not any(_small(v) for c in cols for v in table[c]), name
+        raw_t = trusted.ungated(name)
+        assert len(table) == 0 or not raw_t.equals(table)
     # the gated tables do not depend on the opt-in
     assert default.equals(trusted)
     assert "UNGATED" in repr(trusted) and "UNGATED" not in repr(default)
 
 
 def test_summary_one_line_per_claim_with_calibrated_key_estimate(world):
-    res = world[1]
+    res = world[0]
     s = res.summary()
     assert list(s["claim"]) == [3] and s.loc[0, "title"] == TITLE
     claim = res.claims[0]
@@ -97,8 +114,8 @@ def test_summary_one_line_per_claim_with_calibrated_key_estimate(world):
     assert hyps.loc["h3_sle", "key_estimate"] == "" and "withheld" in hyps.loc["h3_sle", "note"]
 
 
-def test_repr_html_escapes(world):
-    page = world[0]._repr_html_()
+def test_repr_html_escapes(default):
+    page = default._repr_html_()
     assert "Migraine &amp; SLE &lt;b&gt;or&lt;/b&gt; RA" in page
     assert "<b>or</b>" not in page
     assert page.count("<table>") == 2 and "h3_sle_incident" in page
@@ -116,7 +133,7 @@ def test_plots_return_figures_with_one_row_line_point_each(world):
         plot_km,
     )
 
-    res = world[1]
+    res = world[0]
     fig = plot_forest(res, claim=3)
     assert isinstance(fig, Figure)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
@@ -139,7 +156,7 @@ def test_plots_return_figures_with_one_row_line_point_each(world):
 
 
 def test_load_result_equals_the_in_memory_object(world):
-    _, res, out = world
+    res, out = world[:2]
     loaded = load_result(out)
     assert loaded.equals(res) and res.equals(loaded)
     assert loaded.out == out and loaded.database_id == res.database_id == "cdm"
