@@ -93,7 +93,7 @@ def plot_forest(result: StudyResult, claim: int | str | None = None) -> Figure:
         face = "black" if r.calibrated else "white"
         ax.plot([r.estimate], [y], "s", color="black", markerfacecolor=face, ms=6)
     ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-    ax.set_xscale("log")
+    _log_axis(ax)
     ax.set_yticks(ys, [f"{r.hypothesis} ({r.verdict})" for r in rows.itertuples()])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel(f"estimate ({result.level}% CI; filled: calibrated)")
@@ -139,7 +139,7 @@ def plot_km(result: StudyResult, analysis: str | None = None, *, bands: bool = T
             lo = pd.to_numeric(g["ci_low"], errors="coerce")
             hi = pd.to_numeric(g["ci_high"], errors="coerce")
             ax.fill_between(g["time"], lo, hi, step="post", alpha=0.2, color=line.get_color())
-    ax.set_xlabel("time since index")
+    ax.set_xlabel("years since index")
     ax.set_ylabel("survival (no outcome)")
     ax.set_title(analysis.replace("__", " · ").replace("_", " "))
     if ax.get_lines():
@@ -182,12 +182,22 @@ def plot_calibration(result: StudyResult, group: str) -> Figure:
     if not math.isnan(mean):
         ax.axvline(math.exp(mean), color="tab:red", lw=1, ls="--")
         null = f"null mean {math.exp(mean):.2f}, sd {_num(info.get('sd')):.3g}"
-    ax.set_xscale("log")
+    _log_axis(ax)
     ax.set_ylim(se_max, 0)
     ax.set_xlabel("estimate (negative controls)")
     ax.set_ylabel("standard error of the log estimate")
     ax.set_title(f"{group}: {len(pts)} controls shown; {null}", fontsize=9)
     return fig
+
+
+def _log_axis(ax) -> None:
+    """A log x axis labelled with plain ratios (0.5, 1, 2), no minor-tick labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _z(alpha: float) -> float:
