@@ -118,15 +118,17 @@ def run_study(
             cache_dir,
             database_id,
         )
-    return StudyResult.from_run(
-        run,
-        min_cell=min_cell,
-        database_id=database_id or default_database_id(data),
-        out=out,
-        study_name=study_obj.name,
-        alpha=study_obj.settings.alpha,
-        trusted=trusted,
-    )
+    # gated at the run's level, as write_run gates the files (curves' bands are recomputed)
+    with interval_level(study_obj.settings.alpha, study_obj.settings.power):
+        return StudyResult.from_run(
+            run,
+            min_cell=min_cell,
+            database_id=database_id or default_database_id(data),
+            out=out,
+            study_name=study_obj.name,
+            alpha=study_obj.settings.alpha,
+            trusted=trusted,
+        )
 
 
 def _run(

@@ -20,6 +20,7 @@ from miglink.privacy.spec import min_cell_columns
 from miglink.result import StudyResult, load_result
 
 MIN_CELL = 5
+ALPHA = 0.1
 TITLE = "Migraine & SLE <b>or</b> RA"
 CLAIM = {
     "id": 3,
@@ -48,6 +49,8 @@ def world(tmp_path_factory):
     study = yaml.safe_load(text)
     study.pop("comparisons", None)
     study["claims"] = [CLAIM]
+    # a 90% level: the object must be gated at the run's level, as the files are (curve bands)
+    study["settings"]["alpha"] = ALPHA
     (base / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
     kw = {"study": base / "study.yaml", "report": False, "resume": False, "min_cell": MIN_CELL}
     trusted = run_study(base / "cdm", base / "run", trusted=True, **kw)
@@ -105,7 +108,7 @@ def test_summary_one_line_per_claim_with_calibrated_key_estimate(world):
     row = res.results[(res.results.hypothesis == "h3_ra")].iloc[0]
     assert math.isfinite(row["cal_estimate"])  # D1 is calibrated on this world
     text = (
-        f"h3_ra: {row['measure']} {row['cal_estimate']:.2f} (calibrated 95% CI "
+        f"h3_ra: {row['measure']} {row['cal_estimate']:.2f} (calibrated 90% CI "
         f"{row['cal_ci_low']:.2f}-{row['cal_ci_high']:.2f})"
     )
     assert text in s.loc[0, "key_estimates"]
@@ -160,6 +163,7 @@ def test_load_result_equals_the_in_memory_object(world):
     loaded = load_result(out)
     assert loaded.equals(res) and res.equals(loaded)
     assert loaded.out == out and loaded.database_id == res.database_id == "cdm"
+    assert loaded.alpha == res.alpha == ALPHA and res.level == 90
     assert not loaded.trusted
     with pytest.raises(MiglinkError):
         loaded.ungated()
@@ -183,3 +187,24 @@ def test_km_without_published_points_says_so_and_unknown_analysis_is_refused():
     assert "no curve of this run has a published point" in fig.axes[0].texts[0].get_text()
     with pytest.raises(MiglinkError, match="no curves for analysis"):
         plot_km(empty, "d2__sle__migraine")
+
+
+def test_the_object_is_gated_at_the_runs_level(world, monkeypatch):
+    """The gate recomputes curve bands at the current level (miglink.privacy.curves): run_study
+    must gate the object under the study's alpha, as write_run gates the files."""
+    import miglink.study
+    from miglink import run_study
+    from miglink.stats import level
+
+    trusted, _, cdm, study = world
+    seen = []
+    real = StudyResult.from_run.__func__
+
+    def spy(cls, run, **kw):
+        seen.append(level.alpha())
+        return real(cls, run, **kw)
+
+    monkeypatch.setattr(miglink.study, "_run", lambda *a, **k: trusted._ungated)
+    monkeypatch.setattr(StudyResult, "from_run", classmethod(spy))
+    run_study(cdm, study=study, min_cell=MIN_CELL)
+    assert seen == [ALPHA]
