@@ -75,7 +75,7 @@ from miglink.study import run_study
 res = run_study(sys.argv[1], sys.argv[2], engine=sys.argv[3], report=False, resume=False)
 wall = time.perf_counter() - t0
 run = json.load(open(sys.argv[2] + "/run.json"))
-print(json.dumps({"study_s": wall, "rows_out": len(res), "stages": run["timings"],
+print(json.dumps({"study_s": wall, "rows_out": len(res.results), "stages": run["timings"],
                   "study_peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
                   "study_tree_peak_rss_gb": peak[0] / 1e9}))
 """

@@ -1,7 +1,10 @@
 """miglink: test the claimed links between migraine and autoimmune disease on health-record data.
 
-The public API is small: :func:`run_study` runs the whole pre-specified study and returns the
-results table; :func:`open_cdm` opens a data source; :func:`load_concept_sets` reads concept sets.
+The public API is small: :func:`run_study` runs the whole pre-specified study and returns a
+:class:`~miglink.result.StudyResult` (its gated tables, ``summary()``, a notebook display);
+:func:`load_result` opens a written run directory as the same object; :mod:`miglink.plots` draws
+forest, Kaplan-Meier and calibration figures from it; :func:`open_cdm` opens a data source;
+:func:`load_concept_sets` reads concept sets (docs/api.md).
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ __version__ = "0.1.0"
 import miglink.sources._compat  # noqa: E402,F401
 from miglink.errors import MiglinkError  # noqa: E402
 
-__all__ = ["MiglinkError", "__version__", "open_cdm", "run_study", "load_concept_sets"]
+__all__ = [
+    "MiglinkError",
+    "StudyResult",
+    "__version__",
+    "load_concept_sets",
+    "load_result",
+    "open_cdm",
+    "run_study",
+]
 
 
 def __getattr__(name: str):  # lazy: keep `import miglink` cheap
@@ -38,6 +49,10 @@ def __getattr__(name: str):  # lazy: keep `import miglink` cheap
         from miglink.study import run_study
 
         return run_study
+    if name in ("StudyResult", "load_result"):
+        from miglink import result
+
+        return getattr(result, name)
     if name == "load_concept_sets":
         from miglink.concepts import load_concept_sets
 

@@ -1,9 +1,10 @@
 """Run the whole pre-specified study: check -> features -> each design's count and estimate ->
 calibration -> diagnostics -> verdicts -> artefacts.
 
-``run_study`` is the public Python API under ``miglink run``; it returns the results table (a pandas
-DataFrame, one row per estimate, columns in data/results_schema.csv) and, when ``out`` is given,
-writes every artefact through the single minimum-cell gate. :func:`execute` is the loop; what each
+``run_study`` is the public Python API under ``miglink run``; it returns a
+:class:`miglink.result.StudyResult` (the gated results, claims, curves, calibration, attrition and
+prevalence; docs/api.md) and, when ``out`` is given, writes every artefact through the single
+minimum-cell gate. :func:`execute` is the loop; what each
 design estimates lives in its module (:mod:`miglink.designs.registry` lists them).
 """
 
@@ -32,6 +33,7 @@ from miglink.genetics.hypotheses import (
     with_sumstats,
 )
 from miglink.privacy import gate_count
+from miglink.result import StudyResult
 from miglink.stagecache import StageCache, cache_key
 from miglink.stats.level import interval_level
 
@@ -71,8 +73,13 @@ def run_study(
     cache_dir: str | Path | None = None,
     database_id: str | None = None,
     sumstats: dict[str, str] | None = None,
-) -> pd.DataFrame:
-    """Run the study on ``data`` (an OMOP / FHIR / MEDS source) and return the results table.
+    trusted: bool = False,
+) -> StudyResult:
+    """Run the study on ``data`` (an OMOP / FHIR / MEDS source) and return its gated tables.
+
+    The :class:`~miglink.result.StudyResult` holds what the artefacts hold (gated at ``min_cell``,
+    as the run directory); ``trusted=True`` also keeps the ungated tables in memory, for a notebook
+    on the machine that may see them (``result.ungated("results")``; never share them).
 
     With ``out`` and ``resume`` (the default), finished stages are cached beside ``out`` (or in
     ``cache_dir``) under a key of the data fingerprint, study hash, engine and miglink version, so
@@ -88,6 +95,7 @@ def run_study(
 
     from miglink.cli.options import validate_min_cell
     from miglink.outdir import guarded_out
+    from miglink.outputs import default_database_id
 
     if engine not in ("duckdb", "spark"):
         raise MiglinkError(f"unknown engine {engine!r}: choose 'duckdb' or 'spark'")
@@ -96,7 +104,7 @@ def run_study(
     study_obj = with_sumstats(study_obj, sumstats)
     # --out is checked, probed and locked before any computation (a refused --out costs nothing)
     with guarded_out(out, data) if out is not None else nullcontext():
-        return _run(
+        run = _run(
             data,
             out,
             study,
@@ -109,6 +117,17 @@ def run_study(
             resume,
             cache_dir,
             database_id,
+        )
+    # gated at the run's level, as write_run gates the files (curves' bands are recomputed)
+    with interval_level(study_obj.settings.alpha, study_obj.settings.power):
+        return StudyResult.from_run(
+            run,
+            min_cell=min_cell,
+            database_id=database_id or default_database_id(data),
+            out=out,
+            study_name=study_obj.name,
+            alpha=study_obj.settings.alpha,
+            trusted=trusted,
         )
 
 
@@ -125,7 +144,7 @@ def _run(
     resume,
     cache_dir,
     database_id=None,
-) -> pd.DataFrame:
+) -> StudyRun:
     """run_study after its checks: open the data, run (resuming), write, and clean the cache."""
     from miglink.sources import open_cdm
 
@@ -180,7 +199,7 @@ def _run(
         # clean up: its cache is reused, or removed as stale, by the next run on this --out)
         stage_cache.remove()
         raise
-    return run.results
+    return run
 
 
 class _Clock:

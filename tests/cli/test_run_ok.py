@@ -80,7 +80,9 @@ def test_run_json_output(tmp_path, synthetic_cdm):
 def test_python_api_returns_results_table(synthetic_cdm):
     import miglink
 
-    df = miglink.run_study(synthetic_cdm)
+    result = miglink.run_study(synthetic_cdm)
+    assert isinstance(result, miglink.StudyResult) and not result.trusted
+    df = result.results  # gated, as results.parquet
     assert isinstance(df, pd.DataFrame)
     assert set(REQUIRED) <= set(df.columns)
     assert (df["role"] == "negative_control").sum() >= 20

@@ -34,7 +34,7 @@ def test_full_study_completes(study_complete, shared_data, tmp_path, name):
     if not path.exists():
         pytest.skip(f"dataset not found: {path}")
     out = tmp_path / "out"
-    results = run_study(path, out)
+    results = run_study(path, out).results
     assert len(results) > 0
     study_complete(results, out)
 

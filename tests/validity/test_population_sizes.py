@@ -42,7 +42,7 @@ def test_full_study_completes(study_complete, tmp_path, persons, seed):
     data = tmp_path / "cdm"
     generate(persons=persons, seed=seed, out=data)
     t0 = time.perf_counter()
-    results = run_study(data, tmp_path / "out")
+    results = run_study(data, tmp_path / "out").results
     elapsed = time.perf_counter() - t0
     study_complete(results, tmp_path / "out")
     print(f"study on {persons} persons, seed {seed}: {elapsed:.1f} s")
@@ -57,7 +57,7 @@ def test_one_day_observation_periods(study_complete, tmp_path):
     i = t.schema.get_field_index("observation_period_end_date")
     t = t.set_column(i, "observation_period_end_date", t["observation_period_start_date"])
     pq.write_table(t, path)
-    results = run_study(data, tmp_path / "out")
+    results = run_study(data, tmp_path / "out").results
     study_complete(results, tmp_path / "out")
     d2 = results[results.design == "D2"]
     assert len(d2) and d2["estimate"].isna().all()
