@@ -94,7 +94,7 @@ def _item_roots(vocab: Vocabulary, sets: dict[str, ConceptSet]) -> dict[tuple[st
     found: dict[tuple[str, int], list[tuple[int, str | None]]] = {}
     for s in sets.values():
         for n, item in enumerate(s.items):
-            if item.code is not None and item.vocabulary is not None:
+            if item.code is not None and item.concept_id is None:  # an id is its own concept
                 found[(s.id, n)] = vocab.lookup(item, item_patterns(item))
     vocab.load_maps_to({cid for rows in found.values() for cid, std in rows if std != "S"})
     roots: dict[tuple[str, int], set[int]] = {}
