@@ -153,6 +153,7 @@ def _run_json(
         "data_quality": dq_g,
         "notes": notes,
         "resolution": run.resolution,
+        "resolution_notes": getattr(run, "resolution_notes", {}),
         "study": {"name": study.name, "hash": study_hash},
         "methods": methods_text(study),
     }

@@ -56,6 +56,8 @@ class StudyRun:
     notes: list[str] = field(default_factory=list)
     data_quality: dict = field(default_factory=dict)
     resolution: dict = field(default_factory=dict)
+    #: set id -> why it matched no record (concepts.coverage), shown beside the claims using it
+    resolution_notes: dict = field(default_factory=dict)
     #: the designs' further tables (D10's d10_table1, d10_balance ...), ungated
     tables: dict = field(default_factory=dict)
 
@@ -341,6 +343,7 @@ def execute(
         notes=list(described["notes"]) + sumstats_notes(study, study_path),
         data_quality=dq.to_dict(min_cell) if hasattr(dq, "to_dict") else {},
         resolution=described["resolution"],
+        resolution_notes=described.get("resolution_notes", {}),
         tables={k: v for r in results for k, v in r.tables.items()},
     )
 
@@ -354,6 +357,7 @@ def _describe_features(ft: FeatureTables, study: Study) -> dict:
         "prevalence": prevalence_table(ft, sets),
         "notes": list(ft.notes),
         "resolution": {k: list(v) for k, v in ft.resolution.items()},
+        "resolution_notes": dict(ft.resolution_notes),
     }
 
 

@@ -23,6 +23,11 @@ def register(app: typer.Typer) -> None:
         cache_dir: Path | None = typer.Option(
             None, "--cache-dir", help="Where unzipped / converted copies are kept."
         ),
+        concept_sets: list[Path] | None = typer.Option(
+            None,
+            "--concept-sets",
+            help="Concept-set files (YAML or ATLAS JSON); default: the protocol's sets.",
+        ),
     ) -> None:
         """Check an OMOP CDM for problems that would bias or break the study."""
         from miglink.sources import open_cdm
@@ -30,14 +35,30 @@ def register(app: typer.Typer) -> None:
 
         cdm = open_cdm(data, engine, cache_dir=cache_dir)
         report = run_checks(cdm)
+        concept_warnings = [] if report.fatal else _concept_warnings(cdm, concept_sets)
         if as_json:
-            typer.echo(json.dumps(report.to_dict(min_cell), indent=2, default=str))
+            payload = report.to_dict(min_cell) | {"concept_warnings": concept_warnings}
+            typer.echo(json.dumps(payload, indent=2, default=str))
         else:
             _print(report, min_cell)
+            for w in concept_warnings:
+                typer.echo(f"warning: {w}")
         if report.fatal:
             for f in report.fatal:
                 typer.echo(f"miglink: error: {f.text(min_cell)}", err=True)
             raise typer.Exit(2)
+
+
+def _concept_warnings(cdm, paths: list[Path] | None) -> list[str]:
+    """The vocabulary's and every concept set's coverage warnings (only zeros are named)."""
+    from miglink.concepts.coverage import set_warnings
+    from miglink.concepts.load import load_concept_sets
+    from miglink.concepts.match import set_counts
+    from miglink.concepts.resolve import resolve_concept_sets
+
+    sets = load_concept_sets(paths or None)
+    resolved = resolve_concept_sets(cdm, sets)
+    return set_warnings(cdm, set_counts(cdm, sets, resolved), resolved)
 
 
 def _print(report, min_cell: int) -> None:

@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
         cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Cache for copies."),
     ) -> None:
         """Count persons and records per concept set (small counts suppressed)."""
+        from miglink.concepts.coverage import set_warnings
         from miglink.concepts.load import load_concept_sets
         from miglink.concepts.match import set_counts
         from miglink.concepts.resolve import resolve_concept_sets
@@ -36,13 +37,16 @@ def register(app: typer.Typer) -> None:
         sets = load_concept_sets(concept_sets or None)
         cdm = open_cdm(data, engine, cache_dir=cache_dir)
         resolved = resolve_concept_sets(cdm, sets)
-        frame = gate_frame(set_counts(cdm, sets, resolved), min_cell)
+        raw = set_counts(cdm, sets, resolved)
+        warnings = set_warnings(cdm, raw, resolved)
+        frame = gate_frame(raw, min_cell)
         if as_json:
             payload = {
                 "source": cdm.description,
                 "engine": cdm.engine,
                 "min_cell": min_cell,
                 "concept_sets": frame.to_dict(orient="records"),
+                "warnings": warnings,
             }
             typer.echo(json.dumps(payload, indent=2, default=str))
             return
@@ -62,3 +66,5 @@ def register(app: typer.Typer) -> None:
                 row.note,
             )
         console.print(t)
+        for w in warnings:
+            typer.echo(f"warning: {w}")

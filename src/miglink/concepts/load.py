@@ -55,22 +55,18 @@ def _read_yaml(path: Path) -> list[ConceptSet]:
         raise MiglinkError(f"concept-set file {path} is invalid: {_first_error(e)}") from None
 
 
-_ATLAS_VOCAB = {
-    "ICD10CM": "ICD10CM",
-    "ICD9CM": "ICD9CM",
-    "SNOMED": "SNOMED",
-    "RxNorm": "RxNorm",
-    "ATC": "ATC",
-    "LOINC": "LOINC",
-    "NDC": "NDC",
-}
+#: ATLAS VOCABULARY_IDs whose codes the source-value matcher understands.
+ATLAS_VOCABULARIES = ("ICD10CM", "ICD9CM", "SNOMED", "RxNorm", "ATC", "LOINC", "NDC")
+_ATLAS_DOMAINS = ("condition", "drug", "measurement", "observation")
 
 
 def _read_atlas_json(path: Path) -> list[ConceptSet]:
-    """ATLAS exports ``{"items": [{"concept": {...CONCEPT_ID...}, "isExcluded", "includeDescendants"}]}``.
+    """ATLAS exports ``{"items": [{"concept": {...}, "isExcluded", "includeDescendants",
+    "includeMapped"}]}``.
 
-    Items are kept by standard concept id (ATLAS sets are defined on concept ids), with the
-    vocabulary/code as a fallback where the concept is non-standard.
+    Each item keeps its concept id and, where the vocabulary is one the source-value matcher
+    knows, its (vocabulary, code): the code is what matches data without concept ids (FHIR and
+    MEDS conversions). ``includeMapped`` adds the source concepts that 'Maps to' the item.
     """
     try:
         raw = json.loads(read_text(path, "ATLAS concept-set file", MAX_SET_FILE_BYTES))
@@ -84,30 +80,45 @@ def _read_atlas_json(path: Path) -> list[ConceptSet]:
     items_raw = raw.get("items") if isinstance(raw, dict) else None
     if not items_raw:
         raise MiglinkError(f"ATLAS concept-set file {path} has no 'items'")
-    items: list[ConceptSetItem] = []
-    domain = "condition"
-    for i, it in enumerate(items_raw):
-        c = it.get("concept", {})
-        cid = c.get("CONCEPT_ID", c.get("conceptId"))
-        if cid is None:
-            raise MiglinkError(f"ATLAS concept-set file {path}: item {i} has no CONCEPT_ID")
-        dom = str(c.get("DOMAIN_ID", c.get("domainId", "Condition"))).lower()
-        if dom in ("condition", "drug", "measurement", "observation"):
-            domain = dom
-        items.append(
-            ConceptSetItem(
-                concept_id=int(cid),
-                descendants=bool(it.get("includeDescendants", False)),
-                exclude=bool(it.get("isExcluded", False)),
-            )
-        )
+    items = [_atlas_item(path, i, it) for i, it in enumerate(items_raw)]
+    domains = [_atlas_domain(it.get("concept", {})) for it in items_raw]
+    domain = next((d for d in reversed(domains) if d in _ATLAS_DOMAINS), "condition")
     sid = "".join(ch if ch.isalnum() else "_" for ch in path.stem.lower()).strip("_")
     if not sid or not sid[0].isalpha():
         sid = f"atlas_{sid}"
     role = {"drug": "drug", "measurement": "lab", "observation": "family_history"}.get(
         domain, "outcome"
     )
-    return [ConceptSet(id=sid, name=str(name), domain=domain, role=role, items=tuple(items))]
+    try:
+        return [ConceptSet(id=sid, name=str(name), domain=domain, role=role, items=tuple(items))]
+    except ValidationError as e:
+        raise MiglinkError(f"ATLAS concept-set file {path} is invalid: {_first_error(e)}") from None
+
+
+def _atlas_domain(c: dict) -> str:
+    return str(c.get("DOMAIN_ID", c.get("domainId", "Condition"))).lower()
+
+
+def _atlas_item(path: Path, i: int, it: dict) -> ConceptSetItem:
+    """One ATLAS item: its id, its code where the vocabulary is known, and its three flags."""
+    c = it.get("concept", {}) if isinstance(it, dict) else {}
+    cid = c.get("CONCEPT_ID", c.get("conceptId"))
+    vocab = c.get("VOCABULARY_ID", c.get("vocabularyId"))
+    code = c.get("CONCEPT_CODE", c.get("conceptCode"))
+    known = vocab in ATLAS_VOCABULARIES and code not in (None, "")
+    if cid is None and not known:
+        raise MiglinkError(
+            f"ATLAS concept-set file {path}: item {i} has no CONCEPT_ID and no "
+            f"VOCABULARY_ID / CONCEPT_CODE of {', '.join(ATLAS_VOCABULARIES)}"
+        )
+    return ConceptSetItem(
+        concept_id=None if cid is None else int(cid),
+        vocabulary=vocab if known else None,
+        code=str(code) if known else None,
+        descendants=bool(it.get("includeDescendants", False)),
+        exclude=bool(it.get("isExcluded", False)),
+        mapped=bool(it.get("includeMapped", False)),
+    )
 
 
 def _first_error(e: ValidationError) -> str:

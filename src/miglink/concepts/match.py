@@ -57,6 +57,8 @@ def _facts(cdm, domain: str) -> ir.Table:
             (t.days_supply >= 1, start + (t.days_supply - 1).as_interval("D")), else_=None
         )
         cols["end_date"] = ibis.coalesce(t.drug_exposure_end_date, supplied, start).cast("date")
+        if "drug_source_concept_id" in t.columns:
+            cols["src_concept_id"] = t.drug_source_concept_id.cast("int64")
     return t.select(**cols)
 
 
@@ -87,8 +89,11 @@ def records_in_sets(cdm, domain: str, resolved: dict[str, ResolvedSet]) -> ir.Ta
         raise MiglinkError(f"unknown domain {domain!r}: use one of {', '.join(DOMAIN_TABLES)}")
     sets = [r for r in resolved.values() if r.domain == domain]
     facts = _facts(cdm, domain)
+    if domain == "drug":
+        facts = mapped_unmapped(cdm, facts)
     extra = [c for c in ("value_as_number", "end_date") if c in facts.columns]
     out_cols = [*OUTPUT, *extra]
+    work_cols = [*out_cols, "raw_sv"]
 
     id_rows = [(cid, s.id) for s in sets for cid in sorted(s.concept_ids)]
     branches: list[ir.Table] = []
@@ -99,25 +104,56 @@ def records_in_sets(cdm, domain: str, resolved: dict[str, ResolvedSet]) -> ir.Ta
             schema={"m_concept_id": "int64", "set_id": "string"},
         )
         j = facts.join(id_map, facts.concept_id == id_map.m_concept_id)
-        branches.append(j.select(*out_cols))
+        branches.append(j.select(*work_cols))
 
-    j = _pattern_matches(facts, sets, out_cols, id_map)
-    if j is not None:
-        branches.append(j)
+    vm = _value_matches(facts, [(p, s.id) for s in sets for p in s.source_patterns])
+    if vm is not None:
+        j = facts.join(vm, facts.raw_sv == vm.v_raw).select(*work_cols)
+        if id_map is not None:  # already matched through its concept id: keep one row
+            j = j.anti_join(
+                id_map, [j.concept_id == id_map.m_concept_id, j.set_id == id_map.set_id]
+            )
+        branches.append(j.select(*work_cols))
     if not branches:
         return _empty(facts, out_cols)
     result = branches[0] if len(branches) == 1 else ibis.union(*branches, distinct=False)
-    return _drop_excluded(result, sets).select(*out_cols)
+    return _drop_excluded(facts, result, sets).select(*out_cols)
 
 
-def _pattern_matches(
-    facts: ir.Table, sets: list[ResolvedSet], out_cols: list[str], id_map: ir.Table | None
-) -> ir.Table | None:
-    """Records matched by source-value patterns, minus those already matched by concept id.
+def mapped_unmapped(cdm, facts: ir.Table) -> ir.Table:
+    """Drug records the ETL left unmapped (concept id 0 or null) take the standard concept their
+    source concept - else their source value read as an NDC code - 'Maps to' (one target per
+    source, the smallest id, so no record is doubled). Unchanged without vocabulary rows or
+    without unmapped records."""
+    if "src_concept_id" not in facts.columns or not all(
+        cdm.has(t) and cdm.row_count(t) > 0 for t in ("concept", "concept_relationship")
+    ):
+        return facts
+    unmapped = facts.concept_id.isnull() | (facts.concept_id == 0)
+    if facts.filter(unmapped).limit(1).count().to_pyarrow().as_py() == 0:
+        return facts
+    r = cdm.table("concept_relationship")
+    r = r.filter((r.relationship_id == "Maps to") & (r.concept_id_1 != r.concept_id_2))
+    maps = r.group_by(m_src=r.concept_id_1).aggregate(m_std=r.concept_id_2.min())
+    c = cdm.table("concept")
+    c = c.filter(c.vocabulary_id == "NDC")
+    ndc = c.group_by(n_code=c.concept_code).aggregate(n_id=c.concept_id.min())
+    u = facts.filter(unmapped)
+    u = u.left_join(ndc, u.raw_sv == ndc.n_code).drop("n_code")
+    src = ibis.cases((u.src_concept_id > 0, u.src_concept_id), else_=u.n_id)
+    u = u.mutate(src=src).drop("n_id")
+    u = u.left_join(maps, u.src == maps.m_src)
+    cid = ibis.coalesce(u.m_std, u.concept_id).cast(facts.concept_id.type())
+    u = u.mutate(concept_id=cid).select(*facts.columns)
+    return facts.filter(~unmapped).union(u, distinct=False)
 
-    ONE equality join on (kind, prefix length, key). Each record is paired with the few (kind,
-    length) probes that apply to it (a tiny cross join), and its key is its value cut to that
-    length (length 0 = the whole value, for exact codes).
+
+def _value_matches(facts: ir.Table, patterns: list[tuple]) -> ir.Table | None:
+    """(v_raw, set_id): the distinct raw source values each set's patterns match.
+
+    ONE equality join on (kind, prefix length, key). Each distinct value is paired with the few
+    (kind, length) probes that apply to it (a tiny cross join), and its key is its value cut to
+    that length (length 0 = the whole value, for exact codes).
     """
     pat_rows = sorted(
         {
@@ -125,10 +161,9 @@ def _pattern_matches(
                 p.vocabulary if p.vocabulary in ICD else "OTHER",
                 len(p.code) if p.prefix else 0,
                 p.code,
-                s.id,
+                sid,
             )
-            for s in sets
-            for p in s.source_patterns
+            for p, sid in patterns
         }
     )
     if not pat_rows:
@@ -153,32 +188,32 @@ def _pattern_matches(
         & ((f.j_len == 0) | (f.sv.length() >= f.j_len))
     )
     f = f.mutate(j_key=ibis.cases((f.j_len == 0, f.sv), else_=f.sv.substr(0, f.j_len)))
-    vm = (
+    return (
         f.join(pt, [f.j_kind == pt.p_kind, f.j_len == pt.p_len, f.j_key == pt.p_code])
         .select(v_raw=f.raw_sv, set_id=pt.set_id)
         .distinct()
     )
-    j = facts.join(vm, facts.raw_sv == vm.v_raw).select(*out_cols)
-    if id_map is not None:  # already matched through its concept id: keep one row
-        j = j.anti_join(id_map, [j.concept_id == id_map.m_concept_id, j.set_id == id_map.set_id])
-    return j.select(*out_cols)
 
 
-def _drop_excluded(result: ir.Table, sets: list[ResolvedSet]) -> ir.Table:
-    """Remove the concepts each set excludes explicitly."""
+def _drop_excluded(facts: ir.Table, result: ir.Table, sets: list[ResolvedSet]) -> ir.Table:
+    """Remove the concepts each set excludes explicitly, and the records whose source value an
+    excluded code matches (data without concept ids: FHIR, MEDS)."""
     excluded_rows = [(cid, s.id) for s in sets for cid in sorted(s.excluded_concept_ids)]
-    if not excluded_rows:
-        return result
-    ex = ibis.memtable(
-        {
-            "x_concept_id": [r[0] for r in excluded_rows],
-            "x_set_id": [r[1] for r in excluded_rows],
-        },
-        schema={"x_concept_id": "int64", "x_set_id": "string"},
-    )
-    return result.anti_join(
-        ex, [result.concept_id == ex.x_concept_id, result.set_id == ex.x_set_id]
-    )
+    if excluded_rows:
+        ex = ibis.memtable(
+            {
+                "x_concept_id": [r[0] for r in excluded_rows],
+                "x_set_id": [r[1] for r in excluded_rows],
+            },
+            schema={"x_concept_id": "int64", "x_set_id": "string"},
+        )
+        result = result.anti_join(
+            ex, [result.concept_id == ex.x_concept_id, result.set_id == ex.x_set_id]
+        )
+    xm = _value_matches(facts, [(p, s.id) for s in sets for p in s.excluded_patterns])
+    if xm is not None:
+        result = result.anti_join(xm, [result.raw_sv == xm.v_raw, result.set_id == xm.set_id])
+    return result
 
 
 def _empty(facts: ir.Table, cols: list[str]) -> ir.Table:

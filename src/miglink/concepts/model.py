@@ -25,7 +25,12 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class ConceptSetItem(BaseModel):
-    """One line of a concept set: a source code (with vocabulary) or a standard concept id."""
+    """One line of a concept set: a source code (with vocabulary), a concept id, or both.
+
+    Both is what an ATLAS export carries: the id resolves where the data hold concept ids, the
+    code where they do not (FHIR and MEDS conversions write every concept id as 0). ``mapped``
+    is ATLAS's ``includeMapped``: the source concepts that 'Maps to' the item count too.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,13 +39,12 @@ class ConceptSetItem(BaseModel):
     concept_id: int | None = None
     descendants: bool = True
     exclude: bool = False
+    mapped: bool = False
 
     @model_validator(mode="after")
     def _one_target(self) -> ConceptSetItem:
-        if (self.code is None) == (self.concept_id is None):
-            raise ValueError(
-                "an item needs exactly one of 'code' (with 'vocabulary') or 'concept_id'"
-            )
+        if self.code is None and self.concept_id is None:
+            raise ValueError("an item needs a 'code' (with 'vocabulary') or a 'concept_id'")
         if self.code is not None and self.vocabulary is None:
             raise ValueError(f"code {self.code!r} needs a 'vocabulary'")
         return self

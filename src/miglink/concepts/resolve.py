@@ -1,11 +1,14 @@
 """Resolve concept sets once, to standard concept ids plus source-value patterns.
 
-Rules (docs/data-sources.md): with vocabulary tables, a (vocabulary, code) item is looked up
+Rules (docs/concepts.md): with vocabulary tables, a (vocabulary, code) item is looked up
 in ``concept`` (ICD codes by prefix when descendants are included), mapped to standard concepts
-through 'Maps to', and expanded through ``concept_ancestor``. Standard concept ids are used
-directly (and expanded when the ancestor table is present). A code missing from the
-vocabulary - or every code, when there is no vocabulary - becomes a pattern on
-``<domain>_source_value``: ICD codes by prefix, other vocabularies exactly.
+through 'Maps to', and expanded through ``concept_ancestor`` (drugs the ancestor table lacks:
+down the RxNorm relationships, concepts/vocabulary.py). Standard concept ids are used directly.
+A code missing from the vocabulary - or every code, when there is no vocabulary - becomes a
+pattern on ``<domain>_source_value``: ICD codes by prefix, other vocabularies exactly. An item
+with both an id and a code (ATLAS) keeps its code as a pattern too, so it matches data whose
+concept ids are all 0 (FHIR, MEDS); ``mapped`` items add the codes of the source concepts that
+'Maps to' them; excluded codes remove the records whose source value they match.
 """
 
 from __future__ import annotations
@@ -13,11 +16,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import ibis
-
 from miglink.concepts.model import ConceptSet, ConceptSetItem
+from miglink.concepts.vocabulary import ICD, Vocabulary, normalise_code
 
-ICD = ("ICD10CM", "ICD9CM")
+__all__ = [
+    "ICD",
+    "ResolvedSet",
+    "SourcePattern",
+    "expand_icd9_wildcards",
+    "item_patterns",
+    "normalise_code",
+    "prune_patterns",
+    "resolve_concept_sets",
+]
 
 
 @dataclass(frozen=True)
@@ -34,14 +45,14 @@ class ResolvedSet:
     concept_ids: frozenset[int]
     source_patterns: tuple[SourcePattern, ...]
     excluded_concept_ids: frozenset[int]
-    paths: tuple[str, ...]  # which of "vocabulary", "concept_id", "source_value" contributed
+    paths: tuple[str, ...]  # which of PATHS contributed
+    #: source-value patterns of excluded items: records they match leave the set
+    excluded_patterns: tuple[SourcePattern, ...] = ()
 
 
-def normalise_code(vocabulary: str | None, code: str) -> str:
-    """ICD codes: upper case without dots or spaces; other codes: stripped."""
-    if vocabulary in ICD:
-        return code.replace(".", "").replace(" ", "").upper()
-    return code.strip()
+#: How a set reached its records: a code through the vocabulary, a concept id, descendants
+#: through the RxNorm relationships (no ancestor rows), mapped source codes, source values.
+PATHS = ("vocabulary", "concept_id", "relationship", "mapped", "source_value")
 
 
 def expand_icd9_wildcards(code: str) -> list[str]:
@@ -78,164 +89,86 @@ def prune_patterns(patterns: Iterable[SourcePattern]) -> tuple[SourcePattern, ..
     return tuple(sorted(kept, key=lambda p: (p.vocabulary, p.code, p.prefix)))
 
 
-class _Vocabulary:
-    """The few vocabulary rows the sets need, pulled once into Python."""
+def _item_roots(vocab: Vocabulary, sets: dict[str, ConceptSet]) -> dict[tuple[str, int], set]:
+    """The standard concept ids each item stands for before descendants."""
+    found: dict[tuple[str, int], list[tuple[int, str | None]]] = {}
+    for s in sets.values():
+        for n, item in enumerate(s.items):
+            if item.code is not None and item.concept_id is None:  # an id is its own concept
+                found[(s.id, n)] = vocab.lookup(item, item_patterns(item))
+    vocab.load_maps_to({cid for rows in found.values() for cid, std in rows if std != "S"})
+    roots: dict[tuple[str, int], set[int]] = {}
+    for s in sets.values():
+        for n, item in enumerate(s.items):
+            ids: set[int] = set() if item.concept_id is None else {item.concept_id}
+            for cid, std in found.get((s.id, n), []):
+                ids |= {cid} if std == "S" else vocab.maps_to.get(cid, set())
+            roots[(s.id, n)] = ids
+    return roots
 
-    def __init__(self, cdm) -> None:
-        self.cdm = cdm
-        self.has_concept = cdm.has("concept") and cdm.row_count("concept") > 0
-        self.has_ancestor = cdm.has("concept_ancestor") and cdm.row_count("concept_ancestor") > 0
-        self.has_relationship = (
-            cdm.has("concept_relationship") and cdm.row_count("concept_relationship") > 0
-        )
-        self.by_code: dict[tuple[str, str], list[tuple[int, str | None]]] = {}
-        self.icd_rows: dict[str, list[tuple[str, int, str | None]]] = {v: [] for v in ICD}
-        self.maps_to: dict[int, set[int]] = {}
-        self.descendants: dict[int, set[int]] = {}
 
-    def load_codes(self, items: list[ConceptSetItem]) -> None:
-        if not self.has_concept:
-            return
-        exact = {(i.vocabulary, i.code.strip()) for i in items if i.vocabulary not in ICD}
-        heads = {
-            (i.vocabulary, normalise_code(i.vocabulary, i.code)[:3])
-            for i in items
-            if i.vocabulary in ICD
-        }
-        c = self.cdm.table("concept")
-        norm = c.concept_code.replace(".", "").upper()
-        pred = ibis.literal(False)
-        vocabs_exact = sorted({v for v, _ in exact})
-        for v in vocabs_exact:
-            codes = sorted(code for vv, code in exact if vv == v)
-            pred = pred | ((c.vocabulary_id == v) & c.concept_code.isin(codes))
-        for v in ICD:
-            hs = sorted(h for vv, h in heads if vv == v)
-            if hs:
-                pred = pred | ((c.vocabulary_id == v) & norm.substr(0, 3).isin(hs))
-        rows = (
-            c.filter(pred)
-            .select("concept_id", "vocabulary_id", "concept_code", "standard_concept")
-            .to_pyarrow()
-            .to_pylist()
-        )
-        for r in rows:
-            v, code = r["vocabulary_id"], r["concept_code"]
-            if v in ICD:
-                self.icd_rows[v].append(
-                    (normalise_code(v, code), r["concept_id"], r["standard_concept"])
-                )
-            else:
-                self.by_code.setdefault((v, code), []).append(
-                    (r["concept_id"], r["standard_concept"])
-                )
-
-    def lookup(self, item: ConceptSetItem) -> list[tuple[int, str | None]]:
-        """Concept rows for an item's code ([] if the vocabulary lacks it)."""
-        assert item.code is not None
-        if item.vocabulary in ICD:
-            out = []
-            for pat in item_patterns(item):
-                for code, cid, std in self.icd_rows.get(item.vocabulary, []):
-                    if code == pat.code or (pat.prefix and code.startswith(pat.code)):
-                        out.append((cid, std))
-            return out
-        return self.by_code.get((item.vocabulary, item.code.strip()), [])
-
-    def load_maps_to(self, ids: set[int]) -> None:
-        if not self.has_relationship or not ids:
-            return
-        r = self.cdm.table("concept_relationship")
-        rows = (
-            r.filter(r.concept_id_1.isin(sorted(ids)) & (r.relationship_id == "Maps to"))
-            .select("concept_id_1", "concept_id_2")
-            .to_pyarrow()
-            .to_pylist()
-        )
-        for row in rows:
-            self.maps_to.setdefault(row["concept_id_1"], set()).add(row["concept_id_2"])
-
-    def load_descendants(self, ids: set[int]) -> None:
-        if not self.has_ancestor or not ids:
-            return
-        a = self.cdm.table("concept_ancestor")
-        rows = (
-            a.filter(a.ancestor_concept_id.isin(sorted(ids)))
-            .select("ancestor_concept_id", "descendant_concept_id")
-            .to_pyarrow()
-            .to_pylist()
-        )
-        for row in rows:
-            self.descendants.setdefault(row["ancestor_concept_id"], set()).add(
-                row["descendant_concept_id"]
-            )
+def _mapped_patterns(vocab: Vocabulary, expanded: dict[tuple[str, int], set[int]], sets) -> dict:
+    """Per mapped item, the exact source-value patterns of the codes that 'Maps to' its ids."""
+    keys = [k for k in expanded if sets[k[0]].items[k[1]].mapped]
+    by_target = vocab.mapped_sources({c for k in keys for c in expanded[k]})
+    out: dict[tuple[str, int], list[SourcePattern]] = {}
+    for k in keys:
+        pats = []
+        for c in sorted(expanded[k]):
+            for v, code in by_target.get(c, []):
+                norm = normalise_code(v, code) if v in ICD else code.strip().upper()
+                pats.append(SourcePattern(v if v in ICD else "OTHER", norm.replace(" ", ""), False))
+        out[k] = pats
+    return out
 
 
 def resolve_concept_sets(cdm, sets: dict[str, ConceptSet]) -> dict[str, ResolvedSet]:
     """Resolve every set against ``cdm``'s vocabulary (if any): a handful of small queries."""
-    vocab = _Vocabulary(cdm)
-    code_items = [i for s in sets.values() for i in s.items if i.code is not None]
-    vocab.load_codes(code_items)
+    vocab = Vocabulary(cdm)
+    vocab.load_codes([i for s in sets.values() for i in s.items if i.code is not None])
+    roots = _item_roots(vocab, sets)
+    with_desc = {k: ids for k, ids in roots.items() if sets[k[0]].items[k[1]].descendants}
+    drug_ids = {c for k, ids in with_desc.items() if sets[k[0]].domain == "drug" for c in ids}
+    vocab.load_descendants({c for ids in with_desc.values() for c in ids}, drug_ids)
+    expanded = {
+        k: ids.union(*(vocab.descendants.get(c, set()) for c in ids)) if k in with_desc else ids
+        for k, ids in roots.items()
+    }
+    mapped = _mapped_patterns(vocab, expanded, sets)
+    return {s.id: _resolved(s, roots, expanded, mapped, vocab.walked) for s in sets.values()}
 
-    # Pass 1: which concept ids each item stands for before 'Maps to' / descendants.
-    found: dict[tuple[str, int], list[tuple[int, str | None]]] = {}
-    for s in sets.values():
-        for n, item in enumerate(s.items):
-            if item.code is not None:
-                found[(s.id, n)] = vocab.lookup(item)
-    non_standard = {cid for rows in found.values() for cid, std in rows if std != "S"}
-    vocab.load_maps_to(non_standard)
 
-    def standard_of(rows: list[tuple[int, str | None]]) -> set[int]:
-        out: set[int] = set()
-        for cid, std in rows:
-            if std == "S":
-                out.add(cid)
-            else:
-                out |= vocab.maps_to.get(cid, set())
-        return out
-
-    roots: dict[tuple[str, int], set[int]] = {}
-    for s in sets.values():
-        for n, item in enumerate(s.items):
-            if item.concept_id is not None:
-                roots[(s.id, n)] = {item.concept_id}
-            else:
-                roots[(s.id, n)] = standard_of(found[(s.id, n)])
-    vocab.load_descendants(
-        {c for (sid, n), ids in roots.items() if sets[sid].items[n].descendants for c in ids}
+def _resolved(s: ConceptSet, roots, expanded, mapped, walked: set[int]) -> ResolvedSet:
+    include: set[int] = set()
+    exclude: set[int] = set()
+    patterns: list[SourcePattern] = []
+    x_patterns: list[SourcePattern] = []
+    paths: set[str] = set()
+    for n, item in enumerate(s.items):
+        ids = expanded[(s.id, n)]
+        pats = list(mapped.get((s.id, n), []))
+        if item.code is not None and (item.concept_id is not None or not ids):
+            pats.extend(item_patterns(item))  # no vocabulary row, or an ATLAS item's code
+        if item.exclude:
+            exclude |= ids
+            x_patterns.extend(pats)
+            continue
+        include |= ids
+        patterns.extend(pats)
+        if ids:
+            paths.add("concept_id" if item.concept_id is not None else "vocabulary")
+        if item.descendants and roots[(s.id, n)] & walked:
+            paths.add("relationship")
+        if mapped.get((s.id, n)):
+            paths.add("mapped")
+        if item.code is not None and (item.concept_id is not None or not ids):
+            paths.add("source_value")
+    return ResolvedSet(
+        id=s.id,
+        domain=s.domain,
+        concept_ids=frozenset(include - exclude),
+        source_patterns=prune_patterns(patterns),
+        excluded_concept_ids=frozenset(exclude),
+        paths=tuple(p for p in PATHS if p in paths),
+        excluded_patterns=prune_patterns(x_patterns),
     )
-
-    out: dict[str, ResolvedSet] = {}
-    for s in sets.values():
-        include: set[int] = set()
-        exclude: set[int] = set()
-        patterns: list[SourcePattern] = []
-        paths: set[str] = set()
-        for n, item in enumerate(s.items):
-            ids = set(roots[(s.id, n)])
-            if item.descendants:
-                for c in list(ids):
-                    ids |= vocab.descendants.get(c, set())
-            if item.exclude:
-                exclude |= ids
-                continue
-            if item.concept_id is not None:
-                include |= ids
-                paths.add("concept_id")
-            elif ids:  # the vocabulary knows the code and maps it to standard concepts
-                include |= ids
-                paths.add("vocabulary")
-            else:
-                patterns.extend(item_patterns(item))
-                paths.add("source_value")
-        order = ("vocabulary", "concept_id", "source_value")
-        out[s.id] = ResolvedSet(
-            id=s.id,
-            domain=s.domain,
-            concept_ids=frozenset(include - exclude),
-            source_patterns=prune_patterns(patterns),
-            excluded_concept_ids=frozenset(exclude),
-            paths=tuple(p for p in order if p in paths),
-        )
-    return out

@@ -24,6 +24,12 @@ import numpy as np
 import pandas as pd
 
 from miglink.claims.model import Settings, Study
+from miglink.concepts.coverage import (
+    empty_set_notes,
+    empty_sets,
+    grouped_warnings,
+    vocabulary_warnings,
+)
 from miglink.concepts.derived import (  # noqa: F401  (re-exported: designs read them here)
     ANY_AUTOIMMUNE,
     CNS_AUTOIMMUNE,
@@ -55,6 +61,8 @@ class FeatureTables:
     settings: Settings
     available: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: set id -> why the set matched no record (concepts.coverage; shown beside its claims)
+    resolution_notes: dict[str, str] = field(default_factory=dict)
     #: person_id, set_id, day: the visit days (inside observation) carrying a record of the set
     record_days: ir.Table | None = None
     #: person_id, day (date): the distinct visit days inside observation (a lazy view; D2 indexes
@@ -116,6 +124,8 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
     measurements = _measurements(cdm, st, by_domain, conditions, available, notes)
     observations, obs_records = _observations(cdm, by_domain, available, notes)
     records = cond_records if obs_records is None else cond_records.union(obs_records)
+    empty = _empty_sets(cdm, resolved, [conditions, drugs, measurements, observations])
+    notes += vocabulary_warnings(cdm) + grouped_warnings(empty)
 
     return FeatureTables(
         persons=persons,
@@ -132,10 +142,20 @@ def build_features(cdm, study: Study, sets: dict[str, ConceptSet]) -> FeatureTab
         settings=st,
         available=available,
         notes=notes,
+        resolution_notes=empty_set_notes(empty),
         record_days=_record_days(records, visit_days),
         visit_days=visit_days,
         cdm=cdm,
     )
+
+
+def _empty_sets(cdm, resolved: dict, tables: list[ir.Table | None]) -> dict[str, str]:
+    """The sets no feature table holds, with the reason (one small query per cached table)."""
+    present: set[str] = set()
+    for t in tables:
+        if t is not None:
+            present |= set(t.select("set_id").distinct().to_pyarrow().column(0).to_pylist())
+    return empty_sets(cdm, resolved, present)
 
 
 def _record_days(records: ir.Table, visit_days: ir.Table) -> ir.Table:

@@ -490,6 +490,10 @@ def _claim_view(
         "genetics": genetics_section(art, c),
         "km": _km(art.curves, analyses, res),
         "prevalence": prevalence,
+        # resolution_notes: why a set this claim uses matched no record (concepts.coverage)
+        "resolution_notes": [
+            n for k, n in ((art.run or {}).get("resolution_notes") or {}).items() if k in sets
+        ],
         "calibration": [
             dict(
                 calib[d],
