@@ -24,7 +24,7 @@ def study_problems(study: Any) -> list[Problem]:
     out: list[Problem] = []
     cids = Counter(c.id for c in study.claims)
     out += [
-        (("claims", i, "id"), f"claim id {c.id} is used {cids[c.id]} times; claim ids are unique")
+        (("claims", i, "id"), f"claim id {c.id} is used {cids[c.id]} times (claim ids are unique)")
         for i, c in enumerate(study.claims)
         if cids[c.id] > 1
     ]
@@ -84,7 +84,7 @@ def _family_problems(study: Any) -> list[Problem]:
     return [
         (
             _where(ci, hi, "family"),
-            f"a family needs at least two hypotheses (a misspelt family name?); only one names "
+            f"a family needs at least two hypotheses (a misspelt family name?): only one names "
             f"{h.family!r} ({h.id})",
         )
         for ci, c in enumerate(study.claims)

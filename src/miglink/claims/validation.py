@@ -110,10 +110,13 @@ def locate(root: yaml.Node | None, loc: tuple, unknown_key: bool = False) -> Whe
     return Where(line, claim, hyp, ".".join(field).replace(".[", "["), design)
 
 
+def _where(root: yaml.Node | None, problem: Problem) -> Where:
+    return locate(root, problem[0], unknown_key=problem[1].startswith("unknown key"))
+
+
 def format_problem(name: str, root: yaml.Node | None, problem: Problem) -> str:
-    """``study.yaml:42: claim 3 / hypothesis h3_sle: contrast: Input should be ...``."""
-    loc, msg = problem
-    w = locate(root, loc, unknown_key=msg.startswith("unknown key"))
+    """``study.yaml:42: claim 3 / hypothesis h3_sle (D1): contrast: Input should be ...``."""
+    w, msg = _where(root, problem), problem[1]
     where = [f"claim {w.claim}"] if w.claim is not None else []
     if w.hypothesis is not None:
         where.append(f"hypothesis {w.hypothesis}" + (f" ({w.design})" if w.design else ""))
@@ -125,7 +128,7 @@ def format_problem(name: str, root: yaml.Node | None, problem: Problem) -> str:
 
 
 def located_summary(name: str, root: yaml.Node | None, problems: list[Problem]) -> str:
-    """Every problem, in file order, on one line (the CLI prints errors as one line)."""
-    lines = [format_problem(name, root, p) for p in problems]
-    keyed = sorted(range(len(lines)), key=lambda i: (locate(root, problems[i][0]).line or 0, i))
-    return f"{len(lines)} problem(s): " + "; ".join(lines[i] for i in keyed)
+    """Every problem, in line order, on one line (the CLI prints errors as one line)."""
+    order = sorted(range(len(problems)), key=lambda i: (_where(root, problems[i]).line or 0, i))
+    lines = [format_problem(name, root, problems[i]) for i in order]
+    return f"{len(lines)} problem(s): " + "; ".join(lines)
