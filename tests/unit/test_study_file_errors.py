@@ -75,6 +75,21 @@ def test_every_problem_is_listed_with_its_line_claim_and_hypothesis(tmp_path):
     assert [msg.index(e) for e in expect] == sorted(msg.index(e) for e in expect)
 
 
+def test_an_unknown_set_is_listed_with_the_schema_problems(tmp_path):
+    raw = _raw()
+    _hyp(raw, "h3_sle")["outcom"] = _hyp(raw, "h3_sle").pop("outcome")
+    _hyp(raw, "h3_ms")["outcome"] = "multiple_sclerosys"
+    raw["autoimmune"][0] = "slee"
+    p = _write(tmp_path, raw)
+    msg = _error(p)
+    assert "4 problem(s)" in msg
+    assert (
+        f"study.yaml:{_line(p, 'outcome: multiple_sclerosys')}: claim 3 / hypothesis h3_ms (D1): "
+        "outcome: concept set 'multiple_sclerosys' is not defined"
+    ) in msg
+    assert f"study.yaml:{_line(p, '- slee')}: autoimmune[1]: concept set 'slee'" in msg
+
+
 def test_cross_checks_are_all_listed_at_their_lines(tmp_path):
     raw = _raw()
     raw["claims"][4]["id"] = 3  # a second claim 3 (claim 5, with h5_ms_incident)

@@ -103,4 +103,4 @@ def named_sets(study: Any, record_designs_only: tuple[str, ...]) -> list[tuple[t
         for hi, h in enumerate(c.hypotheses):
             if h.design not in record_designs_only:
                 st += [(_where(ci, hi, k), getattr(h, k)) for k in ("exposure", "outcome")]
-    return st
+    return [(loc, name) for loc, name in st if isinstance(name, str)]  # a raw file's gaps

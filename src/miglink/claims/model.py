@@ -357,7 +357,7 @@ def load_study(
     try:
         study = Study.model_validate(raw)
     except ValidationError as e:
-        _refuse(p, root, problems_of(e))
+        _refuse(p, root, problems_of(e) + _raw_set_problems(raw, p, extra_sets))
     # newlines normalised as read_text does, so a CRLF checkout of the same study shares the hash
     h = hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8"))
     study._extra_set_files = tuple(Path(f) for f in extra_sets or ())
@@ -405,6 +405,46 @@ def _set_problems(study: Study, extra: list[Path]) -> list[Problem]:
     if missing:
         out.append((("comparisons",), f"concept sets not defined: {', '.join(missing)}"))
     return out
+
+
+def _raw_set_problems(raw: dict, path: Path, extra_sets) -> list[Problem]:
+    """The unknown-set problems of a file whose schema failed, so that they are listed with the
+    schema's (best effort: the parts that are not well-formed are skipped)."""
+    from types import SimpleNamespace as NS
+
+    def names(v: object) -> list:
+        return [x if isinstance(x, str) else None for x in v] if isinstance(v, list) else []
+
+    def hyp(h: object) -> NS:
+        h = h if isinstance(h, dict) else {}
+        return NS(**{k: h.get(k) if isinstance(h.get(k), str) else None for k in _HYP_KEYS})
+
+    settings = raw.get("settings") if isinstance(raw.get("settings"), dict) else {}
+    claims = [c for c in raw.get("claims") or []] if isinstance(raw.get("claims"), list) else []
+    view = NS(
+        settings=NS(index_set=settings.get("index_set", Settings().index_set)),
+        claims=[NS(hypotheses=[hyp(h) for h in _list(c, "hypotheses")]) for c in claims],
+        comparisons=[],
+        **{k: names(raw.get(k)) for k in _SET_LISTS},
+    )
+    files = raw.get("concept_set_files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return []
+    extra = [path.parent / f for f in files] + [Path(f) for f in extra_sets or ()]
+    try:
+        out = _set_problems(view, extra)
+    except MiglinkError:  # a concept-set file's own problem: reported once the schema holds
+        return []
+    return out
+
+
+_HYP_KEYS = ("design", "exposure", "outcome")
+_SET_LISTS = ("negative_controls", "autoimmune", "nervous_system_autoimmune", "d1_outcomes")
+
+
+def _list(d: object, key: str) -> list:
+    v = d.get(key) if isinstance(d, dict) else None
+    return v if isinstance(v, list) else []
 
 
 def _design(study: Study, loc: tuple) -> str | None:
