@@ -32,7 +32,12 @@ def study_problems(study: Any) -> list[Problem]:
     for ci, c in enumerate(study.claims):
         for hi, h in enumerate(c.hypotheses):
             if hids[h.id] > 1:
-                out.append((_where(ci, hi, "id"), f"hypothesis id {h.id!r} is used more than once"))
+                out.append(
+                    (
+                        _where(ci, hi, "id"),
+                        f"hypothesis id {h.id!r} is used more than once (ids are unique)",
+                    )
+                )
             out += [(_where(ci, hi, k), m) for k, m in _hypothesis_problems(study, h)]
     out += _comparison_id_problems(study)
     out += _list_problems(study)
@@ -63,7 +68,10 @@ def _hypothesis_problems(study: Any, h: Any) -> list[tuple[str, str]]:
 def _comparison_id_problems(study: Any) -> list[Problem]:
     n = Counter(c.id for c in study.comparisons)
     return [
-        (("comparisons", i, "id"), f"comparison id {c.id!r} is used more than once")
+        (
+            ("comparisons", i, "id"),
+            f"comparison id {c.id!r} is used more than once (comparison ids are unique)",
+        )
         for i, c in enumerate(study.comparisons)
         if n[c.id] > 1
     ]
