@@ -10,7 +10,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from miglink.claims.crosscheck import named_sets, study_problems
-from miglink.claims.validation import Problem, StudyProblems, located_summary, problems_of
+from miglink.claims.validation import (
+    Problem,
+    StudyProblems,
+    located_summary,
+    problems_of,
+    validation_summary,  # noqa: F401  (federate/pool.py)
+)
 from miglink.designs.d10_settings import Comparison
 from miglink.errors import MiglinkError
 from miglink.safeyaml import MAX_SET_FILE_BYTES, read_bytes, read_text, safe_yaml_nodes
