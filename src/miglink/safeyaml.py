@@ -48,6 +48,12 @@ def read_bytes(p: Path, what: str, limit: int = MAX_FILE_BYTES) -> bytes:
 def safe_yaml(text: str, path: Path, what: str) -> object:
     """``yaml.safe_load`` after refusing alias bombs, recursive aliases and duplicate keys
     (which PyYAML would silently resolve to the last value)."""
+    return safe_yaml_nodes(text, path, what)[0]
+
+
+def safe_yaml_nodes(text: str, path: Path, what: str) -> tuple[object, yaml.Node | None]:
+    """:func:`safe_yaml` and the composed node tree, whose marks give the line of every key and
+    item (a validation error then names its line, :mod:`miglink.claims.validation`)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
@@ -56,7 +62,7 @@ def safe_yaml(text: str, path: Path, what: str) -> object:
     if node is not None:
         _walk(node, path, what)
     try:
-        return yaml.safe_load(text)
+        return yaml.safe_load(text), node
     except (yaml.YAMLError, RecursionError) as e:
         msg = " ".join(str(e).split())
         raise MiglinkError(f"{what} {path} is not valid YAML: {msg}") from None

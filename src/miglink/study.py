@@ -76,6 +76,7 @@ def run_study(
     database_id: str | None = None,
     sumstats: dict[str, str] | None = None,
     trusted: bool = False,
+    concept_sets: list[str | Path] | None = None,
 ) -> StudyResult:
     """Run the study on ``data`` (an OMOP / FHIR / MEDS source) and return its gated tables.
 
@@ -91,7 +92,8 @@ def run_study(
     parquet, calibration.json, run.json, run.log and report.html (all gated, written atomically).
     ``out`` must be new, empty or a previous miglink output (see :mod:`miglink.outdir`); it is
     checked, probed for writability and locked before any computation. ``sumstats`` (trait id
-    -> path) adds GWAS summary statistics to the study's ``genetics`` map for its MR hypotheses.
+    -> path) adds GWAS summary statistics to the study's ``genetics`` map for its MR hypotheses;
+    ``concept_sets`` (files) add concept sets to the study's own (``run --concept-sets``).
     """
     from contextlib import nullcontext
 
@@ -102,7 +104,7 @@ def run_study(
     if engine not in ("duckdb", "spark"):
         raise MiglinkError(f"unknown engine {engine!r}: choose 'duckdb' or 'spark'")
     min_cell = validate_min_cell(min_cell)
-    study_obj, study_hash = load_study(study)
+    study_obj, study_hash = load_study(study, concept_sets)
     study_obj = with_sumstats(study_obj, sumstats)
     # --out is checked, probed and locked before any computation (a refused --out costs nothing)
     with guarded_out(out, data) if out is not None else nullcontext():
@@ -242,10 +244,9 @@ def plan(study: Study) -> dict[str, list[Task]]:
 def study_concept_sets(study: Study, study_path=None) -> dict:
     """The bundled concept sets plus the study's own files (relative to the study file)."""
     sets = load_concept_sets()
-    if study_path and study.concept_set_files:
-        sets.update(
-            load_concept_sets([Path(study_path).parent / f for f in study.concept_set_files])
-        )
+    paths = study.set_file_paths(study_path)  # with those given beside it (run --concept-sets)
+    if paths:
+        sets.update(load_concept_sets(paths))
     return sets
 
 

@@ -470,7 +470,7 @@ CASES = [
         "study unknown key",
         "run",
         study=lambda d: _study(d, lambda s: s.update(colour="red")),
-        fragments=("study.yaml is invalid", "colour: unknown key"),
+        fragments=("study.yaml is invalid", "unknown key 'colour'"),
     ),
     Case(
         "study bad design and expectation",
@@ -478,15 +478,19 @@ CASES = [
         study=lambda d: _study(d, _bad_design),
         fragments=(
             "2 problem(s)",
-            "claims.0.hypotheses.0: Input tag",  # the design picks the hypothesis model
-            "claims.1.hypotheses.0.D7.expected",
+            ": claim 1 / hypothesis h1_crp (D12): Input tag",  # the design picks the hypothesis model
+            ": claim 2 / hypothesis h2_fh_ai_to_migraine (D7): expected",
         ),
     ),
     Case(
         "study misspelt hypothesis role",
         "run",
         study=lambda d: _study(d, lambda s: s["claims"][6]["hypotheses"][0].update(role="pc")),
-        fragments=("study.yaml is invalid", "claims.6.hypotheses.0.D5.role", "positive_control"),
+        fragments=(
+            "study.yaml is invalid",
+            ": claim 7 / hypothesis h7_ifn_sccs (D5): role",
+            "positive_control",
+        ),
     ),
     Case(
         "study family of one hypothesis",
@@ -502,7 +506,7 @@ CASES = [
         study=lambda d: _study(
             d, lambda s: s["claims"][6]["hypotheses"][1].update(family="../../etc")
         ),
-        fragments=("study.yaml is invalid", "claims.6.hypotheses.1.D5.family"),
+        fragments=("study.yaml is invalid", "claim 7 / hypothesis h7_steroid_sccs (D5): family"),
     ),
     Case(
         "study percentile criterion out of range",
@@ -510,7 +514,10 @@ CASES = [
         study=lambda d: _study(
             d, lambda s: s["claims"][7]["hypotheses"][3].update(percentile_criterion=100)
         ),
-        fragments=("study.yaml is invalid", "claims.7.hypotheses.3.D8.percentile_criterion"),
+        fragments=(
+            "study.yaml is invalid",
+            "claim 8 / hypothesis h8_specificity (D8): percentile_criterion",
+        ),
     ),
     Case(
         "study percentile criterion on the dose response",
@@ -524,13 +531,13 @@ CASES = [
         "study rule text not a string",
         "run",
         study=lambda d: _study(d, lambda s: s["claims"][0].update(rule_text=["a", "b"])),
-        fragments=("study.yaml is invalid", "claims.0.rule_text"),
+        fragments=("study.yaml is invalid", ": claim 1: rule_text:"),
     ),
     Case(
         "claim without hypotheses",
         "run",
         study=lambda d: _study(d, lambda s: s["claims"][2].update(hypotheses=[])),
-        fragments=("study.yaml is invalid", "claim(s) 3 have no hypotheses"),
+        fragments=("study.yaml is invalid", "claim 3: hypotheses: claim 3 has no hypotheses"),
     ),
     Case(
         "unknown concept set",
@@ -538,7 +545,10 @@ CASES = [
         study=lambda d: _study(
             d, lambda s: s["claims"][0]["hypotheses"][0].update(outcome="no_such_set")
         ),
-        fragments=("study.yaml names concept sets that are not defined: no_such_set",),
+        fragments=(
+            "study.yaml is invalid",
+            "claim 1 / hypothesis h1_crp (D6): outcome: concept set 'no_such_set' is not defined",
+        ),
     ),
     Case(
         "missing concept-set file",

@@ -32,20 +32,23 @@ def test_every_problem_is_listed_at_once(tmp_path):
 
     msg = _study(tmp_path, edit)
     assert "4 problem(s)" in msg
-    assert "D4.contrast" in msg and "aura_vs_no_aura" in msg
-    assert "D3.subgroup" in msg and "women_reproductive_age" in msg
-    assert "colour: unknown key" in msg
-    assert "D8.contrast: Field required" in msg
+    # each with its line, claim and hypothesis (1-based lines of the dumped file)
+    assert "hypothesis h4_aura_aps (D4): contrast:" in msg and "aura_vs_no_aura" in msg
+    assert "hypothesis h6_sex_sle (D3): subgroup:" in msg and "women_reproductive_age" in msg
+    assert "claim 1 / hypothesis h1_crp (D6): unknown key 'colour'" in msg
+    assert "hypothesis h8_dose_response (D8): contrast: Field required" in msg
 
 
 def test_a_contrast_on_a_design_without_contrasts_fails(tmp_path):
     msg = _study(tmp_path, lambda h: h["h3_sle"].update(contrast="cns_vs_non_cns", design="D2"))
-    assert "D2.contrast" in msg
+    assert "hypothesis h3_sle (D2): contrast: design D2 takes no 'contrast'" in msg
 
 
 def test_unknown_design_fails(tmp_path):
     msg = _study(tmp_path, lambda h: h["h3_sle"].update(design="D10"))
-    assert "D10" in msg
+    assert "hypothesis h3_sle (D10): comparison: Field required" in msg
+    msg = _study(tmp_path, lambda h: h["h3_sle"].update(design="D99"))
+    assert "hypothesis h3_sle (D99): Input tag 'D99'" in msg
 
 
 def test_d3_needs_exactly_one_shape(tmp_path):
@@ -57,9 +60,9 @@ def test_d4_takes_a_contrast_and_no_subgroup(tmp_path):
     """The vascular cohorts are on the whole population (``contrast: incident``); the former
     ``subgroup: migraine`` restriction is refused when the file is loaded."""
     msg = _study(tmp_path, lambda h: h["h4_aps_stroke"].update(subgroup="migraine"))
-    assert "D4.subgroup" in msg
+    assert "(D4): subgroup: design D4 takes no 'subgroup'" in msg
     msg = _study(tmp_path, lambda h: h["h4_aps_stroke"].pop("contrast"))
-    assert "D4.contrast: Field required" in msg
+    assert "(D4): contrast: Field required" in msg
 
 
 def test_the_bundled_study_loads():
@@ -95,7 +98,7 @@ def test_the_bundled_study_declares_its_control_family_and_criterion():
 
 def test_a_role_is_test_or_positive_control(tmp_path):
     msg = _study(tmp_path, lambda h: h["h7_ifn_sccs"].update(role="control"))
-    assert "D5.role" in msg and "positive_control" in msg
+    assert "hypothesis h7_ifn_sccs (D5): role:" in msg and "positive_control" in msg
 
 
 def test_a_positive_control_predicts_a_direction(tmp_path):
@@ -116,13 +119,13 @@ def test_a_descriptive_hypothesis_has_no_family(tmp_path):
 @pytest.mark.parametrize("name", ["", "a b", "x" * 65, 3])
 def test_a_family_name_is_a_short_identifier(tmp_path, name):
     msg = _study(tmp_path, lambda h: h["h7_rtx_sccs"].update(family=name))
-    assert "D5.family" in msg
+    assert "hypothesis h7_rtx_sccs (D5): family:" in msg
 
 
 @pytest.mark.parametrize("value", [49, 100, "ninety"])  # null: the default (90)
 def test_the_percentile_criterion_is_a_percentile(tmp_path, value):
     msg = _study(tmp_path, lambda h: h["h8_specificity"].update(percentile_criterion=value))
-    assert "D8.percentile_criterion" in msg
+    assert "hypothesis h8_specificity (D8): percentile_criterion:" in msg
 
 
 def test_the_percentile_criterion_belongs_to_the_phenome_percentile(tmp_path):

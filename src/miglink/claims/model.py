@@ -7,12 +7,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from miglink.claims.validation import validation_summary
+from miglink.claims.crosscheck import named_sets, study_problems
+from miglink.claims.validation import (
+    Problem,
+    StudyProblems,
+    located_summary,
+    problems_of,
+    validation_summary,  # noqa: F401  (federate/pool.py)
+)
 from miglink.designs.d10_settings import Comparison
 from miglink.errors import MiglinkError
-from miglink.safeyaml import MAX_SET_FILE_BYTES, read_bytes, read_text, safe_yaml
+from miglink.safeyaml import MAX_SET_FILE_BYTES, read_bytes, read_text, safe_yaml_nodes
 
 Design = Literal["D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9", "D10", "MR"]
 #: Designs whose exposure and outcome are not concept sets of the records (D10 names its
@@ -250,9 +257,14 @@ Hypothesis = Annotated[
 
 
 class Claim(BaseModel):
+    """A claim: a statement, its hypotheses and the rule that turns their verdicts into one.
+
+    Any number of claims; ids are positive whole numbers, unique, in any order (the results
+    table's ``claim`` column is an integer identifier)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    id: int = Field(ge=1, le=9)
+    id: int = Field(ge=1)
     title: str
     statement: str
     rule: Rule = "majority"
@@ -283,34 +295,22 @@ class Study(BaseModel):
     #: GWAS summary statistics per trait id, for the MR hypotheses (docs/genetics.md)
     genetics: dict[str, SumstatsFile] = {}
     claims: list[Claim] = []
+    #: concept-set files given beside the study file (``run --concept-sets``); not part of the
+    #: study's definition (a site file never carries a local path)
+    _extra_set_files: tuple[Path, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _check(self) -> Study:
-        ids = [c.id for c in self.claims]
-        if sorted(ids) != sorted(set(ids)):
-            raise ValueError("claim ids must be unique")
-        hids = [h.id for c in self.claims for h in c.hypotheses]
-        dup = {h for h in hids if hids.count(h) > 1}
-        if dup:
-            raise ValueError(f"hypothesis ids must be unique; repeated: {sorted(dup)}")
-        _check_comparisons(self)
-        _check_mr(self)
-        if self.autoimmune and not self.negative_controls:
-            raise ValueError("negative_controls: the autoimmune designs need at least one")
-        if not self.autoimmune:
-            other = sorted(
-                {h.design for _c, h in self.hypotheses() if h.design not in NOT_RECORD_SETS}
-            )
-            if other:
-                raise ValueError(f"designs {', '.join(other)} need the 'autoimmune' list")
-        fams = self.families()
-        lone = sorted(f"{f!r} ({ids[0]})" for f, ids in fams.items() if len(ids) < 2)
-        if lone:
-            raise ValueError(
-                f"a family needs at least two hypotheses (a misspelt family name?); "
-                f"only one names {', '.join(lone)}"
-            )
+        # every cross-field problem at once, each at its place (claims/crosscheck.py)
+        problems = study_problems(self)
+        if problems:
+            raise StudyProblems(problems)
         return self
+
+    def set_file_paths(self, study_path: str | Path | None) -> list[Path]:
+        """The study's concept-set files (relative to the study file), then the extra ones."""
+        base = Path(study_path).parent if study_path is not None else default_study_path().parent
+        return [base / f for f in self.concept_set_files] + list(self._extra_set_files)
 
     def hypotheses(self) -> list[tuple[Claim, Hypothesis]]:
         return [(c, h) for c in self.claims for h in c.hypotheses]
@@ -322,35 +322,6 @@ class Study(BaseModel):
             if h.family is not None:
                 out.setdefault(h.family, []).append(h.id)
         return out
-
-
-def _check_comparisons(study: Study) -> None:
-    """Comparison ids are unique; a D10 hypothesis names a comparison and one of its outcomes."""
-    cids = [c.id for c in study.comparisons]
-    if len(set(cids)) != len(cids):
-        raise ValueError("comparison ids must be unique")
-    by_id = {c.id: c for c in study.comparisons}
-    for h in (h for c in study.claims for h in c.hypotheses):
-        if not isinstance(h, D10Hypothesis):
-            continue
-        comp = by_id.get(h.comparison)
-        if comp is None:
-            raise ValueError(f"hypothesis {h.id}: no comparison {h.comparison!r}")
-        if h.outcome_cohort is not None and h.outcome_cohort not in {o.id for o in comp.outcomes}:
-            raise ValueError(
-                f"hypothesis {h.id}: comparison {comp.id} has no outcome {h.outcome_cohort!r}"
-            )
-
-
-def _check_mr(study: Study) -> None:
-    """An MR hypothesis has the index set on exactly one side (the direction is then clear)."""
-    idx = study.settings.index_set
-    for h in (h for c in study.claims for h in c.hypotheses):
-        if isinstance(h, MRHypothesis) and (h.exposure == idx) == (h.outcome == idx):
-            raise ValueError(
-                f"hypothesis {h.id}: an MR hypothesis has {idx!r} as exactly one of its exposure "
-                "and outcome (migraine -> disease or disease -> migraine)"
-            )
 
 
 def comparison_sets(study: Study) -> set[str]:
@@ -368,18 +339,21 @@ def default_study_path() -> Path:
     return Path(str(resources.files("miglink") / "data" / "study.yaml"))
 
 
-def load_study(path: str | Path | None = None) -> tuple[Study, str]:
+def load_study(
+    path: str | Path | None = None, extra_sets: list[str | Path] | None = None
+) -> tuple[Study, str]:
     """Read and validate a study file; return it with its content hash (sha256, first 16 hex).
 
-    The hash covers the study file and the concept-set files it names (``concept_set_files``,
-    relative to it), so two studies with the same file but edited sets never share a hash.
-    Every problem is a one-line :class:`MiglinkError` naming the path: unreadable, too large,
-    not UTF-8, not YAML, an alias bomb, duplicate keys, not a mapping, every schema problem at
-    once, a claim without hypotheses, a concept set the study names but nothing defines.
+    The hash covers the study file, the concept-set files it names (``concept_set_files``,
+    relative to it) and ``extra_sets`` (``run --concept-sets``), so two studies with the same
+    file but edited sets never share a hash. Every problem is a one-line :class:`MiglinkError`
+    naming the path: unreadable, too large, not UTF-8, not YAML, an alias bomb, duplicate keys,
+    not a mapping; or every schema and cross-check problem at once, each with its line, claim and
+    hypothesis (a claim without hypotheses, a concept set the study names but nothing defines).
     """
     p = Path(path) if path is not None else default_study_path()
     text = read_text(p, "study file")
-    raw = safe_yaml(text, p, "study file")
+    raw, root = safe_yaml_nodes(text, p, "study file")
     if not isinstance(raw, dict):
         what = "empty" if raw is None else f"a YAML {type(raw).__name__}"
         raise MiglinkError(
@@ -389,42 +363,95 @@ def load_study(path: str | Path | None = None) -> tuple[Study, str]:
     try:
         study = Study.model_validate(raw)
     except ValidationError as e:
-        raise MiglinkError(f"study file {p} is invalid: {validation_summary(e)}") from None
-    empty = [str(c.id) for c in study.claims if not c.hypotheses]
-    if empty:
-        raise MiglinkError(
-            f"study file {p} is invalid: claim(s) {', '.join(empty)} have no hypotheses"
-        )
+        _refuse(p, root, problems_of(e) + _raw_set_problems(raw, p, extra_sets))
     # newlines normalised as read_text does, so a CRLF checkout of the same study shares the hash
     h = hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8"))
-    extra = []
-    for f in study.concept_set_files:
-        q = p.parent / f
+    study._extra_set_files = tuple(Path(f) for f in extra_sets or ())
+    for q in study.set_file_paths(p):
         h.update(read_bytes(q, "concept-set file", MAX_SET_FILE_BYTES))
-        extra.append(q)
-    _check_named_sets(study, p, extra)
+    _refuse(p, root, _empty_claims(study) + _set_problems(study, study.set_file_paths(p)))
     return study, h.hexdigest()[:16]
 
 
-def _check_named_sets(study: Study, path: Path, extra: list[Path]) -> None:
-    """Every concept set the study names is defined (bundled sets or its own files)."""
+def _refuse(path: Path, root, problems: list[Problem]) -> None:
+    if problems:
+        summary = located_summary(path.name, root, problems)
+        raise MiglinkError(f"study file {path} is invalid: {summary}")
+
+
+def _empty_claims(study: Study) -> list[Problem]:
+    return [
+        (("claims", i, "hypotheses"), f"claim {c.id} has no hypotheses")
+        for i, c in enumerate(study.claims)
+        if not c.hypotheses
+    ]
+
+
+def _set_problems(study: Study, extra: list[Path]) -> list[Problem]:
+    """Every concept set the study names is defined (bundled sets or its own files), and the
+    two sides of a D2 hypothesis are conditions (its cohorts are new diagnoses)."""
     from miglink.concepts.derived import DERIVED
     from miglink.concepts.load import load_concept_sets
 
     sets = load_concept_sets()
     if extra:
         sets.update(load_concept_sets(extra))
-    named = {study.settings.index_set, *study.negative_controls, *study.autoimmune}
-    named |= {*study.d1_outcomes, *study.nervous_system_autoimmune}
-    named |= {
-        x
-        for _c, h in study.hypotheses()
-        if h.design not in NOT_RECORD_SETS
-        for x in (h.exposure, h.outcome)
-    }
-    named |= comparison_sets(study)
-    missing = sorted(n for n in named if n not in sets and n not in DERIVED)
+    out: list[Problem] = []
+    for loc, name in named_sets(study, NOT_RECORD_SETS):
+        if name not in sets and name not in DERIVED:
+            out.append(
+                (loc, f"concept set {name!r} is not defined (bundled sets or concept_set_files)")
+            )
+        elif loc[-1] in ("exposure", "outcome") and name in sets and _design(study, loc) == "D2":
+            if sets[name].domain != "condition":
+                out.append(
+                    (loc, f"a D2 {loc[-1]} is a condition set; {name!r} is {sets[name].domain}")
+                )
+    missing = sorted(n for n in comparison_sets(study) if n not in sets and n not in DERIVED)
     if missing:
-        raise MiglinkError(
-            f"study file {path} names concept sets that are not defined: {', '.join(missing)}"
-        )
+        out.append((("comparisons",), f"concept sets not defined: {', '.join(missing)}"))
+    return out
+
+
+def _raw_set_problems(raw: dict, path: Path, extra_sets) -> list[Problem]:
+    """The unknown-set problems of a file whose schema failed, so that they are listed with the
+    schema's (best effort: the parts that are not well-formed are skipped)."""
+    from types import SimpleNamespace as NS
+
+    def names(v: object) -> list:
+        return [x if isinstance(x, str) else None for x in v] if isinstance(v, list) else []
+
+    def hyp(h: object) -> NS:
+        h = h if isinstance(h, dict) else {}
+        return NS(**{k: h.get(k) if isinstance(h.get(k), str) else None for k in _HYP_KEYS})
+
+    settings = raw.get("settings") if isinstance(raw.get("settings"), dict) else {}
+    claims = [c for c in raw.get("claims") or []] if isinstance(raw.get("claims"), list) else []
+    view = NS(
+        settings=NS(index_set=settings.get("index_set", Settings().index_set)),
+        claims=[NS(hypotheses=[hyp(h) for h in _list(c, "hypotheses")]) for c in claims],
+        comparisons=[],
+        **{k: names(raw.get(k)) for k in _SET_LISTS},
+    )
+    files = raw.get("concept_set_files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return []
+    extra = [path.parent / f for f in files] + [Path(f) for f in extra_sets or ()]
+    try:
+        out = _set_problems(view, extra)
+    except MiglinkError:  # a concept-set file's own problem: reported once the schema holds
+        return []
+    return out
+
+
+_HYP_KEYS = ("design", "exposure", "outcome")
+_SET_LISTS = ("negative_controls", "autoimmune", "nervous_system_autoimmune", "d1_outcomes")
+
+
+def _list(d: object, key: str) -> list:
+    v = d.get(key) if isinstance(d, dict) else None
+    return v if isinstance(v, list) else []
+
+
+def _design(study: Study, loc: tuple) -> str | None:
+    return study.claims[loc[1]].hypotheses[loc[3]].design if loc[0] == "claims" else None

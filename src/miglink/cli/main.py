@@ -20,7 +20,18 @@ app = typer.Typer(
 )
 
 #: Command modules, each exposing register(app). Order is the order in --help.
-COMMAND_MODULES = ("check", "concepts", "synth", "load", "run", "report_cmd", "pool", "mr")
+COMMAND_MODULES = (
+    "init",
+    "demo",
+    "check",
+    "concepts",
+    "synth",
+    "load",
+    "run",
+    "report_cmd",
+    "pool",
+    "mr",
+)
 
 _state = {"debug": False}
 

@@ -62,7 +62,28 @@ class OneLineCommand(TyperCommand):
         from typer._click.exceptions import UsageError
 
         try:
-            return super().parse_args(ctx, args)
+            return super().parse_args(ctx, spread_multiple(self, args))
         except UsageError as e:
             msg = " ".join(e.format_message().split())
             raise MiglinkError(f"{msg} (see 'miglink {self.name} --help')") from None
+
+
+def spread_multiple(command: Any, args: list[str]) -> list[str]:
+    """``--concept-sets A B`` as ``--concept-sets A --concept-sets B``: the values after a
+    repeatable option, up to the next option, each get the flag (the CLI library takes one value
+    per flag). Only for commands without positional arguments, where nothing else could be meant.
+    """
+    if any(not getattr(p, "opts", [""])[0].startswith("-") for p in command.params):
+        return args
+    multi = {o for p in command.params if getattr(p, "multiple", False) for o in p.opts}
+    out: list[str] = []
+    flag = None
+    for a in args:
+        if a == "--":
+            flag = None
+        elif a.startswith("-"):
+            flag = a if a in multi else None
+        elif flag is not None and out and out[-1] != flag:
+            out.append(flag)
+        out.append(a)
+    return out

@@ -69,6 +69,12 @@ def register(app: typer.Typer) -> None:
             help="GWAS summary statistics of a trait for the MR hypotheses: ID=PATH "
             "(repeatable; adds to the study's genetics map).",
         ),
+        concept_sets: list[Path] = typer.Option(
+            [],
+            "--concept-sets",
+            help="Concept-set files (YAML or ATLAS JSON) added to the study's own: "
+            "--concept-sets A.yaml B.json (one flag, several files; may repeat).",
+        ),
     ) -> None:
         """Run the whole study and write results, claims, report."""
         # engine, study file and min-cell are validated by run_study (one place for every caller)
@@ -86,6 +92,7 @@ def register(app: typer.Typer) -> None:
             resume=not no_resume,
             database_id=database_id,
             sumstats=parse_sumstats(sumstats),
+            concept_sets=list(concept_sets) or None,
         )
         claims = json.loads((out / "claims.json").read_text())["claims"]
         if as_json:

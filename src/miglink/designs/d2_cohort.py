@@ -64,11 +64,20 @@ _FRAMES = ("strata", "km", "balance", "attrition")
 
 
 def _pairs(study: Study) -> list[tuple[str, tuple[str, str], bool]]:
-    """(direction, pair, is negative control) in run order: forward pairs, then reverse."""
+    """(direction, pair, is negative control) in run order: forward pairs, then reverse.
+
+    The autoimmune sets and composites in both directions, then every other pair a D2
+    hypothesis names (any condition set of the study, its own sets included: the model checks
+    that the index set is one side and the other a condition set)."""
     idx = study.settings.index_set
     ai, ncs = list(study.autoimmune), list(study.negative_controls)
     fwd = [(idx, o) for o in ai + [ANY_AUTOIMMUNE, CNS_AUTOIMMUNE]]
     rev = [(a, idx) for a in ai + [ANY_AUTOIMMUNE]]
+    named = [(h.exposure, h.outcome) for _c, h in study.hypotheses() if h.design == NAME]
+    known = set(fwd + rev) | {(idx, n) for n in ncs} | {(n, idx) for n in ncs}
+    extra = list(dict.fromkeys(p for p in named if p not in known))
+    fwd += [p for p in extra if p[0] == idx]
+    rev += [p for p in extra if p[1] == idx]
     out = [("forward", p, False) for p in fwd] + [("forward", (idx, n), True) for n in ncs]
     return out + [("reverse", p, False) for p in rev] + [("reverse", (n, idx), True) for n in ncs]
 
