@@ -49,7 +49,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from miglink.features.build import FeatureTables
-from miglink.features.engine import cache
+from miglink.features.engine import cache, lineage_cut, release_cut
 
 #: Prior utilisation bands: distinct visit days in the UTIL_YEARS calendar years before the index
 #: year (the observed part of them; cases and comparators share the observation band, so the same
@@ -438,13 +438,18 @@ def matched_members(
     cell_m = _ranked_prefix(cand_all, cases, MATCH_KEY, kk)
     cand = _ranked_candidates(cand_all, cell_m)
     visits = ft.visit_days if visit_index else None
-    pairs = _visit_index(_drawn_pairs(cases, cand, cell_m, kk, prior), visits)
-    pairs = _first_k(_eligible_pairs(pairs, ft.conditions, index_sets, eligible_from), k)
-    members = cache(_member_rows(pairs, cases, ft.persons))
+    drawn = lineage_cut(_drawn_pairs(cases, cand, cell_m, kk, prior))
+    pairs = lineage_cut(_visit_index(drawn, visits))
+    chosen = lineage_cut(
+        _first_k(_eligible_pairs(pairs, ft.conditions, index_sets, eligible_from), k)
+    )
+    members = cache(_member_rows(chosen, cases, ft.persons))
     # the candidate person-years and cell table are only needed to build the members; count once
     # so that Spark (whose cache is lazy) has materialised the members before they go
     members.count().execute()
     for t in (cand_all, cell_m):
         if t is not base:
             t.release()
+    for t in (drawn, pairs, chosen):
+        release_cut(t)
     return members, cases

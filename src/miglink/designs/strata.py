@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from miglink.features.build import FeatureTables, util_band
+from miglink.features.engine import lineage_cut, release_cut
 
 STRATA = ["sex", "age_band", "util_q", "obs_band"]
 
@@ -120,7 +121,7 @@ def _own_counts(
     """Totals per outcome and cases, with utilisation without the exposure's and the outcome's
     days: the totals without the exposure's days (one query), the persons an outcome's days move
     to another band (one query), and the cases in their own band (one query)."""
-    p = without_own_days(persons, util, list(util.exposure_sets))
+    p = lineage_cut(without_own_days(persons, util, list(util.exposure_sets)))
     totals = p.group_by([*strata, group_col]).aggregate(n=p.person_id.count()).execute()
     rd = util.record_days
     od = rd.filter(rd.set_id.isin(outcomes)).select(
@@ -130,6 +131,7 @@ def _own_counts(
     ex = ex.select(xpid=ex.person_id, xday=ex.day)
     od = od.left_join(ex, (od.opid == ex.xpid) & (od.oday == ex.xday))
     extra = od.group_by(["opid", "outcome"]).aggregate(n_out=od.oday.count(where=od.xday.isnull()))
+    extra = lineage_cut(extra)
     cut = list(util.cutpoints)
     m = p.join(extra, p.person_id == extra.opid)
     m = m.mutate(uq=util_band(m.visit_days - m.n_own - m.n_out, m.obs_years, cut))
@@ -143,7 +145,10 @@ def _own_counts(
     j = j.left_join(e, (j.person_id == e.qpid) & (j.outcome == e.qout))
     j = j.mutate(util_q=util_band(j.visit_days - j.n_own - j.n_out.fill_null(0), j.obs_years, cut))
     cases = j.group_by(["outcome", *strata, group_col]).aggregate(k=j.person_id.count()).execute()
-    return _shift_totals(totals, moved.execute(), outcomes, strata, group_col), cases
+    totals = _shift_totals(totals, moved.execute(), outcomes, strata, group_col)
+    release_cut(p)
+    release_cut(extra)
+    return totals, cases
 
 
 def _shift_totals(

@@ -36,3 +36,22 @@ def _checkpointed_table(backend, name: str, expr: ir.Table) -> ir.Table:
     df.createTempView(name)
     backend._cached_dataframes[name] = df
     return backend.table(name)
+
+
+def lineage_cut(expr: ir.Table) -> ir.Table:
+    """``expr`` materialised on Spark only; on the other engines ``expr`` itself.
+
+    Spark analyses and optimises the whole logical plan of every query, and a plan that
+    refers to one subquery twice (a self-join, a union of two of its joins) carries it twice,
+    so deep pipelines such as D2's matching take Catalyst tens of seconds on a few thousand
+    rows. DuckDB and PostgreSQL plan such trees in milliseconds and a temp table would cost a
+    write, so there this is the identity. Release the result with :func:`release_cut`.
+    """
+    backend = expr._find_backend(use_default=True)
+    return cache(expr) if backend.name == "pyspark" else expr
+
+
+def release_cut(expr: ir.Table) -> None:
+    """Drop a table :func:`lineage_cut` materialised (no-op where it did not)."""
+    if hasattr(expr, "release"):
+        expr.release()
