@@ -173,4 +173,5 @@ def test_demo_runs_a_study_of_twelve_claims_and_writes_the_report(tmp_path, caps
     assert all(c["hypotheses"][0]["verdict"] != "not analysed" for c in claims)
     html = report.read_text(encoding="utf-8")
     assert all(f"claim-{cid}" in html for cid in ids)
+    assert "12 claims tested" in html  # the title counts the study's claims, not nine
     assert "claim 84: claim 84:" in r.err  # the demo's verdict lines name every claim

@@ -19,12 +19,13 @@ from rich.progress import (
 from rich.table import Table
 
 from miglink.cli.options import OneLineCommand, min_cell_option
+from miglink.designs.registry import DESIGNS
 
 #: The progress stages of a run (study.execute): one per design in the registry.
 STAGES = (
     "check",
     "features",
-    *(f"D{k} estimated" for k in range(1, 10)),
+    *(f"{code} estimated" for code in DESIGNS),
     "MR estimated",
     "calibration",
     "verdicts",
