@@ -83,6 +83,9 @@ def test_pool_sites_end_to_end(tmp_path, capsys):
     assert sle.n_exposed == "4000" or int(sle.n_exposed) == 4000
     assert sle.hypothesis == "h3_sle" and isinstance(sle.verdict, str)
     assert math.isfinite(sle.cal_ci_low)  # calibrated with the pooled negative controls
+    # the heterogeneity of each pooled row is in the results files (declared in the schema)
+    assert int(sle.k_sites) == 2 and sle.i2 == pytest.approx(ref.i2, abs=1e-12)
+    assert sle.q_p == pytest.approx(ref.q_p, rel=1e-9)
     warts = res[res.outcome == "nc_warts"].iloc[0]
     assert warts.events_unexposed == "2-8"  # two suppressed site counts (1-4 each): an honest range
     run = json.loads((tmp_path / "pooled" / "run.json").read_text())

@@ -204,7 +204,7 @@ def _balance(ft: FeatureTables, members: ir.Table, balance_set: str | None) -> p
     )
 
 
-def _attrition(cases: ir.Table, members: ir.Table) -> pd.DataFrame:
+def _attrition(cases: ir.Table, members: ir.Table, prior_days: int) -> pd.DataFrame:
     """New diagnoses and matched cases per index set (releases the materialised cases)."""
     n_cases = cases.group_by("index_set").aggregate(n=cases.person_id.count()).execute()
     cases.release()
@@ -217,7 +217,7 @@ def _attrition(cases: ir.Table, members: ir.Table) -> pd.DataFrame:
     att = [
         {"index_set": r["index_set"], "step": step, "description": text, "n": int(r["n"])}
         for step, text, tab in (
-            (1, "new diagnoses with >= prior observation", n_cases),
+            (1, f"new diagnoses with >= {prior_days} days of prior observation", n_cases),
             (2, "cases with >= 1 matched comparator", n_matched),
         )
         for _, r in tab.iterrows()
@@ -266,5 +266,5 @@ def member_counts(
     strata = _strata(base, mo, pairs)
     km = _km_counts(mo, km_base, pairs if curve_pairs is None else list(curve_pairs))
     balance = _balance(ft, members, balance_set)
-    attrition = _attrition(cases, members)
+    attrition = _attrition(cases, members, ft.settings.min_prior_observation_days)
     return CohortCounts(strata=strata, km=km, balance=balance, attrition=attrition)
