@@ -61,6 +61,38 @@ def synthetic_run(synthetic_cdm, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def substudy(tmp_path_factory):
+    """``make(*hypothesis_ids)``: the default study cut to the claims and hypotheses named, no
+    comparisons (D10) -- for tests of what a run does around the study (--out safety, locks,
+    resume), which need complete runs but not every design."""
+    from importlib import resources
+
+    import yaml
+
+    text = (resources.files("miglink") / "data" / "study.yaml").read_text(encoding="utf-8")
+
+    def make(*hypothesis_ids: str) -> Path:
+        study = yaml.safe_load(text)
+        study.pop("comparisons", None)
+        claims = []
+        for c in study["claims"]:
+            c["hypotheses"] = [h for h in c["hypotheses"] if h["id"] in hypothesis_ids]
+            claims += [c] if c["hypotheses"] else []
+        study["claims"] = claims
+        path = tmp_path_factory.mktemp("substudy") / "study.yaml"
+        path.write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def mini_study(substudy) -> Path:
+    """One claim, one D1 hypothesis (h3_sle): a run on 2k persons in 9 s instead of 20 s."""
+    return substudy("h3_sle")
+
+
 VERDICTS = {"supported", "contradicted", "no evidence", "inconclusive", "not analysed", ""}
 
 

@@ -22,16 +22,20 @@ FHIR = "smart-bulk-fhir-10-patients"
 
 
 @pytest.fixture(scope="module")
-def tiny_cdm(tmp_path_factory) -> Path:
+def tiny_cdm(tmp_path_factory, mini_study) -> tuple[Path, Path]:
+    """(a 2k-person CDM, the one-hypothesis study): what a run does around the study needs a
+    complete run, not every design."""
     from miglink.synth import generate
 
     out = tmp_path_factory.mktemp("outsafety") / "cdm"
     generate(persons=2_000, seed=1, out=out)
-    return out
+    return out, mini_study
 
 
-def _run(data, out, *extra) -> list[str]:
-    return ["run", "--data", str(data), "--out", str(out), "--no-report", "--quiet", *extra]
+def _run(data: tuple[Path, Path], out, *extra) -> list[str]:
+    cdm, study = data
+    return ["run", "--data", str(cdm), "--out", str(out), "--study", str(study), "--no-report",
+            "--quiet", *extra]  # fmt: skip
 
 
 def _cli(*args: str, **kw) -> subprocess.CompletedProcess:

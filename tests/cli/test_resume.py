@@ -21,19 +21,21 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def small_cdm(tmp_path_factory) -> Path:
-    """3,000 synthetic persons: the whole study runs in seconds."""
+def small_cdm(tmp_path_factory, substudy) -> tuple[Path, Path]:
+    """(3,000 synthetic persons, a study of claim 3's SLE hypotheses: one D1, one D2): stages
+    D1 and D2 are cached before the kill, D3-D10 have nothing to do, so a run takes seconds."""
     from miglink.synth import generate
 
     out = tmp_path_factory.mktemp("resume") / "cdm3k"
     generate(persons=3_000, seed=7, out=out)
-    return out
+    return out, substudy("h3_sle", "h3_sle_incident")
 
 
-def _run_args(data, out, *extra: str) -> list[str]:
+def _run_args(data: tuple[Path, Path], out, *extra: str) -> list[str]:
     """The `miglink run` command line of these tests."""
-    cmd = [sys.executable, "-m", "miglink.cli.main", "run", "--data", str(data), "--out", str(out)]
-    return [*cmd, *extra, "--no-report"]
+    cdm, study = data
+    cmd = [sys.executable, "-m", "miglink.cli.main", "run", "--data", str(cdm), "--out", str(out)]
+    return [*cmd, "--study", str(study), *extra, "--no-report"]
 
 
 def _default_sigint() -> None:

@@ -1,11 +1,12 @@
 """The full study completes on synthetic populations of every size, thin data included.
 
-Populations of 500 to 50,000 persons at seeds 1 and 2 (``miglink.synth.generate``), plus the
-populations that used to end the run (listed at ``CASES``), plus a tiny CDM whose observation
-periods last one day (no incident cohort). Every hypothesis must get a verdict and a row; a row
-without an estimate must say why; no estimate, CI bound or SE may be inf. The 20k and 50k
-populations are marked slow (the whole file took over 4 minutes on the shared 2-core machine;
-timings in docs/statistics.md, "Not-estimable reasons").
+Populations of 500 to 20,000 persons (``miglink.synth.generate``: 500 at seeds 1 and 2, 2,000,
+5,000 and 20,000 at seed 1), plus the populations that used to end the run (listed at ``CASES``),
+plus a tiny CDM whose observation periods last one day (no incident cohort). Every hypothesis
+must get a verdict and a row; a row without an estimate must say why; no estimate, CI bound or SE
+may be inf. Larger populations run whole in tests/parity (50k, DuckDB and Spark), tests/postgres
+and tests/validity; the 50k and second-seed 2k-20k runs were dropped here (the file took 297 s of
+the suite's 3,155 worker-seconds on 2 cores, 2026-12-02). The 20k populations are marked slow.
 """
 
 from __future__ import annotations
@@ -21,12 +22,9 @@ from miglink.synth import generate
 SEEDS = (1, 2)
 
 CASES = [
-    *[pytest.param(n, s, id=f"{n}-seed{s}") for n in (500, 2_000, 5_000) for s in SEEDS],
-    *[
-        pytest.param(n, s, id=f"{n}-seed{s}", marks=pytest.mark.slow)
-        for n in (20_000, 50_000)
-        for s in SEEDS
-    ],
+    *[pytest.param(500, s, id=f"500-seed{s}") for s in SEEDS],
+    *[pytest.param(n, 1, id=f"{n}-seed1") for n in (2_000, 5_000)],
+    pytest.param(20_000, 1, id="20000-seed1", marks=pytest.mark.slow),
     # populations that ended the run on the old code: D5 SCCS with no baseline time (500/3),
     # D1 logistic with the exposed level only in uninformative strata (500/8), SCCS
     # LinAlgError (20k/3) and OverflowError (20k/11)
