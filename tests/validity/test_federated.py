@@ -7,8 +7,10 @@ To keep the file near a minute on 2 cores, the study is the default study cut to
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -44,8 +46,8 @@ def small_study(path: Path) -> Path:
     return path
 
 
-def build_network(base: Path) -> dict:
-    """Population, study file, full run, 5 site files and the pooled directory (built once per session)."""
+def _build(root: Path, done: Path) -> None:
+    """Population, study file, full run, 5 site files and the pooled directory in ``root``."""
     from miglink.claims.model import load_study
     from miglink.federate.network import rehearse
     from miglink.federate.pool import pool_sites
@@ -53,24 +55,32 @@ def build_network(base: Path) -> dict:
     from miglink.study import execute
     from miglink.synth import generate
 
-    root = base / "federated_network"
+    study = small_study(root / "study.yaml")
+    generate(persons=PERSONS, seed=SEED, out=root / "population")
+    study_obj, _ = load_study(study)
+    full = execute(open_cdm(root / "population"), study_obj, study_path=study)
+    full.results.to_pickle(root / "full_results.pkl")
+    full.prevalence.to_pickle(root / "full_prevalence.pkl")
+    (root / "full_claims.json").write_text(json.dumps(full.claims, default=str), encoding="utf-8")
+    files = rehearse(
+        root / "population", SITES, root / "net", study=study, person_id_offset=PERSON_ID_OFFSET
+    )
+    pool_sites(files, root / "pooled", report=True)
+    done.write_text(json.dumps({"files": [str(f) for f in files]}), encoding="utf-8")
+
+
+def build_network(base: Path) -> dict:
+    """The network of :func:`_build`, built once per test run: under xdist the workers' base
+    folders share a parent, and a second worker waits on the lock for the first one's build
+    (tests/privacy/test_site_files.py uses the same network)."""
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "federated_network"
     done = root / "done.json"
-    if not done.exists():
-        root.mkdir(parents=True, exist_ok=True)
-        study = small_study(root / "study.yaml")
-        generate(persons=PERSONS, seed=SEED, out=root / "population")
-        study_obj, _ = load_study(study)
-        full = execute(open_cdm(root / "population"), study_obj, study_path=study)
-        full.results.to_pickle(root / "full_results.pkl")
-        full.prevalence.to_pickle(root / "full_prevalence.pkl")
-        (root / "full_claims.json").write_text(
-            json.dumps(full.claims, default=str), encoding="utf-8"
-        )
-        files = rehearse(
-            root / "population", SITES, root / "net", study=study, person_id_offset=PERSON_ID_OFFSET
-        )
-        pool_sites(files, root / "pooled", report=True)
-        done.write_text(json.dumps({"files": [str(f) for f in files]}), encoding="utf-8")
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            _build(root, done)
     files = [Path(f) for f in json.loads(done.read_text(encoding="utf-8"))["files"]]
     return {
         "root": root,
