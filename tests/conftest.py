@@ -10,6 +10,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,24 +42,47 @@ def spark():
     session.stop()
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """``build(folder)`` run once per test run, its folder shared by the xdist workers (their
+    base folders share a parent; a second worker waits on the lock for the first's build)."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(shared / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
+            build(folder)
+            (folder / ".built").write_text("")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def synthetic_cdm(tmp_path_factory) -> Path:
     """A 30k-person synthetic OMOP CDM (default scenario), generated once per test run."""
     from miglink.synth import generate
 
-    out = tmp_path_factory.mktemp("synth") / "cdm30k"
-    generate(persons=30_000, seed=11, out=out)
-    return out
+    def build(folder: Path) -> None:
+        generate(persons=30_000, seed=11, out=folder / "cdm30k")
+
+    return built_once(tmp_path_factory, "synth30k", build) / "cdm30k"
 
 
 @pytest.fixture(scope="session")
 def synthetic_run(synthetic_cdm, tmp_path_factory) -> Path:
-    """The whole default study run once on the synthetic CDM; returns the run directory."""
-    from miglink.study import run_study
+    """The whole default study run once on the synthetic CDM by ``miglink run --json`` (its
+    stdout kept beside the run as run_stdout.json); returns the run directory."""
 
-    out = tmp_path_factory.mktemp("runs") / "run30k"
-    run_study(synthetic_cdm, out, min_cell=5)
-    return out
+    def build(folder: Path) -> None:
+        cmd = [sys.executable, "-m", "miglink.cli.main", "run", "--data", str(synthetic_cdm)]
+        cmd += ["--out", str(folder / "run30k"), "--json", "--min-cell", "5"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        assert p.returncode == 0, p.stderr[-2000:]
+        (folder / "run_stdout.json").write_text(p.stdout, encoding="utf-8")
+
+    return built_once(tmp_path_factory, "run30k", build) / "run30k"
 
 
 @pytest.fixture(scope="session")

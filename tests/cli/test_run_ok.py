@@ -38,27 +38,11 @@ def test_results_schema_has_required_columns():
     assert set(REQUIRED) <= set(results_columns())
 
 
-def test_run_json_output(tmp_path, synthetic_cdm):
-    out = tmp_path / "run"
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "miglink.cli.main",
-            "run",
-            "--data",
-            str(synthetic_cdm),
-            "--out",
-            str(out),
-            "--json",
-            "--no-report",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert p.returncode == 0, p.stderr[-2000:]
-    doc = json.loads(p.stdout)
+def test_run_json_output(synthetic_run):
+    """``miglink run --json`` (the session's run: tests/conftest.py synthetic_run) prints the
+    claims and writes every artefact."""
+    out = synthetic_run
+    doc = json.loads((out.parent / "run_stdout.json").read_text())
     assert [c["id"] for c in doc["claims"]] == list(range(1, 10))
     for name in (
         "results.parquet",
@@ -77,10 +61,12 @@ def test_run_json_output(tmp_path, synthetic_cdm):
     assert all(h["verdict"] in allowed | {""} for c in claims for h in c["hypotheses"])
 
 
-def test_python_api_returns_results_table(synthetic_cdm):
+def test_python_api_returns_results_table(tmp_path):
     import miglink
+    from miglink.synth import generate
 
-    result = miglink.run_study(synthetic_cdm)
+    generate(persons=3_000, seed=11, out=tmp_path / "cdm")  # the whole default study, small
+    result = miglink.run_study(tmp_path / "cdm")
     assert isinstance(result, miglink.StudyResult) and not result.trusted
     df = result.results  # gated, as results.parquet
     assert isinstance(df, pd.DataFrame)
