@@ -19,17 +19,17 @@ from rich.progress import (
 from rich.table import Table
 
 from miglink.cli.options import OneLineCommand, min_cell_option
-from miglink.designs.registry import DESIGNS
 
-#: The progress stages of a run (study.execute): one per design in the registry.
-STAGES = (
-    "check",
-    "features",
-    *(f"{code} estimated" for code in DESIGNS),
-    "MR estimated",
-    "calibration",
-    "verdicts",
-)
+
+def _stages() -> tuple[str, ...]:
+    """The progress stages of a run (study.execute): one per design in the registry (imported
+    here, not at module level: ``miglink --help`` and user errors need no estimator)."""
+    from miglink.designs.registry import DESIGNS
+
+    designs = tuple(f"{code} estimated" for code in DESIGNS)
+    return ("check", "features", *designs, "MR estimated", "calibration", "verdicts")
+
+
 VERDICT_STYLE = {
     "supported": "bold green",
     "contradicted": "bold red",
@@ -131,7 +131,7 @@ def _run_with_progress(console: Console, disable: bool, data: str, out: Path, **
         transient=False,
         disable=disable,
     ) as bar:
-        task = bar.add_task("opening the data", total=len(STAGES) + 1)
+        task = bar.add_task("opening the data", total=len(_stages()) + 1)
 
         def progress(stage: str) -> None:
             now = time.perf_counter()
@@ -140,7 +140,7 @@ def _run_with_progress(console: Console, disable: bool, data: str, out: Path, **
             bar.update(task, advance=1, description=f"{stage} done")
 
         run_study(data, out, progress=progress, **kwargs)
-        bar.update(task, completed=len(STAGES) + 1, description="artefacts written")
+        bar.update(task, completed=len(_stages()) + 1, description="artefacts written")
 
 
 def _print_json(out: Path, claims: list[dict]) -> None:
