@@ -7,10 +7,10 @@ for all its pairs, without the concepts (and descendants) of the index set and o
 of the set's PS pairs: the index is defined by the one and the other must be absent at baseline.
 The matching bands the covariates lack (observation band, utilisation band) are added as
 indicators, and the visit history at each member's index as healthcare-seeking covariates
-(:mod:`miglink.designs.d2_ps_seeking`). One L1 PS (case vs comparator) per index set, as CohortMethod fits one PS per
-comparison and restricts it per outcome; :mod:`miglink.designs.d2_ps_pairs` stratifies and
-aggregates per pair. Only aggregates leave this module (the frames ``ps_risk``,
-``ps_balance``, ``ps_summary``).
+(:mod:`miglink.designs.d2_ps_seeking`). One L1 PS (case vs comparator) per index set, as
+CohortMethod fits one PS per comparison and restricts it per outcome;
+:mod:`miglink.designs.d2_ps_pairs` stratifies and aggregates per pair. Only aggregates leave
+this module (the frames ``ps_risk``, ``ps_balance``, ``ps_summary``).
 """
 
 from __future__ import annotations
