@@ -16,7 +16,9 @@ Known limits (docs/protocol.md, D2): "incident" means first recorded after index
 whose onset preceded index but was not yet recorded counts as incident. Where the outcome raises
 the exposure's hazard (a reverse effect) cases carry more of it and the HR is over-estimated
 (reverse causation no record identifies); new diagnoses also mark slow detectors, whose larger
-unrecorded pools bias null HRs upwards (about 1.1), which only calibration can remove.
+unrecorded pools bias null HRs upwards (about 1.1), which only calibration can remove: the PS
+row balances every recorded seeking proxy (:mod:`miglink.designs.d2_ps_seeking`) and stays at
+about 1.15 (benchmarks/VALIDITY.md, "D2 in the null worlds, PS vs matched").
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ covariates at their own index day (:mod:`miglink.features.covariates`), built on
 for all its pairs, without the concepts (and descendants) of the index set and of every outcome
 of the set's PS pairs: the index is defined by the one and the other must be absent at baseline.
 The matching bands the covariates lack (observation band, utilisation band) are added as
-indicators. One L1 PS (case vs comparator) per index set, as CohortMethod fits one PS per
-comparison and restricts it per outcome; :mod:`miglink.designs.d2_ps_pairs` stratifies and
-aggregates per pair. Only aggregates leave this module (the frames ``ps_risk``,
-``ps_balance``, ``ps_summary``).
+indicators, and the visit history at each member's index as healthcare-seeking covariates
+(:mod:`miglink.designs.d2_ps_seeking`). One L1 PS (case vs comparator) per index set, as
+CohortMethod fits one PS per comparison and restricts it per outcome;
+:mod:`miglink.designs.d2_ps_pairs` stratifies and aggregates per pair. Only aggregates leave
+this module (the frames ``ps_risk``, ``ps_balance``, ``ps_summary``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import scipy.sparse as sp
 
 from miglink.designs.base import Task
 from miglink.designs.d2_ps_pairs import PS_MIN_PER_ARM, fit_ps, followup, pair_aggregates
+from miglink.designs.d2_ps_seeking import seeking_covariates
 from miglink.features.build import ANY_AUTOIMMUNE, FeatureTables
 
 #: The D2 pairs that get a PS-stratified row, each disease in both directions (issue 16: the
@@ -72,8 +74,9 @@ def _index_set(ft, members, idx, ts, frames, summaries) -> None:
         covariate_records(ft.cdm), cohort, ft.cdm, CovariateSettings().excluding(excl)
     )
     bands, band_ids = band_indicators(m)
-    x = sp.hstack([cov.to_csr(), bands], format="csr")
-    ids = np.concatenate([cov.ref["covariate_id"].to_numpy(np.int64), band_ids])
+    seek, seek_ids = seeking_covariates(ft, members, idx, m)
+    x = sp.hstack([cov.to_csr(), bands, seek], format="csr")
+    ids = np.concatenate([cov.ref["covariate_id"].to_numpy(np.int64), band_ids, seek_ids])
     fit = fit_ps(x, t)
     days = outcome_days(ft, members, idx, [x.outcome for x in ts])
     for task in ts:
