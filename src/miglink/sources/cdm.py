@@ -483,6 +483,12 @@ def _is_spark_session(obj: Any) -> bool:
     return cls.__name__ == "SparkSession" and cls.__module__.startswith("pyspark")
 
 
+#: Tables a design reads that cdm_schema.csv does not type (features/covariate_records.py types
+#: procedure_occurrence itself): the Spark copy must carry them too, or Spark's covariates lack
+#: every procedure (found by benchmarks/spark_parity.py on Eunomia GiBleed: 259 vs 290 covariates).
+SCHEMALESS_TABLES = ("procedure_occurrence",)
+
+
 def _spark_from_files(path: Path, cache_dir: str | Path | None) -> Cdm:
     """Read with DuckDB into the typed form, write Parquet, read that with Spark."""
     from miglink.io import atomic_dir
@@ -490,10 +496,12 @@ def _spark_from_files(path: Path, cache_dir: str | Path | None) -> Cdm:
 
     loader = _duckdb_from_path(path, cache_dir)
     base = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "miglink"
-    target = base / f"spark-parquet-{loader.fingerprint()}"
+    target = base / f"spark-parquet-v2-{loader.fingerprint()}"
     schema = cdm_schema()
     present = [n for n in loader.tables() if n in schema]
     usable = [n for n in present if not loader.missing_required_columns(n)]
+    # tables read outside cdm_schema.csv (the covariates' procedures) are copied as they are
+    usable += [n for n in SCHEMALESS_TABLES if n in loader.tables()]
     if not target.is_dir():
         with atomic_dir(target, kind="spark-copy", private=True) as tmp:  # person-level rows
             for name in usable:
