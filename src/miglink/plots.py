@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from miglink.errors import MiglinkError
+from miglink.report.calibration_view import degenerate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -181,7 +182,10 @@ def plot_calibration(result: StudyResult, group: str) -> Figure:
     null = "no fitted null"
     if not math.isnan(mean):
         ax.axvline(math.exp(mean), color="tab:red", lw=1, ls="--")
-        null = f"null mean {math.exp(mean):.2f}, sd {_num(info.get('sd')):.3g}"
+        sd = _num(info.get("sd"))
+        null = f"null mean {math.exp(mean):.2f}, sd {sd:.3g}"
+        if degenerate(sd):  # as the report says: calibration is then a shift without spread
+            null += " (degenerate null)"
     _log_axis(ax)
     ax.set_ylim(se_max, 0)
     ax.set_xlabel("estimate (negative controls)")

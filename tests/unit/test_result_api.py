@@ -154,6 +154,12 @@ def test_plots_return_figures_with_one_row_line_point_each(world):
     fig = plot_calibration(res, "D1")
     scatter = fig.axes[0].collections[0]
     assert isinstance(fig, Figure) and len(scatter.get_offsets()) == len(pts)
+    # a collapsed null is named as the report names it (this world's D1 null: sd 0.0003)
+    from miglink.report.calibration_view import degenerate
+
+    sd = res.calibration["D1"].get("sd")
+    title = fig.axes[0].get_title()
+    assert ("degenerate null" in title) == degenerate(sd), (sd, title)
     with pytest.raises(MiglinkError, match="no calibration group"):
         plot_calibration(res, "D9")
 
