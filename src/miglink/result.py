@@ -27,6 +27,7 @@ from miglink.errors import MiglinkError
 from miglink.privacy import gate_calibration, gate_claims
 from miglink.privacy.spec import decode_table, encode_table
 from miglink.privacy.tables import gated_tables
+from miglink.report.render import tally_text
 from miglink.schema import columns_typed
 
 __all__ = ["StudyResult", "key_estimate_text", "load_result"]
@@ -135,7 +136,7 @@ class StudyResult:
                     "claim": c.get("id"),
                     "title": c.get("title", ""),
                     "verdict": c.get("verdict", ""),
-                    "k_of_n": tally(c),
+                    "k_of_n": tally_text(c),
                     "key_estimates": "; ".join(est),
                 }
             )
@@ -258,26 +259,6 @@ def key_estimate_text(row: pd.Series | None, level: int = 95) -> str:
         lo, hi = float(row["ci_low"]), float(row["ci_high"])
         return f"{m} {est:.2f} ({level}% CI {lo:.2f}-{hi:.2f}, not calibrated)"
     return f"{m} {est:.2f}"
-
-
-_TALLY_KEY = {
-    "supported": "n_supported",
-    "contradicted": "n_contradicted",
-    "no evidence": "n_no_evidence",
-    "inconclusive": "n_inconclusive",
-}
-
-
-def tally(claim: dict) -> str:
-    """'2 of 3': how many of a claim's voting hypotheses carry its verdict ('' when none vote)."""
-    n = claim.get("n_voting")
-    if not isinstance(n, int) or n <= 0:
-        return ""
-    if claim.get("verdict") == "mixed":
-        s, c = claim.get("n_supported", 0), claim.get("n_contradicted", 0)
-        return f"{s} supported, {c} contradicted, of {n}"
-    key = _TALLY_KEY.get(str(claim.get("verdict")))
-    return f"{claim.get(key, 0)} of {n}" if key else ""
 
 
 def _note(row: pd.Series | None) -> str:
