@@ -31,16 +31,11 @@ SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "tests" / "postgres"))
 from pg_helpers import assert_runs_equal  # noqa: E402
 
-#: dataset id -> path under shared/data (tests/real_data/test_study_all_datasets.py's list)
-DATASETS = {
-    "eunomia-gibleed": "eunomia-gibleed",
-    "eunomia-synthea27nj-csv-zip": "eunomia-synthea27nj/Synthea27Nj_5.4.zip",
-    "eunomia-synthea27nj-parquet-zip": "eunomia-synthea27nj/Synthea27NjParquet_5.4.zip",
-    "mimic-iv-demo-omop": "mimic-iv-demo-omop",
-    "mimic-iv-demo-meds": "mimic-iv-demo-meds",
-    "mimic-iv-fhir-demo": "mimic-iv-fhir-demo",
-    "smart-bulk-fhir-10-patients": "smart-bulk-fhir-10-patients",
-}
+sys.path.insert(0, str(ROOT / "tests" / "real_data"))
+import test_study_all_datasets as _datasets  # noqa: E402
+
+#: dataset id -> path under shared/data: the datasets the suite runs the whole study on
+DATASETS = _datasets.DATASETS
 
 
 def _run(data: Path, out: Path, engine: str, name: str) -> float:
