@@ -60,6 +60,12 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
 
 
 @pytest.fixture(scope="session")
+def build_once(tmp_path_factory):
+    """``build_once(name, build)``: :func:`built_once` for test modules (the federated network)."""
+    return lambda name, build: built_once(tmp_path_factory, name, build)
+
+
+@pytest.fixture(scope="session")
 def synthetic_cdm(tmp_path_factory) -> Path:
     """A 30k-person synthetic OMOP CDM (default scenario), generated once per test run."""
     from miglink.synth import generate

@@ -34,8 +34,8 @@ _spec.loader.exec_module(_fed)
 
 
 @pytest.fixture(scope="session")
-def site_files(tmp_path_factory) -> dict:
-    return _fed.build_network(tmp_path_factory.getbasetemp())
+def site_files(build_once) -> dict:
+    return _fed.build_network(build_once)
 
 
 def _walk(obj, path=""):

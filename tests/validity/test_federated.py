@@ -7,10 +7,8 @@ To keep the file near a minute on 2 cores, the study is the default study cut to
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +44,7 @@ def small_study(path: Path) -> Path:
     return path
 
 
-def _build(root: Path, done: Path) -> None:
+def _build(root: Path) -> None:
     """Population, study file, full run, 5 site files and the pooled directory in ``root``."""
     from miglink.claims.model import load_study
     from miglink.federate.network import rehearse
@@ -66,21 +64,16 @@ def _build(root: Path, done: Path) -> None:
         root / "population", SITES, root / "net", study=study, person_id_offset=PERSON_ID_OFFSET
     )
     pool_sites(files, root / "pooled", report=True)
-    done.write_text(json.dumps({"files": [str(f) for f in files]}), encoding="utf-8")
+    (root / "done.json").write_text(
+        json.dumps({"files": [str(f) for f in files]}), encoding="utf-8"
+    )
 
 
-def build_network(base: Path) -> dict:
-    """The network of :func:`_build`, built once per test run: under xdist the workers' base
-    folders share a parent, and a second worker waits on the lock for the first one's build
-    (tests/privacy/test_site_files.py uses the same network)."""
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    root = shared / "federated_network"
+def build_network(build_once) -> dict:
+    """The network of :func:`_build`, built once per test run and shared by the xdist workers
+    (tests/conftest.py ``build_once``; tests/privacy/test_site_files.py uses the same network)."""
+    root = build_once("federated_network", _build)
     done = root / "done.json"
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.exists():
-            _build(root, done)
     files = [Path(f) for f in json.loads(done.read_text(encoding="utf-8"))["files"]]
     return {
         "root": root,
@@ -95,8 +88,8 @@ def build_network(base: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def network(tmp_path_factory) -> dict:
-    return build_network(tmp_path_factory.getbasetemp())
+def network(build_once) -> dict:
+    return build_network(build_once)
 
 
 def _pooled(network) -> pd.DataFrame:
