@@ -52,6 +52,7 @@ def lineage_cut(expr: ir.Table) -> ir.Table:
 
 
 def release_cut(expr: ir.Table) -> None:
-    """Drop a table :func:`lineage_cut` materialised (no-op where it did not)."""
-    if hasattr(expr, "release"):
+    """Drop a table :func:`lineage_cut` materialised: on Spark only, so that on the other
+    engines, where the cut returned its input, a cached input is never dropped under its owner."""
+    if expr._find_backend(use_default=True).name == "pyspark" and hasattr(expr, "release"):
         expr.release()
